@@ -1,0 +1,76 @@
+"""Redis and Celery settings both sides share; redis errors become BrokerUnavailable here.
+
+The producer and the workers must agree on the broker URL, the serializer and the visibility
+timeout, so both build their Celery configuration from ``celery_config``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+
+from common.errors import BrokerUnavailable
+from common.settings import Settings, redact_url
+
+__all__ = ["celery_config", "kombu_url", "redis_client", "translated"]
+
+
+def kombu_url(redis_url: str) -> str:
+    """Return the URL kombu understands: ``unix:///path`` becomes ``redis+socket:///path``."""
+    parts = urlsplit(redis_url)
+    if parts.scheme == "unix":
+        return "redis+socket://" + parts.path + (f"?{parts.query}" if parts.query else "")
+    return redis_url
+
+
+def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
+    """The Celery configuration of producer and workers alike."""
+    config: dict[str, Any] = {
+        "broker_url": kombu_url(redis_url),
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {
+            # A batch not acknowledged within this many seconds is delivered again. Batches take
+            # well under a second; the margin covers a full batch of per-file timeouts.
+            "visibility_timeout": settings.visibility_timeout_s,
+            "socket_keepalive": True,
+            "health_check_interval": 10,
+        },
+        "task_serializer": "msgpack",
+        "accept_content": ["msgpack", "json"],
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_hijack_root_logger": False,
+        "task_default_queue": "parsefleet.python",
+        "task_create_missing_queues": True,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+    }
+    if urlsplit(redis_url).scheme == "rediss":
+        config["broker_use_ssl"] = {"ssl_cert_reqs": "required"}
+    return config
+
+
+@contextmanager
+def translated(url: str) -> Iterator[None]:
+    """Turn redis errors raised inside the block into BrokerUnavailable naming the (redacted) URL."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise BrokerUnavailable(
+            f"Redis at {redact_url(url)} is unreachable ({exc}); "
+            "check PARSEFLEET_REDIS_URL and that the server is running"
+        ) from exc
+
+
+def redis_client(url: str) -> redis.Redis:
+    """Open a Redis client and check it answers, or raise BrokerUnavailable."""
+    with translated(url):
+        client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30)
+        client.ping()
+        return client

@@ -1,0 +1,47 @@
+"""PostgreSQL connections and SQL files; psycopg errors become StoreUnavailable here.
+
+SQL lives in ``.sql`` files beside the module that runs it (``<package>/sql/<name>.sql``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+import psycopg
+
+from common.errors import StoreUnavailable
+from common.settings import redact_url
+
+__all__ = ["connect", "sql", "translated"]
+
+_CONNECT_TIMEOUT_S = 10
+
+
+@contextmanager
+def translated(url: str) -> Iterator[None]:
+    """Turn psycopg errors raised inside the block into StoreUnavailable naming the (redacted) URL."""
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreUnavailable(
+            f"PostgreSQL at {redact_url(url)} is unreachable ({first_line}); "
+            "check PARSEFLEET_DATABASE_URL and that the server is running"
+        ) from exc
+    except psycopg.Error as exc:
+        raise StoreUnavailable(f"PostgreSQL at {redact_url(url)} refused a statement: {exc}") from exc
+
+
+def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
+    """Open a connection, or raise StoreUnavailable."""
+    with translated(url):
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=_CONNECT_TIMEOUT_S)
+
+
+@cache
+def sql(package_dir: Path, name: str) -> str:
+    """Return the text of ``<package_dir>/sql/<name>.sql`` (read once per process)."""
+    return (package_dir / "sql" / f"{name}.sql").read_text()

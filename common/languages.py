@@ -1,0 +1,16 @@
+"""The languages parsefleet parses, by file extension."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+__all__ = ["LANGUAGES", "language_for"]
+
+LANGUAGES: tuple[str, ...] = ("python", "go", "rust")
+
+_BY_SUFFIX = {".py": "python", ".go": "go", ".rs": "rust"}
+
+
+def language_for(path: str | PurePath) -> str | None:
+    """Return the language of a path by its extension, or None when parsefleet does not parse it."""
+    return _BY_SUFFIX.get(PurePath(path).suffix)

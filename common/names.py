@@ -1,0 +1,36 @@
+"""Every Redis key, Celery queue and task name, and metric name, in one place."""
+
+from __future__ import annotations
+
+from common.languages import LANGUAGES
+
+__all__ = [
+    "DEAD_LETTER_KEY",
+    "METRIC_CICD_SUCCESS_RATIO",
+    "METRIC_CLI_CMD_DURATION_MS",
+    "METRIC_PARSER_DURATION_MS",
+    "METRIC_PARSER_FAILURE_TOTAL",
+    "PARSE_BATCH_TASK",
+    "QUEUES",
+    "TELEMETRY_FLAG",
+    "queue_for",
+]
+
+PARSE_BATCH_TASK = "parsefleet.parse_batch"
+
+QUEUES: dict[str, str] = {language: f"parsefleet.{language}" for language in LANGUAGES}
+
+# Redis keys
+DEAD_LETTER_KEY = "parsefleet:dead_letter"
+TELEMETRY_FLAG = "telemetry.v2.parser_cli"
+
+# statsd metric names (shared/DESIGN.md; dashboards and alerts depend on them)
+METRIC_PARSER_DURATION_MS = "parser_duration_ms"
+METRIC_PARSER_FAILURE_TOTAL = "parser_failure_total"
+METRIC_CLI_CMD_DURATION_MS = "cli_cmd_duration_ms"
+METRIC_CICD_SUCCESS_RATIO = "cicd_success_ratio"
+
+
+def queue_for(language: str) -> str:
+    """Return the Celery queue of one language."""
+    return QUEUES[language]

@@ -1,0 +1,133 @@
+"""Every setting in one frozen, typed object, built once by ``Settings.from_env()``.
+
+Each field documents its default and its environment variable (``PARSEFLEET_<FIELD>`` upper-cased).
+CLI flags override the environment through ``dataclasses.replace``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import platformdirs
+
+from common.errors import ConfigError
+
+__all__ = ["Settings", "redact_url"]
+
+_ENV_PREFIX = "PARSEFLEET_"
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("parsefleet"))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """parsefleet's configuration. ``None`` URLs mean: start the embedded service under data_dir."""
+
+    # PARSEFLEET_REDIS_URL: redis://, rediss:// or unix:// URL; None starts an embedded Redis.
+    redis_url: str | None = None
+    # PARSEFLEET_DATABASE_URL: postgresql:// URL; None starts an embedded PostgreSQL.
+    database_url: str | None = None
+    # PARSEFLEET_STATSD_ADDR: host:port of the statsd server (UDP); metrics are lost quietly if down.
+    statsd_addr: str = "127.0.0.1:8125"
+    # PARSEFLEET_STATSD_PREFIX: prefix of every statsd metric name; empty keeps the names of DESIGN.md.
+    statsd_prefix: str = ""
+    # PARSEFLEET_DATA_DIR: where the embedded services keep their data between runs.
+    data_dir: Path = field(default_factory=_default_data_dir)
+    # PARSEFLEET_BATCH_MAX_BYTES: source bytes per batch (0.5 MB keeps queue overhead under 5%).
+    batch_max_bytes: int = 512 * 1024
+    # PARSEFLEET_BATCH_MAX_FILES: files per batch at most, whatever their size.
+    batch_max_files: int = 500
+    # PARSEFLEET_MAX_PENDING_BATCHES: batches waiting in one queue before the producer waits (backpressure).
+    max_pending_batches: int = 64
+    # PARSEFLEET_MAX_FILE_BYTES: larger files are refused as failure ``too-large``.
+    max_file_bytes: int = 8 * 1024 * 1024
+    # PARSEFLEET_PARSE_TIMEOUT_S: a parse running longer is cancelled and recorded as ``timeout``.
+    parse_timeout_s: float = 10.0
+    # PARSEFLEET_WORKER_CONCURRENCY: pool processes per worker; 0 means one per CPU.
+    worker_concurrency: int = 0
+    # PARSEFLEET_VISIBILITY_TIMEOUT_S: an unacknowledged batch is redelivered after this long.
+    visibility_timeout_s: int = 300
+    # PARSEFLEET_MAX_MEMORY_MB: memory cap of one worker, main process and pool children together.
+    max_memory_mb: int = 512
+    # PARSEFLEET_CPU_LIMIT_PCT: share of the worker's CPUs it may use.
+    cpu_limit_pct: int = 70
+    # PARSEFLEET_LOG_LEVEL: logging level name.
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``PARSEFLEET_*`` variables, then apply non-None ``overrides``."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            raw = env.get(_ENV_PREFIX + spec.name.upper())
+            if raw is not None and raw != "":
+                values[spec.name] = _convert(spec.name, raw, spec.type)
+        settings = cls(**values)
+        chosen = {name: value for name, value in overrides.items() if value is not None}
+        return replace(settings, **chosen).validated()
+
+    def validated(self) -> Settings:
+        """Return self, or raise ConfigError naming the first unusable value."""
+        positive = ("batch_max_bytes", "batch_max_files", "max_pending_batches", "max_file_bytes")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.parse_timeout_s <= 0:
+            raise ConfigError(f"parse_timeout_s must be positive, got {self.parse_timeout_s}")
+        if not 1 <= self.cpu_limit_pct <= 100:
+            raise ConfigError(f"cpu_limit_pct must be within 1..100, got {self.cpu_limit_pct}")
+        if self.worker_concurrency < 0:
+            raise ConfigError(
+                f"worker_concurrency must be 0 (one per CPU) or more, got {self.worker_concurrency}"
+            )
+        for url, schemes in (
+            (self.redis_url, ("redis", "rediss", "unix")),
+            (self.database_url, ("postgresql", "postgres")),
+        ):
+            if url is not None and urlsplit(url).scheme not in schemes:
+                raise ConfigError(f"unsupported URL {redact_url(url)}: expected one of {', '.join(schemes)}")
+        return self
+
+    @property
+    def statsd_host_port(self) -> tuple[str, int]:
+        """The statsd address split into host and port."""
+        host, _, port = self.statsd_addr.rpartition(":")
+        return host or "127.0.0.1", int(port)
+
+    @property
+    def concurrency(self) -> int:
+        """Pool processes per worker: the setting, or one per CPU this process may use."""
+        return self.worker_concurrency or len(os.sched_getaffinity(0))
+
+
+def _convert(name: str, raw: str, annotation: object) -> Any:
+    kind = str(annotation)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"{_ENV_PREFIX}{name.upper()} must be a number, got {raw!r}") from None
+    if kind == "Path":
+        return Path(raw).expanduser()
+    return raw
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with its password replaced by ``***`` (safe for logs and errors)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))

@@ -1,0 +1,210 @@
+"""``parsefleet``: parse options, build settings, call one function in parsefleet.commands, exit.
+
+Exit codes: 0 done; 1 the run finished with failed files under --strict, or did not finish;
+2 bad input or configuration; 3 a service is unavailable; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from common.errors import ConfigError, InputError, ParsefleetError, RunNotFound, ServiceUnavailable
+from common.settings import Settings
+from parsefleet import __version__, commands
+from parsefleet.report import RunReport, render
+
+__all__ = ["EXIT_FAILED", "EXIT_INPUT", "EXIT_OK", "EXIT_SERVICE", "main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INPUT = 2
+EXIT_SERVICE = 3
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``parsefleet`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("PARSEFLEET_LOG_LEVEL", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = Settings.from_env(
+            redis_url=args.redis_url, database_url=args.database_url, data_dir=args.data_dir
+        )
+        code: int = args.handler(settings, args)
+    except KeyboardInterrupt:
+        print("parsefleet: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except ParsefleetError as exc:
+        print(f"parsefleet: error: {exc}", file=sys.stderr)
+        return _exit_code(exc)
+    return code
+
+
+def _exit_code(exc: ParsefleetError) -> int:
+    if isinstance(exc, ServiceUnavailable):
+        return EXIT_SERVICE
+    if isinstance(exc, InputError | ConfigError | RunNotFound):
+        return EXIT_INPUT
+    return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parsefleet", description="A distributed parse job queue.")
+    parser.add_argument("--version", action="version", version=f"parsefleet {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--redis-url", help="Redis URL (env PARSEFLEET_REDIS_URL; default: embedded)")
+    common.add_argument(
+        "--database-url", help="PostgreSQL URL (env PARSEFLEET_DATABASE_URL; default: embedded)"
+    )
+    common.add_argument(
+        "--data-dir", type=Path, help="data directory of the embedded services (env PARSEFLEET_DATA_DIR)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run(sub, common)
+    _add_submit(sub, common)
+    _add_worker(sub, common)
+    _add_status(sub, common)
+    _add_report(sub, common)
+    db = sub.add_parser("db", help="database administration").add_subparsers(dest="db_command", required=True)
+    db.add_parser("migrate", parents=[common], help="apply pending schema migrations").set_defaults(
+        handler=_db_migrate
+    )
+    return parser
+
+
+def _run_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--no-progress", action="store_true", help="no live progress line")
+    command.add_argument("--json", metavar="FILE", help="also write the report as JSON ('-' for stdout)")
+    command.add_argument("--strict", action="store_true", help="exit 1 when any file failed")
+    command.add_argument(
+        "--ci", action="store_true", default=None, help="count this as a CI run (default: $CI)"
+    )
+
+
+def _add_run(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    command = sub.add_parser(
+        "run", parents=[common], help="the main job: start services and workers, submit, wait, report"
+    )
+    command.add_argument(
+        "targets", nargs="*", type=Path, help="repositories (default: the current directory)"
+    )
+    command.add_argument(
+        "--workers", type=int, default=1, help="local worker processes (each one pool per CPU)"
+    )
+    _run_options(command)
+    command.set_defaults(handler=_run)
+
+
+def _add_submit(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    command = sub.add_parser("submit", parents=[common], help="submit repositories to running workers")
+    command.add_argument("targets", nargs="+", type=Path, help="repositories to parse")
+    command.add_argument(
+        "--wait", action="store_true", help="wait for the run to finish and print its report"
+    )
+    _run_options(command)
+    command.set_defaults(handler=_submit)
+
+
+def _add_worker(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    command = sub.add_parser(
+        "worker", parents=[common], help="run a Celery parse worker (extra args go to celery)"
+    )
+    command.add_argument(
+        "celery_args", nargs=argparse.REMAINDER, help="celery worker options, e.g. --concurrency 2"
+    )
+    command.set_defaults(handler=_worker)
+
+
+def _add_status(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    command = sub.add_parser("status", parents=[common], help="queue depths, dead letters, latest runs")
+    command.add_argument("--limit", type=int, default=5, help="runs to show")
+    command.add_argument("--json", action="store_true", help="print JSON")
+    command.set_defaults(handler=_status)
+
+
+def _add_report(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    command = sub.add_parser("report", parents=[common], help="the report of a run")
+    command.add_argument("run_id", nargs="?", help="run id (default: the latest run)")
+    command.add_argument("--json", action="store_true", help="print JSON")
+    command.set_defaults(handler=_report)
+
+
+def _ci(args: argparse.Namespace) -> bool:
+    return bool(args.ci) if args.ci is not None else os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _finish(report: RunReport, args: argparse.Namespace) -> int:
+    print(render(report))
+    if args.json:
+        commands.write_json(report.as_dict(), args.json)
+    if not report.state.finished:
+        return EXIT_FAILED
+    failed = sum(item.failed for item in report.languages)
+    return EXIT_FAILED if args.strict and failed else EXIT_OK
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise ConfigError("--workers must be 1 or more")
+    targets = args.targets or [Path.cwd()]
+    report = commands.run(
+        settings, targets, workers=args.workers, progress=not args.no_progress, ci=_ci(args)
+    )
+    return _finish(report, args)
+
+
+def _submit(settings: Settings, args: argparse.Namespace) -> int:
+    report = commands.submit(
+        settings, args.targets, wait=args.wait, progress=not args.no_progress, ci=_ci(args)
+    )
+    if not args.wait:
+        print(f"submitted run {report.state.run_id}: {report.state.batches_total} batches")
+        return EXIT_OK
+    return _finish(report, args)
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    return commands.worker(settings, args.celery_args)
+
+
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    fleet = commands.status(settings, args.limit)
+    if args.json:
+        commands.write_json(fleet.as_dict(), "-")
+    else:
+        print(fleet.render())
+    return EXIT_OK
+
+
+def _report(settings: Settings, args: argparse.Namespace) -> int:
+    report = commands.report(settings, args.run_id)
+    if args.json:
+        commands.write_json(report.as_dict(), "-")
+    else:
+        print(render(report))
+    return EXIT_OK
+
+
+def _db_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    applied = commands.db_migrate(settings)
+    print("applied: " + ", ".join(applied) if applied else "schema is up to date")
+    return EXIT_OK

@@ -1,0 +1,185 @@
+"""What each CLI command does, given settings; the CLI only parses options and calls these."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from common.broker import redis_client, translated
+from common.database import connect
+from common.errors import ParsefleetError
+from common.names import DEAD_LETTER_KEY, QUEUES
+from common.runs import mark_finished_if_complete
+from common.settings import Settings
+from parsefleet.fleet import LocalWorkers, worker_env
+from parsefleet.migrations import migrate
+from parsefleet.progress import ProgressBar
+from parsefleet.report import RunReport, RunState, load_report, load_state, recent_runs
+from parsefleet.services import Services
+from producer.submission import Submission, Tally
+
+__all__ = ["FleetStatus", "WorkersDied", "db_migrate", "report", "run", "status", "submit", "worker"]
+
+log = logging.getLogger(__name__)
+_POLL_S = 0.25
+Connection = psycopg.Connection[tuple[object, ...]]
+
+
+class WorkersDied(ParsefleetError):
+    """Raised when every local worker of ``parsefleet run`` has exited before the run finished."""
+
+
+def db_migrate(settings: Settings) -> list[str]:
+    """Apply pending migrations; return the files applied."""
+    with Services(settings, need_redis=False) as services:
+        return migrate(services.database_url)
+
+
+def run(settings: Settings, targets: Sequence[Path], *, workers: int, progress: bool, ci: bool) -> RunReport:
+    """The main job: services, schema, local workers, submit, wait, report."""
+    with Services(settings) as services:
+        migrate(services.database_url)
+        fleet = LocalWorkers(services.redis_url, services.database_url, settings.data_dir / "logs", workers)
+        fleet.start()
+        try:
+            tally = _submit_and_wait(settings, services, targets, ci=ci, progress=progress, fleet=fleet)
+        finally:
+            fleet.stop()
+        with connect(services.database_url) as conn:
+            return load_report(conn, tally.run_id)
+
+
+def submit(settings: Settings, targets: Sequence[Path], *, wait: bool, progress: bool, ci: bool) -> RunReport:
+    """Submit targets to the fleet (running workers elsewhere); optionally wait for the run."""
+    with Services(settings) as services:
+        migrate(services.database_url)
+        if wait:
+            tally = _submit_and_wait(settings, services, targets, ci=ci, progress=progress, fleet=None)
+        else:
+            tally = Submission(settings, services.redis_url, services.database_url, ci=ci).run(targets)
+        with connect(services.database_url) as conn:
+            return load_report(conn, tally.run_id)
+
+
+def report(settings: Settings, run_id: str | None) -> RunReport:
+    """The report of one run (default: the latest)."""
+    with Services(settings, need_redis=False) as services, connect(services.database_url) as conn:
+        return load_report(conn, run_id)
+
+
+@dataclass(frozen=True)
+class FleetStatus:
+    """What ``parsefleet status`` shows."""
+
+    queues: dict[str, int]
+    dead_letter: int
+    runs: list[RunState]
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready data."""
+        return {
+            "queues": self.queues,
+            "dead_letter": self.dead_letter,
+            "runs": [_state_dict(r) for r in self.runs],
+        }
+
+    def render(self) -> str:
+        """Text for a terminal."""
+        lines = ["queues: " + ", ".join(f"{lang} {depth}" for lang, depth in self.queues.items())]
+        lines.append(f"dead letters: {self.dead_letter}")
+        for run in map(_state_dict, self.runs):
+            lines.append(
+                f"run {run['run_id']} started {run['started_at']} batches {run['batches']} "
+                f"files {run['files_done']} {'finished' if run['finished'] else 'running'}"
+            )
+        return "\n".join(lines)
+
+
+def status(settings: Settings, limit: int) -> FleetStatus:
+    """Queue depths, dead letters and the latest runs."""
+    with Services(settings) as services:
+        client = redis_client(services.redis_url)
+        with translated(services.redis_url):
+            depths = {language: int(client.llen(queue)) for language, queue in QUEUES.items()}
+            dead = int(client.llen(DEAD_LETTER_KEY))
+        with connect(services.database_url) as conn:
+            return FleetStatus(depths, dead, recent_runs(conn, limit))
+
+
+def worker(settings: Settings, celery_args: Sequence[str]) -> int:
+    """Run a Celery worker in this process (embedded services started when no URL is set)."""
+    with Services(settings) as services:
+        migrate(services.database_url)
+        os.environ.update(worker_env(services.redis_url, services.database_url))
+        from workers.app import app
+
+        argv = ["worker", "--queues", ",".join(QUEUES.values()), *celery_args]
+        app.worker_main(argv)
+    return 0
+
+
+def write_json(data: object, path: str) -> None:
+    """Write ``data`` as JSON to ``path`` (``-`` is stdout)."""
+    text = json.dumps(data, indent=2, default=str)
+    if path == "-":
+        sys.stdout.write(text + "\n")
+    else:
+        Path(path).write_text(text + "\n")
+
+
+def _submit_and_wait(
+    settings: Settings,
+    services: Services,
+    targets: Sequence[Path],
+    *,
+    ci: bool,
+    progress: bool,
+    fleet: LocalWorkers | None,
+) -> Tally:
+    bar = ProgressBar(enabled=progress)
+    with connect(services.database_url) as conn:
+
+        def show(tally: Tally) -> None:
+            state = load_state(conn, tally.run_id)
+            total = sum(tally.sent.values())
+            bar.update(state.files_done, total, "waiting" if tally.submitted else "submitting")
+
+        submission = Submission(settings, services.redis_url, services.database_url, ci=ci, progress=show)
+        try:
+            tally = submission.run(targets)
+            _wait(conn, tally, bar, fleet)
+        finally:
+            bar.close()
+    return tally
+
+
+def _wait(conn: Connection, tally: Tally, bar: ProgressBar, fleet: LocalWorkers | None) -> None:
+    total = sum(tally.sent.values())
+    while True:
+        mark_finished_if_complete(conn, tally.run_id)
+        conn.commit()
+        state = load_state(conn, tally.run_id)
+        bar.update(state.files_done, total, "waiting")
+        if state.finished:
+            return
+        if fleet is not None and len(fleet.dead()) == fleet.count:
+            raise WorkersDied(f"every local worker exited (codes {fleet.dead()}); see {fleet.log_dir}")
+        time.sleep(_POLL_S)
+
+
+def _state_dict(state: RunState) -> dict[str, object]:
+    return {
+        "run_id": state.run_id,
+        "started_at": state.started_at.isoformat(),
+        "finished": state.finished,
+        "batches": f"{state.batches_done}/{state.batches_total if state.batches_total is not None else '?'}",
+        "files_done": state.files_done,
+    }

@@ -1,0 +1,5 @@
+SELECT r.id::text AS run_id, r.started_at, r.submitted_at, r.finished_at, r.batches_total,
+       (SELECT count(*) FROM batch_results b WHERE b.run_id = r.id) AS batches_done,
+       (SELECT coalesce(sum(files), 0) FROM batch_results b WHERE b.run_id = r.id) AS files_done
+  FROM runs r
+ WHERE r.id = coalesce(%(run_id)s::uuid, (SELECT id FROM runs ORDER BY started_at DESC LIMIT 1))

@@ -1,0 +1,73 @@
+"""Send batches to their language's Celery queue, holding back while a queue is full.
+
+The producer names the task (``parsefleet.parse_batch``) and never imports worker code.
+"""
+
+from __future__ import annotations
+
+import time
+
+import kombu.exceptions
+from celery import Celery
+
+from common.batch import Batch, encode_batch
+from common.broker import celery_config, redis_client, translated
+from common.errors import BrokerUnavailable
+from common.names import PARSE_BATCH_TASK, queue_for
+from common.settings import Settings, redact_url
+
+__all__ = ["Enqueuer"]
+
+_POLL_MIN_S = 0.01
+_POLL_MAX_S = 0.5
+
+
+class Enqueuer:
+    """Sends batches; waits while a queue holds ``max_pending_batches`` or more (backpressure)."""
+
+    def __init__(self, settings: Settings, redis_url: str) -> None:
+        self.redis_url = redis_url
+        self.max_pending = settings.max_pending_batches
+        self.redis = redis_client(redis_url)
+        self.app = Celery("parsefleet-producer", set_as_current=False)
+        self.app.conf.update(celery_config(settings, redis_url))
+        self.waited_s = 0.0
+
+    def send(self, batch: Batch) -> None:
+        """Enqueue one batch once its queue has room."""
+        queue = queue_for(batch.language)
+        self._wait_for_room(queue)
+        payload = encode_batch(batch)
+        try:
+            self.app.send_task(
+                PARSE_BATCH_TASK,
+                args=[payload, time.time()],
+                queue=queue,
+                serializer="msgpack",
+                retry=True,
+                retry_policy={
+                    "max_retries": 30,
+                    "interval_start": 0.2,
+                    "interval_step": 0.5,
+                    "interval_max": 2,
+                },
+            )
+        except kombu.exceptions.OperationalError as exc:
+            raise BrokerUnavailable(f"Redis at {redact_url(self.redis_url)} refused a batch ({exc})") from exc
+
+    def depth(self, queue: str) -> int:
+        """Batches waiting in one queue."""
+        with translated(self.redis_url):
+            return int(self.redis.llen(queue))
+
+    def close(self) -> None:
+        """Release broker connections."""
+        self.app.close()
+        self.redis.close()
+
+    def _wait_for_room(self, queue: str) -> None:
+        pause_s = _POLL_MIN_S
+        while self.depth(queue) >= self.max_pending:
+            time.sleep(pause_s)
+            self.waited_s += pause_s
+            pause_s = min(pause_s * 2, _POLL_MAX_S)

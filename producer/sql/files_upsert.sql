@@ -1,0 +1,5 @@
+INSERT INTO files (repository_id, path, blob_hash, language, last_run_id)
+SELECT DISTINCT ON (repository_id, path) repository_id, path, blob_hash, language, last_run_id
+  FROM files_stage
+ON CONFLICT (repository_id, path) DO UPDATE
+   SET blob_hash = EXCLUDED.blob_hash, language = EXCLUDED.language, last_run_id = EXCLUDED.last_run_id

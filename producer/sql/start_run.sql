@@ -1,0 +1,1 @@
+INSERT INTO runs (id, targets, ci) VALUES (%(run_id)s, %(targets)s, %(ci)s)

@@ -1,0 +1,190 @@
+"""One run of the producer: targets in, batches on Redis, the run's accounting in PostgreSQL.
+
+Every file with a supported extension that the producer sees ends in exactly one of: sent in a
+batch (the worker then records it parsed or failed), skipped (counted by reason) or refused
+(a failure recorded here: ``too-large``, ``unreadable``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common.batch import Batch, BatchFile, FileRef
+from common.database import connect, translated
+from common.errors import NoSupportedFiles
+from common.runs import mark_finished_if_complete
+from common.settings import Settings
+from common.versions import parser_version
+from producer.chunk import Chunker
+from producer.enqueue import Enqueuer
+from producer.records import Failure, Ledger
+from producer.walk import Listed, discover, is_generated, read_source
+
+__all__ = ["Submission", "Tally", "blob_hash"]
+
+log = logging.getLogger(__name__)
+_WINDOW_FILES = 1000
+
+
+def blob_hash(content: bytes) -> bytes:
+    """The git blob id of ``content`` (so a clean checkout's hashes match ``git ls-files -s``)."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).digest()
+
+
+@dataclass
+class Tally:
+    """Counts of one run, per language; ``seen == sent + skipped + refused`` for each language."""
+
+    run_id: str
+    seen: Counter[str] = field(default_factory=Counter)
+    sent: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[tuple[str, str]] = field(default_factory=Counter)  # (language, reason)
+    refused: Counter[tuple[str, str]] = field(default_factory=Counter)  # (language, kind)
+    batches: int = 0
+    total_listed: int = 0
+    submitted: bool = False
+
+    def skip(self, language: str, reason: str) -> None:
+        """Count one skipped file."""
+        self.skipped[language, reason] += 1
+
+
+@dataclass
+class _Window:
+    files: list[FileRef] = field(default_factory=list)
+    fresh: list[BatchFile] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+
+class Submission:
+    """Submits targets as one run. ``progress`` is called with the tally after each window of files."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        redis_url: str,
+        database_url: str,
+        *,
+        ci: bool = False,
+        progress: Callable[[Tally], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.database_url = database_url
+        self.redis_url = redis_url
+        self.ci = ci
+        self.progress = progress or (lambda _tally: None)
+        self.tally = Tally(str(uuid.uuid4()))
+        self._sent_hashes: set[tuple[str, bytes]] = set()
+        self._chunker = Chunker(self.tally.run_id, settings.batch_max_bytes, settings.batch_max_files)
+
+    def run(self, targets: Sequence[Path]) -> Tally:
+        """Discover, filter, batch and enqueue every target; return the run's tally."""
+        plan = [(target.resolve(), list(discover(target))) for target in targets]
+        self.tally.total_listed = sum(len(listed) for _root, listed in plan)
+        if self.tally.total_listed == 0:
+            names = ", ".join(str(target) for target in targets)
+            raise NoSupportedFiles(f"{names}: no .py, .go or .rs file to parse")
+        enqueuer = Enqueuer(self.settings, self.redis_url)
+        try:
+            with connect(self.database_url) as conn, translated(self.database_url):
+                ledger = Ledger(conn, self.tally.run_id)
+                ledger.start([str(root) for root, _listed in plan], self.ci)
+                for root, listed in plan:
+                    self._submit_root(ledger, enqueuer, root, listed)
+                self._send(ledger, enqueuer, _Window(), list(self._chunker.flush()))
+                self._finish(ledger)
+                mark_finished_if_complete(conn, self.tally.run_id)
+                conn.commit()
+        finally:
+            enqueuer.close()
+        return self.tally
+
+    def _submit_root(self, ledger: Ledger, enqueuer: Enqueuer, root: Path, listed: list[Listed]) -> None:
+        repository_id = ledger.repository_id(str(root))
+        for start in range(0, len(listed), _WINDOW_FILES):
+            window = self._read_window(root, repository_id, listed[start : start + _WINDOW_FILES])
+            batches = self._batch_fresh(ledger, window)
+            self._send(ledger, enqueuer, window, batches)
+            self.progress(self.tally)
+        log.info("submitted %s: %d files listed", root, len(listed))
+
+    def _read_window(self, root: Path, repository_id: int, listed: list[Listed]) -> _Window:
+        window = _Window()
+        for item in listed:
+            self.tally.seen[item.language] += 1
+            if item.skip is not None:
+                self.tally.skip(item.language, item.skip)
+                continue
+            self._read_one(root, repository_id, item, window)
+        return window
+
+    def _read_one(self, root: Path, repository_id: int, item: Listed, window: _Window) -> None:
+        shown = _display_path(item.path)
+        try:
+            content = read_source(root, item.path, self.settings.max_file_bytes)
+        except OSError as exc:
+            ref = FileRef(repository_id, shown, b"", item.language, 0)
+            self._refuse(window, ref, "unreadable", exc.strerror or str(exc))
+            return
+        if content is None:
+            ref = FileRef(repository_id, shown, b"", item.language, 0)
+            self._refuse(window, ref, "too-large", f"larger than {self.settings.max_file_bytes} bytes")
+            return
+        if is_generated(content):
+            self.tally.skip(item.language, "generated")
+            return
+        ref = FileRef(repository_id, shown, blob_hash(content), item.language, len(content))
+        window.files.append(ref)
+        window.fresh.append(BatchFile(ref, content))
+
+    def _refuse(self, window: _Window, ref: FileRef, kind: str, message: str) -> None:
+        self.tally.refused[ref.language, kind] += 1
+        window.failures.append((ref, kind, message))
+
+    def _batch_fresh(self, ledger: Ledger, window: _Window) -> list[Batch]:
+        languages = {item.ref.language for item in window.fresh}
+        known = {
+            language: ledger.known(
+                parser_version(language),
+                {i.ref.blob_hash for i in window.fresh if i.ref.language == language},
+            )
+            for language in languages
+        }
+        batches: list[Batch] = []
+        for item in window.fresh:
+            key = (item.ref.language, item.ref.blob_hash)
+            if item.ref.blob_hash in known[item.ref.language]:
+                self.tally.skip(item.ref.language, "unchanged")
+            elif key in self._sent_hashes:
+                self.tally.skip(item.ref.language, "duplicate")
+            else:
+                self._sent_hashes.add(key)
+                self.tally.sent[item.ref.language] += 1
+                full = self._chunker.add(item)
+                if full is not None:
+                    batches.append(full)
+        return batches
+
+    def _send(self, ledger: Ledger, enqueuer: Enqueuer, window: _Window, batches: list[Batch]) -> None:
+        for batch in batches:
+            enqueuer.send(batch)
+        self.tally.batches += len(batches)
+        ledger.record(window.files, batches, window.failures)
+
+    def _finish(self, ledger: Ledger) -> None:
+        inputs = {language: (seen, self.tally.sent[language]) for language, seen in self.tally.seen.items()}
+        skips = dict(self.tally.skipped)
+        ledger.finish(self.tally.batches, inputs, skips)
+        self.tally.submitted = True
+        self.progress(self.tally)
+
+
+def _display_path(path: str) -> str:
+    """A path safe to store and send: undecodable bytes shown as backslash escapes."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -1,0 +1,107 @@
+"""Real-service fixtures: Redis, PostgreSQL and Celery worker processes.
+
+Tests that need a service skip when it is missing on a developer's machine, and fail under
+CI=true (a CI run must never pass by skipping). Every test database is created fresh for the
+session and dropped at the end; Redis test DB and tables are cleaned before each test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from common.settings import Settings
+from parsefleet.fleet import LocalWorkers
+from parsefleet.migrations import migrate
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+TEST_REDIS_URL = os.environ.get("PARSEFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_PG_ADMIN_URL = os.environ.get(
+    "PARSEFLEET_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def unavailable(what: str, exc: Exception) -> None:
+    """Fail under CI, skip elsewhere."""
+    message = f"{what} is not reachable ({exc})"
+    if IN_CI:
+        pytest.fail(f"{message}: CI=true requires it", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    try:
+        redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        unavailable(f"Redis at {TEST_REDIS_URL}", exc)
+    return TEST_REDIS_URL
+
+
+@pytest.fixture
+def clean_redis(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    name = f"parsefleet_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(TEST_PG_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        unavailable(f"PostgreSQL at {TEST_PG_ADMIN_URL}", exc)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = psycopg.conninfo.make_conninfo(TEST_PG_ADMIN_URL, dbname=name)
+    migrate(url)
+    yield url
+    with psycopg.connect(TEST_PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_TABLES = (
+    "repositories, runs, run_inputs, run_skips, batches, batch_results, files, blobs, symbols, imports,"
+    " batch_metrics, parse_failures, cli_runs"
+)
+
+
+@pytest.fixture
+def clean_db(database_url: str) -> str:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {_TABLES} CASCADE")
+    return database_url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, clean_redis: redis.Redis, clean_db: str, redis_url: str) -> Settings:
+    return Settings.from_env({}, redis_url=redis_url, database_url=clean_db, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def worker(settings: Settings, tmp_path: Path) -> Iterator[LocalWorkers]:
+    """One real Celery worker process (prefork pool) on the test Redis and PostgreSQL."""
+    assert settings.redis_url and settings.database_url
+    fleet = LocalWorkers(settings.redis_url, settings.database_url, tmp_path / "logs", count=1)
+    fleet.start()
+    yield fleet
+    fleet.stop()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A copy of the fixture repository that a test may change."""
+    target = tmp_path / "repo"
+    shutil.copytree(FIXTURES, target)
+    return target

@@ -1,0 +1,128 @@
+"""End to end through real processes: producer -> Redis -> Celery worker processes -> PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from common.languages import language_for
+from common.settings import Settings
+from parsefleet import commands
+from parsefleet.fleet import LocalWorkers
+from parsefleet.report import RunReport
+from producer.submission import blob_hash
+from workers.languages import adapter_for
+from workers.limits import ParseBudget
+
+pytestmark = pytest.mark.service
+
+
+def _submit(settings: Settings, repo: Path) -> RunReport:
+    return commands.submit(settings, [repo], wait=True, progress=False, ci=False)
+
+
+def _by_language(report: RunReport) -> dict[str, object]:
+    return {item.language: item for item in report.languages}
+
+
+def _source_files(repo: Path) -> list[Path]:
+    return sorted(p for p in repo.rglob("*") if p.is_file() and language_for(p) is not None)
+
+
+def test_first_run_stores_every_outline_and_accounts_for_every_file(
+    settings: Settings, worker: LocalWorkers, repo: Path
+) -> None:
+    report = _submit(settings, repo)
+    assert report.state.finished
+    languages = {item.language: item for item in report.languages}
+    assert set(languages) == {"python", "go", "rust"}
+    for item in report.languages:
+        assert item.accounted, item
+        assert item.parsed > 0 and item.failed == 0
+    assert sum(item.seen for item in report.languages) == len(_source_files(repo))
+    assert settings.database_url is not None
+    with psycopg.connect(settings.database_url) as conn:
+        for path in _source_files(repo):
+            _assert_stored_outline_matches_adapter(conn, repo, path)
+
+
+def _assert_stored_outline_matches_adapter(
+    conn: psycopg.Connection[tuple[object, ...]], repo: Path, path: Path
+) -> None:
+    content = path.read_bytes()
+    language = language_for(path)
+    assert language is not None
+    expected = adapter_for(language).outline(content, ParseBudget(30.0))
+    rows = conn.execute(
+        "SELECT s.kind, s.qualified_name, s.start_line, s.end_line, s.parent_ordinal, s.visibility"
+        "  FROM files f JOIN symbols s ON s.blob_hash = f.blob_hash"
+        " WHERE f.path = %s ORDER BY s.ordinal",
+        (path.relative_to(repo).as_posix(),),
+    ).fetchall()
+    want = [
+        (s.kind.value, s.qualified_name, s.start_line, s.end_line, s.parent, s.visibility.value)
+        for s in expected.symbols
+    ]
+    assert rows == want, path
+    stored_hash = conn.execute(
+        "SELECT blob_hash FROM files WHERE path = %s", (path.relative_to(repo).as_posix(),)
+    ).fetchone()
+    assert stored_hash is not None and stored_hash[0] == blob_hash(content)
+
+
+def test_second_run_parses_nothing_and_a_changed_file_is_reparsed_alone(
+    settings: Settings, worker: LocalWorkers, repo: Path
+) -> None:
+    first = _submit(settings, repo)
+    seen = {item.language: item.seen for item in first.languages}
+
+    second = _submit(settings, repo)
+    assert second.state.finished
+    assert second.parsed == 0
+    for item in second.languages:
+        assert item.accounted
+        assert item.skipped.get("unchanged", 0) + item.skipped.get("duplicate", 0) == seen[
+            item.language
+        ] - sum(v for k, v in item.skipped.items() if k not in {"unchanged", "duplicate"})
+
+    changed = next(p for p in _source_files(repo) if p.suffix == ".go")
+    changed.write_bytes(changed.read_bytes() + b"\nfunc AddedLater() {}\n")
+    third = _submit(settings, repo)
+    counts = {item.language: item.parsed for item in third.languages}
+    assert counts == {"python": 0, "go": 1, "rust": 0}
+    assert settings.database_url is not None
+    with psycopg.connect(settings.database_url) as conn:
+        found = conn.execute(
+            "SELECT count(*) FROM files f JOIN symbols s ON s.blob_hash = f.blob_hash"
+            " WHERE f.path = %s AND s.name = 'AddedLater'",
+            (changed.relative_to(repo).as_posix(),),
+        ).fetchone()
+    assert found == (1,)
+
+
+def test_failures_are_named_with_their_file_and_nothing_is_lost(
+    settings: Settings, worker: LocalWorkers, tmp_path: Path
+) -> None:
+    repo = tmp_path / "odd"
+    repo.mkdir()
+    (repo / "ok.py").write_text("def fine():\n    return 1\n")
+    (repo / "big.py").write_bytes(b"x = 1\n" * 2000)
+    (repo / "binary.go").write_bytes(bytes(range(256)) * 40)
+    (repo / "bad utf8 \u00e9.rs").write_bytes(b'fn main() { let s = "\xff\xfe"; }\n')
+    small = Settings.from_env(
+        {},
+        redis_url=settings.redis_url,
+        database_url=settings.database_url,
+        data_dir=settings.data_dir,
+        max_file_bytes=4096,
+    )
+    report = _submit(small, repo)
+    assert report.state.finished
+    for item in report.languages:
+        assert item.accounted, item
+    failed = {(kind, Path(path).name) for _lang, kind, path, _msg in report.failed_files}
+    assert ("too-large", "big.py") in failed
+    python = next(item for item in report.languages if item.language == "python")
+    assert python.parsed == 1 and python.failed == 1

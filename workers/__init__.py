@@ -1,0 +1,1 @@
+"""The worker side: the Celery app, the parse task, language adapters, caps and the store."""

@@ -1,0 +1,59 @@
+"""The Celery app of the parse workers: ``celery -A workers.app worker`` or ``parsefleet worker``.
+
+Settings come from the environment (``PARSEFLEET_*``); a worker needs PARSEFLEET_REDIS_URL and
+PARSEFLEET_DATABASE_URL (``parsefleet worker`` and ``parsefleet run`` set them for the embedded
+services).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+from kombu import Queue
+
+from common.broker import celery_config
+from common.errors import ConfigError
+from common.names import QUEUES
+from common.settings import Settings
+from workers.languages import load_adapters
+
+__all__ = ["MAIN_PROCESS_BUDGET_MB", "app", "child_budget_mb", "settings"]
+
+# Resident memory the worker's main process keeps for itself; the rest is shared by the children.
+MAIN_PROCESS_BUDGET_MB = 96
+
+settings = Settings.from_env()
+
+
+def child_budget_mb(config: Settings) -> float:
+    """Memory each pool child may use so that the worker as a whole stays under its cap."""
+    return (config.max_memory_mb - MAIN_PROCESS_BUDGET_MB) / config.concurrency
+
+
+def _build(config: Settings) -> Celery:
+    if config.redis_url is None or config.database_url is None:
+        raise ConfigError(
+            "a worker needs PARSEFLEET_REDIS_URL and PARSEFLEET_DATABASE_URL (or run `parsefleet worker`)"
+        )
+    celery = Celery("parsefleet", set_as_current=True)
+    celery.conf.update(celery_config(config, config.redis_url))
+    celery.conf.update(
+        task_queues=[Queue(name, routing_key=name) for name in QUEUES.values()],
+        worker_concurrency=config.concurrency,
+        # Recycle a child that has grown past its budget (checked after each task: celery #5645);
+        # the parse itself is watched while it runs by workers.limits.ParseBudget.
+        worker_max_memory_per_child=int(child_budget_mb(config) * 1024),
+        imports=("workers.tasks",),
+    )
+    return celery
+
+
+app = _build(settings)
+
+
+@worker_process_init.connect
+def _warm_start(**_kwargs: Any) -> None:
+    """Load grammars and queries in every pool child before its first batch."""
+    load_adapters()

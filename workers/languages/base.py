@@ -1,0 +1,63 @@
+"""The base every language adapter extends: grammar, parser and query loading, cancellable parse.
+
+A subclass names its grammar and query file and implements ``extract``: tree -> Outline.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import ClassVar
+
+import tree_sitter
+
+from common.errors import ParseFailure
+from common.outline import Outline
+from workers.limits import ParseBudget
+
+__all__ = ["QUERY_DIR", "LanguageAdapter"]
+
+QUERY_DIR = Path(__file__).parent / "queries"
+_READ_CHUNK_BYTES = 65_536
+
+
+class LanguageAdapter(ABC):
+    """Parses one language with tree-sitter and extracts its outline."""
+
+    language: ClassVar[str]
+    query_file: ClassVar[str]  # a file name in QUERY_DIR
+
+    def __init__(self) -> None:
+        self.ts_language = tree_sitter.Language(self._grammar())
+        self.parser = tree_sitter.Parser(self.ts_language)
+        self.query = tree_sitter.Query(self.ts_language, (QUERY_DIR / self.query_file).read_text())
+
+    @staticmethod
+    @abstractmethod
+    def _grammar() -> object:
+        """Return the grammar's language pointer (``tree_sitter_<lang>.language()``)."""
+
+    @abstractmethod
+    def extract(self, tree: tree_sitter.Tree, source: bytes) -> Outline:
+        """Turn a parsed tree into the shared outline model."""
+
+    def parse(self, source: bytes, budget: ParseBudget) -> tree_sitter.Tree:
+        """Parse ``source``; raise the budget's ParseFailure when it cancels the parse."""
+
+        def read(offset: int, _point: tuple[int, int]) -> bytes:
+            return source[offset : offset + _READ_CHUNK_BYTES]
+
+        try:
+            return self.parser.parse(read, progress_callback=budget.progress)
+        except ValueError as exc:  # tree-sitter's "Parsing failed" after a cancel
+            raise budget.breach or ParseFailure(str(exc)) from exc
+        finally:
+            self.parser.reset()
+
+    def outline(self, source: bytes, budget: ParseBudget) -> Outline:
+        """Parse and extract one file."""
+        return self.extract(self.parse(source, budget), source)
+
+    def captures(self, node: tree_sitter.Node) -> dict[str, list[tree_sitter.Node]]:
+        """Run this adapter's query over ``node`` and return its captures by name."""
+        return tree_sitter.QueryCursor(self.query).captures(node)

@@ -1,0 +1,68 @@
+"""Outline every file of a batch; a file that cannot be outlined becomes a named failure."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from common.batch import Batch, FileRef
+from common.errors import ParseFailure
+from common.outline import FileStatus, Outline
+from workers.languages import adapter_for
+from workers.limits import ParseBudget
+
+__all__ = ["BatchOutcome", "FileOutcome", "outline_batch"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FileOutcome:
+    """One file's result: an outline, or a failure kind and message."""
+
+    ref: FileRef
+    outline: Outline | None
+    failure_kind: str | None = None
+    message: str = ""
+
+    @property
+    def status(self) -> FileStatus:
+        """The file's status as stored in ``blobs.status``."""
+        return FileStatus.FAILED if self.outline is None else self.outline.status
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """Every file's outcome and the time the batch took to outline."""
+
+    batch: Batch
+    files: tuple[FileOutcome, ...]
+    duration_ms: float
+
+    def count(self, status: FileStatus) -> int:
+        """Files of one status."""
+        return sum(1 for item in self.files if item.status is status)
+
+    @property
+    def symbols(self) -> int:
+        """Symbols in every outline of the batch."""
+        return sum(len(item.outline.symbols) for item in self.files if item.outline is not None)
+
+
+def outline_batch(batch: Batch, timeout_s: float, rss_limit_mb: float | None) -> BatchOutcome:
+    """Outline each file within its own budget; the rest of the batch goes on after a failure."""
+    started = time.perf_counter()
+    adapter = adapter_for(batch.language)
+    outcomes = []
+    for item in batch.files:
+        try:
+            outline = adapter.outline(item.content, ParseBudget(timeout_s, rss_limit_mb))
+        except ParseFailure as exc:
+            log.warning("batch %s: %s failed (%s): %s", batch.batch_id, item.ref.path, exc.kind, exc)
+            outcomes.append(FileOutcome(item.ref, None, exc.kind, str(exc)))
+        except RecursionError:
+            outcomes.append(FileOutcome(item.ref, None, "recursion", "outline nesting too deep"))
+        else:
+            outcomes.append(FileOutcome(item.ref, outline))
+    return BatchOutcome(batch, tuple(outcomes), (time.perf_counter() - started) * 1000)

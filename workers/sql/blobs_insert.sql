@@ -1,0 +1,12 @@
+-- New blobs, and blobs whose earlier attempt failed, take this outline; returns the hashes that did.
+INSERT INTO blobs (hash, parser_version, language, status, failure_kind, error_count, unexpanded_macros,
+                   size_bytes, symbol_count)
+SELECT DISTINCT ON (hash) hash, parser_version, language, status, failure_kind, error_count,
+       unexpanded_macros, size_bytes, symbol_count
+  FROM blobs_stage
+ON CONFLICT (hash, parser_version) DO UPDATE
+   SET status = EXCLUDED.status, failure_kind = EXCLUDED.failure_kind, error_count = EXCLUDED.error_count,
+       unexpanded_macros = EXCLUDED.unexpanded_macros, symbol_count = EXCLUDED.symbol_count,
+       parsed_at = now()
+ WHERE blobs.status = 'failed' AND EXCLUDED.status <> 'failed'
+RETURNING hash

@@ -1,0 +1,219 @@
+"""The worker's writes: one batch's outlines, result, timing and failures in one transaction.
+
+Idempotent: the batch_results row is claimed first (``ON CONFLICT DO NOTHING``), so a redelivered
+batch writes nothing twice; blob rows are keyed by (hash, parser version), so a blob outlined by
+another batch keeps its first outline. Bulk rows go through COPY.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+from common.database import connect, sql, translated
+from common.outline import FileStatus
+from common.runs import mark_finished_if_complete
+from common.versions import parser_version
+from workers.outcome import BatchOutcome, FileOutcome
+
+__all__ = ["BatchTiming", "Store"]
+
+_HERE = Path(__file__).parent
+
+
+@dataclass(frozen=True, slots=True)
+class BatchTiming:
+    """When and where a batch ran."""
+
+    worker: str
+    queue_wait_ms: float | None
+    finished_at: datetime
+
+
+class Store:
+    """A worker process's PostgreSQL connection, opened lazily and reopened after a failure."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+
+    def write(self, outcome: BatchOutcome, timing: BatchTiming) -> bool:
+        """Commit one batch's results; False when the batch had been committed before."""
+        try:
+            with translated(self.database_url):
+                conn = self._connection()
+                with conn.transaction():
+                    written = self._write(conn, outcome, timing)
+                if written:
+                    mark_finished_if_complete(conn, outcome.batch.run_id)
+                    conn.commit()
+                return written
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Drop the connection (a broken one is reopened on the next write)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self.database_url)
+        return self._conn
+
+    def _write(
+        self, conn: psycopg.Connection[tuple[object, ...]], outcome: BatchOutcome, timing: BatchTiming
+    ) -> bool:
+        batch = outcome.batch
+        claimed = conn.execute(
+            sql(_HERE, "claim_batch"),
+            {
+                "batch_id": batch.batch_id,
+                "run_id": batch.run_id,
+                "language": batch.language,
+                "files": len(outcome.files),
+                "parsed": len(outcome.files) - outcome.count(FileStatus.FAILED),
+                "partial": outcome.count(FileStatus.PARTIAL),
+                "fallback": outcome.count(FileStatus.FALLBACK),
+                "failed": outcome.count(FileStatus.FAILED),
+                "symbols": outcome.symbols,
+                "duration_ms": outcome.duration_ms,
+                "worker": timing.worker,
+            },
+        ).fetchone()
+        if claimed is None:
+            return False
+        version = parser_version(batch.language)
+        fresh = self._write_blobs(conn, outcome.files, version)
+        self._write_outlines(conn, [f for f in outcome.files if f.ref.blob_hash in fresh], version)
+        self._write_measurements(conn, outcome, timing)
+        return True
+
+    def _write_blobs(
+        self, conn: psycopg.Connection[tuple[object, ...]], files: tuple[FileOutcome, ...], version: str
+    ) -> set[bytes]:
+        conn.execute(sql(_HERE, "blobs_stage"))
+        columns = (
+            "hash, parser_version, language, status, failure_kind, error_count, unexpanded_macros,"
+            " size_bytes, symbol_count"
+        )
+        with conn.cursor().copy(f"COPY blobs_stage ({columns}) FROM STDIN") as copy:
+            for item in files:
+                outline = item.outline
+                copy.write_row(
+                    (
+                        item.ref.blob_hash,
+                        version,
+                        item.ref.language,
+                        item.status.value,
+                        item.failure_kind,
+                        outline.error_count if outline else 0,
+                        outline.unexpanded_macros if outline else 0,
+                        item.ref.size_bytes,
+                        len(outline.symbols) if outline else 0,
+                    )
+                )
+        rows = conn.execute(sql(_HERE, "blobs_insert")).fetchall()
+        return {row[0] for row in rows if isinstance(row[0], bytes)}
+
+    def _write_outlines(
+        self, conn: psycopg.Connection[tuple[object, ...]], files: list[FileOutcome], version: str
+    ) -> None:
+        done: set[bytes] = set()
+        symbol_columns = (
+            "blob_hash, parser_version, ordinal, kind, name, qualified_name, parent_ordinal,"
+            " start_line, end_line, start_byte, end_byte, visibility, from_macro"
+        )
+        with conn.cursor().copy(f"COPY symbols ({symbol_columns}) FROM STDIN") as copy:
+            for item in files:
+                if item.outline is None or item.ref.blob_hash in done:
+                    continue
+                done.add(item.ref.blob_hash)
+                for ordinal, s in enumerate(item.outline.symbols):
+                    copy.write_row(
+                        (
+                            item.ref.blob_hash,
+                            version,
+                            ordinal,
+                            s.kind.value,
+                            s.name,
+                            s.qualified_name,
+                            s.parent,
+                            s.start_line,
+                            s.end_line,
+                            s.start_byte,
+                            s.end_byte,
+                            s.visibility.value,
+                            s.from_macro,
+                        )
+                    )
+        import_columns = "blob_hash, parser_version, ordinal, module, name, alias, origin, line"
+        with conn.cursor().copy(f"COPY imports ({import_columns}) FROM STDIN") as copy:
+            for item in files:
+                if item.outline is None or item.ref.blob_hash not in done:
+                    continue
+                done.discard(item.ref.blob_hash)
+                for ordinal, imp in enumerate(item.outline.imports):
+                    copy.write_row(
+                        (
+                            item.ref.blob_hash,
+                            version,
+                            ordinal,
+                            imp.module,
+                            imp.name,
+                            imp.alias,
+                            imp.origin.value,
+                            imp.line,
+                        )
+                    )
+
+    def _write_measurements(
+        self, conn: psycopg.Connection[tuple[object, ...]], outcome: BatchOutcome, timing: BatchTiming
+    ) -> None:
+        batch = outcome.batch
+        with conn.cursor().copy(
+            "COPY batch_metrics (time, run_id, batch_id, language, worker, files, size_bytes, duration_ms,"
+            " queue_wait_ms) FROM STDIN"
+        ) as copy:
+            copy.write_row(
+                (
+                    timing.finished_at,
+                    batch.run_id,
+                    batch.batch_id,
+                    batch.language,
+                    timing.worker,
+                    len(batch.files),
+                    batch.size_bytes,
+                    outcome.duration_ms,
+                    timing.queue_wait_ms,
+                )
+            )
+        with conn.cursor().copy(
+            "COPY parse_failures (time, run_id, batch_id, repository_id, path, blob_hash, language, kind,"
+            " message) FROM STDIN"
+        ) as copy:
+            for item in outcome.files:
+                if item.failure_kind is not None:
+                    copy.write_row(
+                        (
+                            timing.finished_at,
+                            batch.run_id,
+                            batch.batch_id,
+                            item.ref.repository_id,
+                            item.ref.path,
+                            item.ref.blob_hash,
+                            batch.language,
+                            item.failure_kind,
+                            item.message,
+                        )
+                    )
+
+
+def now_utc() -> datetime:
+    """The current time, timezone-aware."""
+    return datetime.now(UTC)
