@@ -15,7 +15,7 @@ import psycopg
 from common.errors import StoreUnavailable
 from common.settings import redact_url
 
-__all__ = ["connect", "sql", "translated"]
+__all__ = ["connect", "session", "sql", "translated"]
 
 _CONNECT_TIMEOUT_S = 10
 
@@ -25,6 +25,11 @@ def translated(url: str) -> Iterator[None]:
     """Turn psycopg errors raised inside the block into StoreUnavailable naming the (redacted) URL."""
     try:
         yield
+    except psycopg.errors.UndefinedTable as exc:
+        raise StoreUnavailable(
+            f"PostgreSQL at {redact_url(url)} has no parsefleet schema ({exc.diag.message_primary}); "
+            "run `parsefleet db migrate`"
+        ) from exc
     except psycopg.OperationalError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StoreUnavailable(
@@ -39,6 +44,13 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[o
     """Open a connection, or raise StoreUnavailable."""
     with translated(url):
         return psycopg.connect(url, autocommit=autocommit, connect_timeout=_CONNECT_TIMEOUT_S)
+
+
+@contextmanager
+def session(url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """A connection whose psycopg errors surface as StoreUnavailable; committed on success."""
+    with connect(url) as conn, translated(url):
+        yield conn
 
 
 @cache

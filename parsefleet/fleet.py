@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from common.names import QUEUES
@@ -23,8 +24,15 @@ def worker_env(redis_url: str, database_url: str) -> dict[str, str]:
 class LocalWorkers:
     """Starts ``count`` Celery worker processes consuming every language queue; stops them warmly."""
 
-    def __init__(self, redis_url: str, database_url: str, log_dir: Path, count: int = 1) -> None:
-        self.env = worker_env(redis_url, database_url)
+    def __init__(
+        self,
+        redis_url: str,
+        database_url: str,
+        log_dir: Path,
+        count: int = 1,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.env = {**worker_env(redis_url, database_url), **(env or {})}
         self.log_dir = log_dir
         self.count = count
         self.processes: list[subprocess.Popen[bytes]] = []

@@ -6,7 +6,7 @@ import logging
 import os
 from pathlib import Path
 
-from common.database import connect, translated
+from common.database import session
 from common.errors import ConfigError
 
 __all__ = ["SCHEMA_DIR", "migrate", "pending"]
@@ -29,7 +29,7 @@ def pending(schema_dir: Path = SCHEMA_DIR) -> list[tuple[int, Path]]:
 def migrate(database_url: str, schema_dir: Path = SCHEMA_DIR) -> list[str]:
     """Apply what is not applied yet; return the names of the files applied now."""
     applied_now: list[str] = []
-    with connect(database_url) as conn, translated(database_url), conn.transaction():
+    with session(database_url) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,10 +91,22 @@ def settings(tmp_path: Path, clean_redis: redis.Redis, clean_db: str, redis_url:
 
 
 @pytest.fixture
-def worker(settings: Settings, tmp_path: Path) -> Iterator[LocalWorkers]:
+def statsd_server() -> Iterator[socket.socket]:
+    """A UDP socket standing in for statsd; tests read the real packets the workers send."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    server.settimeout(30)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def worker(settings: Settings, tmp_path: Path, statsd_server: socket.socket) -> Iterator[LocalWorkers]:
     """One real Celery worker process (prefork pool) on the test Redis and PostgreSQL."""
     assert settings.redis_url and settings.database_url
-    fleet = LocalWorkers(settings.redis_url, settings.database_url, tmp_path / "logs", count=1)
+    host, port = statsd_server.getsockname()
+    env = {"PARSEFLEET_STATSD_ADDR": f"{host}:{port}"}
+    fleet = LocalWorkers(settings.redis_url, settings.database_url, tmp_path / "logs", count=1, env=env)
     fleet.start()
     yield fleet
     fleet.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import psycopg
@@ -21,10 +22,6 @@ pytestmark = pytest.mark.service
 
 def _submit(settings: Settings, repo: Path) -> RunReport:
     return commands.submit(settings, [repo], wait=True, progress=False, ci=False)
-
-
-def _by_language(report: RunReport) -> dict[str, object]:
-    return {item.language: item for item in report.languages}
 
 
 def _source_files(repo: Path) -> list[Path]:
@@ -83,9 +80,8 @@ def test_second_run_parses_nothing_and_a_changed_file_is_reparsed_alone(
     assert second.parsed == 0
     for item in second.languages:
         assert item.accounted
-        assert item.skipped.get("unchanged", 0) + item.skipped.get("duplicate", 0) == seen[
-            item.language
-        ] - sum(v for k, v in item.skipped.items() if k not in {"unchanged", "duplicate"})
+        assert item.seen == seen[item.language]
+        assert item.skipped.get("unchanged", 0) > 0
 
     changed = next(p for p in _source_files(repo) if p.suffix == ".go")
     changed.write_bytes(changed.read_bytes() + b"\nfunc AddedLater() {}\n")
@@ -126,3 +122,28 @@ def test_failures_are_named_with_their_file_and_nothing_is_lost(
     assert ("too-large", "big.py") in failed
     python = next(item for item in report.languages if item.language == "python")
     assert python.parsed == 1 and python.failed == 1
+
+
+def test_workers_send_batch_durations_and_failures_to_statsd(
+    settings: Settings, worker: LocalWorkers, statsd_server: socket.socket, tmp_path: Path
+) -> None:
+    repo = tmp_path / "metrics"
+    repo.mkdir()
+    (repo / "a.py").write_text("def a():\n    pass\n")
+    (repo / "b.go").write_text("package b\n\nfunc B() {}\n")
+    (repo / "c.rs").write_text("fn c() {}\n")
+    report = _submit(settings, repo)
+    assert report.state.finished and report.state.batches_total == 3
+    durations: dict[str, float] = {}
+    while len(durations) < 3:
+        packet = statsd_server.recv(65536).decode()
+        for line in packet.splitlines():
+            name, _, rest = line.partition(":")
+            if name == "parser_duration_ms":
+                value, kind, tags = rest.split("|", 2)
+                assert kind == "ms" and tags.startswith("#")
+                tag_map = dict(tag.split(":", 1) for tag in tags[1:].split(","))
+                assert tag_map["queue"] == f"parsefleet.{tag_map['language']}"
+                durations[tag_map["language"]] = float(value)
+    assert set(durations) == {"python", "go", "rust"}
+    assert all(value > 0 for value in durations.values())

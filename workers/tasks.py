@@ -8,8 +8,10 @@ from typing import Any
 
 from celery import Task
 
+from common import dead_letter
 from common.batch import decode_batch
-from common.errors import StoreUnavailable
+from common.broker import redis_client, translated
+from common.errors import BatchFormatError, StoreUnavailable
 from common.metrics import Metrics
 from common.names import METRIC_PARSER_DURATION_MS, METRIC_PARSER_FAILURE_TOTAL, PARSE_BATCH_TASK, queue_for
 from workers.app import app, child_budget_mb, settings
@@ -29,7 +31,13 @@ _metrics = Metrics(settings)
 def parse_batch(self: Task[Any, Any], payload: bytes, enqueued_at_s: float) -> dict[str, int]:
     """Parse one batch; retried with backoff while PostgreSQL is unreachable, never dropped."""
     started_s = time.time()
-    batch = decode_batch(payload)
+    try:
+        batch = decode_batch(payload)
+    except BatchFormatError as exc:
+        log.error("task %s: %s; kept in the dead-letter list", self.request.id, exc)
+        with translated(settings.redis_url or ""):
+            dead_letter.push(redis_client(settings.redis_url or ""), str(exc), payload)
+        return {"files": 0, "written": 0}
     outcome = outline_batch(batch, settings.parse_timeout_s, child_budget_mb(settings))
     timing = BatchTiming(str(self.request.hostname), max(0.0, (started_s - enqueued_at_s) * 1000), now_utc())
     try:

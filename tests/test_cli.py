@@ -1,0 +1,88 @@
+"""The CLI as a user runs it: real processes, one-line errors, named exit codes, no secrets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES
+
+PARSEFLEET = [sys.executable, "-m", "parsefleet.cli"]
+
+
+def _run(
+    args: list[str], env: dict[str, str] | None = None, timeout_s: float = 600
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PARSEFLEET_")}
+    return subprocess.run(
+        [*PARSEFLEET, *args],
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("command", ["run", "submit", "worker", "status", "report", "db"])
+def test_every_command_has_help(command: str) -> None:
+    done = _run([command, "--help"])
+    assert done.returncode == 0
+    assert "usage: parsefleet" in done.stdout
+
+
+def test_missing_target_is_a_one_line_error(tmp_path: Path) -> None:
+    done = _run(["run", str(tmp_path / "nope"), "--data-dir", str(tmp_path / "data")])
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"parsefleet: error: {tmp_path / 'nope'}: no such file or directory"
+    assert not (tmp_path / "data").exists()  # nothing started for a bad target
+
+
+def test_directory_without_source_files_is_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello\n")
+    done = _run(["submit", str(tmp_path)])
+    assert done.returncode == 2
+    assert "no .py, .go or .rs file" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_unreachable_services_name_the_url_without_password(tmp_path: Path) -> None:
+    env = {
+        "PARSEFLEET_REDIS_URL": "redis://:hunter2@127.0.0.1:1/0",
+        "PARSEFLEET_DATABASE_URL": "postgresql://app:hunter2@127.0.0.1:1/parse",
+    }
+    done = _run(["submit", str(FIXTURES)], env=env)
+    assert done.returncode == 3
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1 and "Traceback" not in line
+    assert "postgresql://app:***@127.0.0.1:1/parse" in line
+    assert "hunter2" not in done.stderr + done.stdout
+
+
+@pytest.mark.service
+def test_unreachable_redis_is_named_after_postgres_answers(database_url: str) -> None:
+    env = {"PARSEFLEET_REDIS_URL": "redis://:hunter2@127.0.0.1:1/0", "PARSEFLEET_DATABASE_URL": database_url}
+    done = _run(["status"], env=env)
+    assert done.returncode == 3
+    assert "redis://:***@127.0.0.1:1/0" in done.stderr
+    assert "hunter2" not in done.stderr + done.stdout
+
+
+@pytest.mark.service
+@pytest.mark.slow
+def test_embedded_main_job_then_nothing_to_do(tmp_path: Path) -> None:
+    """`parsefleet run` with no URL set: embedded Redis and PostgreSQL, real workers, twice."""
+    data = tmp_path / "data"
+    first = _run(
+        ["run", str(FIXTURES), "--data-dir", str(data), "--no-progress", "--json", str(tmp_path / "r1.json")]
+    )
+    assert first.returncode == 0, first.stderr
+    assert "python" in first.stdout and "go" in first.stdout and "rust" in first.stdout
+    assert (data / "postgres" / "PG_VERSION").exists() and (data / "redis" / "appendonly.aof").exists()
+    second = _run(["run", str(FIXTURES), "--data-dir", str(data), "--no-progress"])
+    assert second.returncode == 0, second.stderr
+    assert "nothing to parse" in second.stdout
