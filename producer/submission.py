@@ -11,20 +11,19 @@ import hashlib
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.batch import Batch, BatchFile, FileRef
-from common.database import connect, translated
-from common.errors import NoSupportedFiles
+from common.database import session
 from common.runs import mark_finished_if_complete
 from common.settings import Settings
 from common.versions import parser_version
 from producer.chunk import Chunker
 from producer.enqueue import Enqueuer
 from producer.records import Failure, Ledger
-from producer.walk import Listed, discover, is_generated, read_source
+from producer.walk import Listed, Plan, is_generated, read_source
 
 __all__ = ["Submission", "Tally", "blob_hash"]
 
@@ -83,16 +82,12 @@ class Submission:
         self._sent_hashes: set[tuple[str, bytes]] = set()
         self._chunker = Chunker(self.tally.run_id, settings.batch_max_bytes, settings.batch_max_files)
 
-    def run(self, targets: Sequence[Path]) -> Tally:
-        """Discover, filter, batch and enqueue every target; return the run's tally."""
-        plan = [(target.resolve(), list(discover(target))) for target in targets]
+    def run(self, plan: Plan) -> Tally:
+        """Filter, batch and enqueue every planned file (see ``plan_targets``); return the tally."""
         self.tally.total_listed = sum(len(listed) for _root, listed in plan)
-        if self.tally.total_listed == 0:
-            names = ", ".join(str(target) for target in targets)
-            raise NoSupportedFiles(f"{names}: no .py, .go or .rs file to parse")
         enqueuer = Enqueuer(self.settings, self.redis_url)
         try:
-            with connect(self.database_url) as conn, translated(self.database_url):
+            with session(self.database_url) as conn:
                 ledger = Ledger(conn, self.tally.run_id)
                 ledger.start([str(root) for root, _listed in plan], self.ci)
                 for root, listed in plan:

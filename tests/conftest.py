@@ -13,6 +13,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -65,7 +66,7 @@ def database_url() -> Iterator[str]:
         unavailable(f"PostgreSQL at {TEST_PG_ADMIN_URL}", exc)
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    url = psycopg.conninfo.make_conninfo(TEST_PG_ADMIN_URL, dbname=name)
+    url = urlunsplit(urlsplit(TEST_PG_ADMIN_URL)._replace(path=f"/{name}"))
     migrate(url)
     yield url
     with psycopg.connect(TEST_PG_ADMIN_URL, autocommit=True) as admin:
