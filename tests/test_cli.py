@@ -86,3 +86,27 @@ def test_embedded_main_job_then_nothing_to_do(tmp_path: Path) -> None:
     second = _run(["run", str(FIXTURES), "--data-dir", str(data), "--no-progress"])
     assert second.returncode == 0, second.stderr
     assert "nothing to parse" in second.stdout
+
+
+@pytest.mark.service
+def test_parsefleet_worker_command_processes_a_submitted_run(
+    tmp_path: Path, redis_url: str, clean_redis: object, clean_db: str
+) -> None:
+    env = {"PARSEFLEET_REDIS_URL": redis_url, "PARSEFLEET_DATABASE_URL": clean_db}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PARSEFLEET_")}
+    worker = subprocess.Popen(
+        [*PARSEFLEET, "worker", "--", "--concurrency", "1", "--without-gossip", "--without-mingle"],
+        env={**clean, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        repo = tmp_path / "r"
+        repo.mkdir()
+        (repo / "m.py").write_text("class K:\n    def m(self):\n        pass\n")
+        done = _run(["submit", str(repo), "--wait", "--no-progress", "--json", "-"], env=env)
+        assert done.returncode == 0, done.stderr
+        assert '"parsed": 1' in done.stdout
+    finally:
+        worker.terminate()
+        assert worker.wait(timeout=60) == 0

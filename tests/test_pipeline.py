@@ -5,10 +5,15 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import msgpack
 import psycopg
 import pytest
+import redis
+from celery import Celery
 
+from common.broker import celery_config
 from common.languages import language_for
+from common.names import DEAD_LETTER_KEY, PARSE_BATCH_TASK, queue_for
 from common.settings import Settings
 from parsefleet import commands
 from parsefleet.fleet import LocalWorkers
@@ -147,3 +152,18 @@ def test_workers_send_batch_durations_and_failures_to_statsd(
                 durations[tag_map["language"]] = float(value)
     assert set(durations) == {"python", "go", "rust"}
     assert all(value > 0 for value in durations.values())
+
+
+def test_undecodable_batch_goes_to_the_dead_letter_list(
+    settings: Settings, worker: LocalWorkers, clean_redis: redis.Redis
+) -> None:
+    assert settings.redis_url is not None
+    app = Celery("test-sender", set_as_current=False)
+    app.conf.update(celery_config(settings, settings.redis_url))
+    app.send_task(PARSE_BATCH_TASK, args=[b"definitely not a batch", 0.0], queue=queue_for("python"))
+    popped = clean_redis.blpop([DEAD_LETTER_KEY], timeout=60)
+    assert popped is not None
+    record = msgpack.unpackb(popped[1], raw=False)
+    assert record["payload"] == b"definitely not a batch"
+    assert "undecodable batch" in record["reason"]
+    app.close()
