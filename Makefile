@@ -32,3 +32,12 @@ test: lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmark corpora under corpus/ (gitignored): the Debian sources (installed when root), then
+# `large` (every file) and `ts2-200` (1,200 seeded files). See parsefleet/corpus.py.
+CORPUS ?= corpus
+.PHONY: corpus
+corpus: $(STAMP)
+	bash infra/dev/corpus-packages.sh
+	$(BIN)/python -m parsefleet.corpus large --out $(CORPUS)
+	$(BIN)/python -m parsefleet.corpus ts2-200 --out $(CORPUS)

@@ -14,6 +14,7 @@ talks to them, so nothing else ever sees them.
     │   └── StoreUnavailable    PostgreSQL
     ├── EmbeddedServiceError    an embedded Redis or PostgreSQL failed to start
     ├── BatchFormatError        a batch on the wire cannot be decoded
+    ├── CorpusError             a benchmark corpus cannot be built from the sources at hand
     ├── RunNotFound             a run id names no run
     └── ParseFailure            one file could not be outlined; ``kind`` names why
         ├── ParseTimeout
@@ -26,6 +27,7 @@ __all__ = [
     "BatchFormatError",
     "BrokerUnavailable",
     "ConfigError",
+    "CorpusError",
     "EmbeddedServiceError",
     "InputError",
     "NoSupportedFiles",
@@ -83,6 +85,10 @@ class EmbeddedServiceError(ParsefleetError):
 
 class BatchFormatError(ParsefleetError):
     """Raised when a batch payload is not a batch this version can read."""
+
+
+class CorpusError(ParsefleetError):
+    """Raised when a corpus source is missing, too small, unreadable, or the corpus cannot be written."""
 
 
 class RunNotFound(ParsefleetError):

@@ -13,7 +13,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from common.errors import ConfigError, InputError, ParsefleetError, RunNotFound, ServiceUnavailable
+from common.errors import (
+    ConfigError,
+    CorpusError,
+    InputError,
+    ParsefleetError,
+    RunNotFound,
+    ServiceUnavailable,
+)
 from common.settings import Settings
 from parsefleet import __version__, commands
 from parsefleet.report import RunReport, render
@@ -52,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _exit_code(exc: ParsefleetError) -> int:
     if isinstance(exc, ServiceUnavailable):
         return EXIT_SERVICE
-    if isinstance(exc, InputError | ConfigError | RunNotFound):
+    if isinstance(exc, InputError | ConfigError | RunNotFound | CorpusError):
         return EXIT_INPUT
     return EXIT_FAILED
 

@@ -1,7 +1,8 @@
 """Discover the source files of a repository, and read them safely.
 
 Inside a git work tree the files are those git lists (tracked, plus untracked ones that no
-.gitignore rule excludes); elsewhere a directory walk. Either way vendored trees, symlinks,
+.gitignore rule excludes); elsewhere, or when the target itself is ignored by git (a corpus
+inside a checkout), a directory walk. Either way vendored trees, symlinks,
 non-regular files and anything resolving outside the root are skipped with a named reason.
 """
 
@@ -96,16 +97,22 @@ def _list_paths(root: Path) -> list[str]:
 
 
 def _git_ls_files(root: Path) -> list[str] | None:
-    """Paths git lists under ``root``, or None when ``root`` is not inside a git work tree."""
-    command = ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
-    try:
-        done = subprocess.run(command, capture_output=True, check=False, timeout=600)
-    except (OSError, subprocess.TimeoutExpired):
+    """Paths git lists under ``root``; None outside a git work tree or when git ignores ``root`` itself."""
+    ignored = _git(root, "check-ignore", "-q", ".")
+    if ignored is None or ignored.returncode == 0:
         return None
-    if done.returncode != 0:
+    done = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    if done is None or done.returncode != 0:
         return None
     names = done.stdout.decode("utf-8", errors="surrogateescape").split("\0")
     return sorted({name for name in names if name})
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
+    try:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False, timeout=600)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
 
 
 def _walk(root: Path) -> Iterator[str]:

@@ -106,3 +106,13 @@ def test_blob_hash_matches_git(tmp_path: Path) -> None:
         ["git", "hash-object", str(tmp_path / "f.rs")], capture_output=True, check=True, text=True
     )
     assert blob_hash(content).hex() == git.stdout.strip()
+
+
+def test_a_target_git_ignores_is_walked(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("corpus/\n")
+    target = tmp_path / "corpus" / "set"
+    target.mkdir(parents=True)
+    (target / "a.py").write_text("a = 1\n")
+    assert _by_path(target) == {"a.py": None}
+    assert _by_path(tmp_path) == {}
