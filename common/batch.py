@@ -62,10 +62,7 @@ def encode_batch(batch: Batch) -> bytes:
         "id": batch.batch_id,
         "run": batch.run_id,
         "lang": batch.language,
-        "files": [
-            [f.ref.repository_id, f.ref.path, f.ref.blob_hash, f.ref.size_bytes, f.content]
-            for f in batch.files
-        ],
+        "files": [[f.ref.repository_id, f.ref.path, f.ref.blob_hash, f.ref.size_bytes, f.content] for f in batch.files],
     }
     packed: bytes = msgpack.packb(body, use_bin_type=True)
     compressed: bytes = zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(packed)

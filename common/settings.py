@@ -85,9 +85,7 @@ class Settings:
         if not 1 <= self.cpu_limit_pct <= 100:
             raise ConfigError(f"cpu_limit_pct must be within 1..100, got {self.cpu_limit_pct}")
         if self.worker_concurrency < 0:
-            raise ConfigError(
-                f"worker_concurrency must be 0 (one per CPU) or more, got {self.worker_concurrency}"
-            )
+            raise ConfigError(f"worker_concurrency must be 0 (one per CPU) or more, got {self.worker_concurrency}")
         for url, schemes in (
             (self.redis_url, ("redis", "rediss", "unix")),
             (self.database_url, ("postgresql", "postgres")),

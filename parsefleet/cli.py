@@ -43,9 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        settings = Settings.from_env(
-            redis_url=args.redis_url, database_url=args.database_url, data_dir=args.data_dir
-        )
+        settings = Settings.from_env(redis_url=args.redis_url, database_url=args.database_url, data_dir=args.data_dir)
         code: int = args.handler(settings, args)
     except KeyboardInterrupt:
         print("parsefleet: interrupted", file=sys.stderr)
@@ -69,9 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"parsefleet {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--redis-url", help="Redis URL (env PARSEFLEET_REDIS_URL; default: embedded)")
-    common.add_argument(
-        "--database-url", help="PostgreSQL URL (env PARSEFLEET_DATABASE_URL; default: embedded)"
-    )
+    common.add_argument("--database-url", help="PostgreSQL URL (env PARSEFLEET_DATABASE_URL; default: embedded)")
     common.add_argument(
         "--data-dir", type=Path, help="data directory of the embedded services (env PARSEFLEET_DATA_DIR)"
     )
@@ -81,10 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_worker(sub, common)
     _add_status(sub, common)
     _add_report(sub, common)
+    _add_bench(sub, common)
     db = sub.add_parser("db", help="database administration").add_subparsers(dest="db_command", required=True)
-    db.add_parser("migrate", parents=[common], help="apply pending schema migrations").set_defaults(
-        handler=_db_migrate
-    )
+    db.add_parser("migrate", parents=[common], help="apply pending schema migrations").set_defaults(handler=_db_migrate)
     return parser
 
 
@@ -92,67 +87,55 @@ def _run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--no-progress", action="store_true", help="no live progress line")
     command.add_argument("--json", metavar="FILE", help="also write the report as JSON ('-' for stdout)")
     command.add_argument("--strict", action="store_true", help="exit 1 when any file failed")
-    command.add_argument(
-        "--ci", action="store_true", default=None, help="count this as a CI run (default: $CI)"
-    )
+    command.add_argument("--ci", action="store_true", default=None, help="count this as a CI run (default: $CI)")
 
 
-def _add_run(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
-) -> None:
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     command = sub.add_parser(
         "run", parents=[common], help="the main job: start services and workers, submit, wait, report"
     )
-    command.add_argument(
-        "targets", nargs="*", type=Path, help="repositories (default: the current directory)"
-    )
-    command.add_argument(
-        "--workers", type=int, default=1, help="local worker processes (each one pool per CPU)"
-    )
+    command.add_argument("targets", nargs="*", type=Path, help="repositories (default: the current directory)")
+    command.add_argument("--workers", type=int, default=1, help="local worker processes (each one pool per CPU)")
     _run_options(command)
     command.set_defaults(handler=_run)
 
 
-def _add_submit(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
-) -> None:
+def _add_submit(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     command = sub.add_parser("submit", parents=[common], help="submit repositories to running workers")
     command.add_argument("targets", nargs="+", type=Path, help="repositories to parse")
-    command.add_argument(
-        "--wait", action="store_true", help="wait for the run to finish and print its report"
-    )
+    command.add_argument("--wait", action="store_true", help="wait for the run to finish and print its report")
     _run_options(command)
     command.set_defaults(handler=_submit)
 
 
-def _add_worker(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
-) -> None:
-    command = sub.add_parser(
-        "worker", parents=[common], help="run a Celery parse worker (extra args go to celery)"
-    )
-    command.add_argument(
-        "celery_args", nargs=argparse.REMAINDER, help="celery worker options, e.g. --concurrency 2"
-    )
+def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    command = sub.add_parser("worker", parents=[common], help="run a Celery parse worker (extra args go to celery)")
+    command.add_argument("celery_args", nargs=argparse.REMAINDER, help="celery worker options, e.g. --concurrency 2")
     command.set_defaults(handler=_worker)
 
 
-def _add_status(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
-) -> None:
+def _add_status(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     command = sub.add_parser("status", parents=[common], help="queue depths, dead letters, latest runs")
     command.add_argument("--limit", type=int, default=5, help="runs to show")
     command.add_argument("--json", action="store_true", help="print JSON")
     command.set_defaults(handler=_status)
 
 
-def _add_report(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
-) -> None:
+def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     command = sub.add_parser("report", parents=[common], help="the report of a run")
     command.add_argument("run_id", nargs="?", help="run id (default: the latest run)")
     command.add_argument("--json", action="store_true", help="print JSON")
     command.set_defaults(handler=_report)
+
+
+def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    command = sub.add_parser("bench", parents=[common], help="measure the fleet against the machine's limit")
+    command.add_argument("--profile", default="ts2-200", help="ts2-200, large (from `make corpus`) or tiny")
+    command.add_argument("--corpus-dir", type=Path, default=Path("corpus"), help="where `make corpus` wrote")
+    command.add_argument("--workers", type=int, help="pool processes per worker (default: one per CPU)")
+    command.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
+    command.add_argument("--max-rss-mb", type=float, default=450.0, help="memory floor; breaking it exits 1")
+    command.set_defaults(handler=_bench)
 
 
 def _ci(args: argparse.Namespace) -> bool:
@@ -173,16 +156,12 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ConfigError("--workers must be 1 or more")
     targets = args.targets or [Path.cwd()]
-    report = commands.run(
-        settings, targets, workers=args.workers, progress=not args.no_progress, ci=_ci(args)
-    )
+    report = commands.run(settings, targets, workers=args.workers, progress=not args.no_progress, ci=_ci(args))
     return _finish(report, args)
 
 
 def _submit(settings: Settings, args: argparse.Namespace) -> int:
-    report = commands.submit(
-        settings, args.targets, wait=args.wait, progress=not args.no_progress, ci=_ci(args)
-    )
+    report = commands.submit(settings, args.targets, wait=args.wait, progress=not args.no_progress, ci=_ci(args))
     if not args.wait:
         print(f"submitted run {report.state.run_id}: {report.state.batches_total} batches")
         return EXIT_OK
@@ -210,6 +189,22 @@ def _report(settings: Settings, args: argparse.Namespace) -> int:
     else:
         print(render(report))
     return EXIT_OK
+
+
+def _bench(settings: Settings, args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from parsefleet.bench.runner import Floors, run_bench
+    from parsefleet.bench.table import render as render_bench
+
+    if args.workers is not None:
+        settings = replace(settings, worker_concurrency=args.workers).validated()
+    floors = Floors(max_rss_mb=args.max_rss_mb, max_cpu_share=settings.cpu_limit_pct / 100)
+    result = run_bench(settings, args.profile, args.corpus_dir, floors)
+    print(render_bench(result))
+    if args.json:
+        commands.write_json(result.as_dict(), args.json)
+    return EXIT_FAILED if result.breaches else EXIT_OK
 
 
 def _db_migrate(settings: Settings, args: argparse.Namespace) -> int:

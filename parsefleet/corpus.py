@@ -197,8 +197,7 @@ class Manifest:
             "profile": None if self.profile is None else dict(self.profile),
             "totals": self.totals(),
             "sources": [
-                {"language": tree.language, "source": tree.source, "root": str(tree.root)}
-                for tree in self.sources
+                {"language": tree.language, "source": tree.source, "root": str(tree.root)} for tree in self.sources
             ],
             "files": [entry.as_dict() for entry in self.files],
         }

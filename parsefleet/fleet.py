@@ -48,9 +48,7 @@ class LocalWorkers:
             ]  # fmt: skip
             with open(self.log_dir / f"worker-{index}.log", "ab") as log_file:
                 self.processes.append(
-                    subprocess.Popen(
-                        command, env=self.env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file
-                    )
+                    subprocess.Popen(command, env=self.env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file)
                 )
 
     def dead(self) -> list[int]:

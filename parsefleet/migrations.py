@@ -21,9 +21,7 @@ def pending(schema_dir: Path = SCHEMA_DIR) -> list[tuple[int, Path]]:
     """Every migration file as (version, path), in order."""
     if not schema_dir.is_dir():
         raise ConfigError(f"schema directory {schema_dir} not found; set PARSEFLEET_SCHEMA_DIR")
-    return sorted(
-        (int(path.name.split("_", 1)[0]), path) for path in schema_dir.glob("[0-9][0-9][0-9]_*.sql")
-    )
+    return sorted((int(path.name.split("_", 1)[0]), path) for path in schema_dir.glob("[0-9][0-9][0-9]_*.sql"))
 
 
 def migrate(database_url: str, schema_dir: Path = SCHEMA_DIR) -> list[str]:
@@ -40,9 +38,7 @@ def migrate(database_url: str, schema_dir: Path = SCHEMA_DIR) -> list[str]:
             if version in done:
                 continue
             conn.execute(path.read_text())
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, path.name)
-            )
+            conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, path.name))
             applied_now.append(path.name)
             log.info("applied %s", path.name)
     return applied_now

@@ -100,8 +100,7 @@ class RunReport:
                 for item in self.languages
             ],
             "failed_files": [
-                dict(zip(("language", "kind", "path", "message"), row, strict=True))
-                for row in self.failed_files
+                dict(zip(("language", "kind", "path", "message"), row, strict=True)) for row in self.failed_files
             ],
         }
 
@@ -160,9 +159,7 @@ def render(report: RunReport, *, max_failures: int = 20) -> str:
             item.seen, item.parsed, item.skipped_total, item.failed, item.symbols,
             _num(item.files_per_min, ".0f"), _num(item.p50_ms, ".1f"), _num(item.p95_ms, ".1f"),
         )  # fmt: skip
-        lines.append(
-            f"{item.language:<9}" + "".join(f"{c:>{w}}" for c, (_n, w) in zip(cells, _COLUMNS, strict=True))
-        )
+        lines.append(f"{item.language:<9}" + "".join(f"{c:>{w}}" for c, (_n, w) in zip(cells, _COLUMNS, strict=True)))
     lines.extend(_detail_lines(report))
     shown = report.failed_files[:max_failures]
     lines.extend(f"  failed {kind}: {path}: {message}" for _lang, kind, path, message in shown)

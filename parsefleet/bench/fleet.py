@@ -1,0 +1,123 @@
+"""The fleet, end to end: producer -> Redis -> real Celery workers (caps on) -> PostgreSQL,
+timed from the first file read to the last row committed, on a fresh database.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from psycopg.rows import dict_row
+
+from common.database import connect, session, sql
+from common.settings import Settings
+from parsefleet.bench.probe import TreeProbe
+from parsefleet.fleet import LocalWorkers
+from parsefleet.migrations import migrate
+from producer.submission import Submission
+from producer.walk import plan_targets
+
+__all__ = ["FleetRun", "fleet_run", "scratch_database"]
+
+_HERE = Path(__file__).parent
+_POLL_S = 0.05
+
+
+@dataclass
+class FleetRun:
+    """What one end-to-end run measured."""
+
+    seconds: float
+    languages: list[dict[str, Any]]
+    peak_rss_mb: list[float]
+    cpu_share: float  # of the cores given to the workers
+    first_outline_s: float | None  # start of submit to the first committed batch
+    first_batch_ms: float | None
+    cold_start_s: float  # worker process start to the first committed outline of the warm-up
+    concurrency: int = 1
+    skipped: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def scratch_database(database_url: str) -> Iterator[str]:
+    """A fresh database on the same server, migrated, dropped afterwards."""
+    name = f"parsefleet_bench_{uuid.uuid4().hex[:10]}"
+    admin = urlunsplit(urlsplit(database_url)._replace(path="/postgres"))
+    with connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def fleet_run(
+    settings: Settings, redis_url: str, database_url: str, target: Path, *, warmup: Path, log_dir: Path
+) -> FleetRun:
+    """Start workers, warm them up on ``warmup``, then measure a run of ``target``."""
+    workers = LocalWorkers(redis_url, database_url, log_dir, count=1)
+    spawned = time.perf_counter()
+    workers.start()
+    try:
+        _submit_and_wait(settings, redis_url, database_url, warmup)
+        cold_start_s = time.perf_counter() - spawned
+        probe = TreeProbe([process.pid for process in workers.processes])
+        probe.start()
+        started_at, run_id, seconds, skipped = _measured(settings, redis_url, database_url, target)
+        probe.stop()
+    finally:
+        workers.stop()
+    languages, first = _figures(database_url, run_id, started_at)
+    return FleetRun(
+        seconds=seconds,
+        languages=languages,
+        peak_rss_mb=list(probe.peak_rss_mb.values()),
+        cpu_share=probe.cpu_used_s / seconds / settings.concurrency if seconds else 0.0,
+        first_outline_s=first.get("after_s"),
+        first_batch_ms=first.get("duration_ms"),
+        cold_start_s=cold_start_s,
+        skipped=skipped,
+        concurrency=settings.concurrency,
+    )
+
+
+def _measured(settings: Settings, redis_url: str, database_url: str, target: Path) -> tuple[datetime, str, float, int]:
+    with session(database_url) as conn:
+        row = conn.execute("SELECT now()").fetchone()
+        conn.commit()
+    assert row is not None and isinstance(row[0], datetime)
+    started = time.perf_counter()
+    tally = _submit_and_wait(settings, redis_url, database_url, target)
+    return row[0], tally[0], time.perf_counter() - started, tally[1]
+
+
+def _submit_and_wait(settings: Settings, redis_url: str, database_url: str, target: Path) -> tuple[str, int]:
+    tally = Submission(settings, redis_url, database_url).run(plan_targets([target]))
+    with session(database_url) as conn:
+        while True:
+            row = conn.execute("SELECT finished_at FROM runs WHERE id = %s", (tally.run_id,)).fetchone()
+            conn.commit()
+            if row is not None and row[0] is not None:
+                return tally.run_id, sum(tally.skipped.values())
+            time.sleep(_POLL_S)
+
+
+def _figures(database_url: str, run_id: str, started_at: datetime) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    params = {"run_id": run_id, "started_at": started_at}
+    with session(database_url) as conn, conn.cursor(row_factory=dict_row) as cursor:
+        languages = [dict(row) for row in cursor.execute(sql(_HERE, "fleet_figures"), params)]
+        first = cursor.execute(sql(_HERE, "first_batch"), params).fetchone() or {}
+    for row in languages:
+        row["files_per_min"] = row["files"] / row["elapsed_s"] * 60 if row["elapsed_s"] else 0.0
+    return languages, dict(first)

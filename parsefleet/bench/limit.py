@@ -1,0 +1,86 @@
+"""The machine's limit: files already in memory, parsed and outlined by a plain loop, one process
+per core, no queue and no database. The fleet can only approach this.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from parsefleet.bench.corpus_files import BenchFile
+from workers.languages import adapter_for, load_adapters
+from workers.limits import ParseBudget
+
+__all__ = ["AdapterCost", "Throughput", "adapter_cost", "limit"]
+
+_TIMEOUT_S = 60.0
+_JOB_FILES = 10  # small jobs keep every process busy to the end
+
+
+@dataclass(frozen=True, slots=True)
+class Throughput:
+    """Files and bytes done in a wall-clock time."""
+
+    files: int
+    size_bytes: int
+    seconds: float
+
+    @property
+    def files_per_min(self) -> float:
+        """Files per minute."""
+        return self.files / self.seconds * 60 if self.seconds > 0 else 0.0
+
+    @property
+    def mb_per_s(self) -> float:
+        """Megabytes (10^6) per second."""
+        return self.size_bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterCost:
+    """Seconds to parse alone and to parse and outline the same files, one core."""
+
+    parse_s: float
+    outline_s: float
+
+    @property
+    def overhead(self) -> float:
+        """The adapter's cost as a share of the parse time."""
+        return (self.outline_s - self.parse_s) / self.parse_s if self.parse_s > 0 else 0.0
+
+
+def _outline_all(job: tuple[str, list[bytes]]) -> int:
+    language, contents = job
+    adapter = adapter_for(language)
+    for content in contents:
+        adapter.outline(content, ParseBudget(_TIMEOUT_S))
+    return len(contents)
+
+
+def limit(files: Sequence[BenchFile], processes: int) -> Throughput:
+    """Outline ``files`` across ``processes`` workers (grammars loaded before the clock starts)."""
+    jobs: list[tuple[str, list[bytes]]] = []
+    for language in sorted({f.language for f in files}):
+        contents = [f.content for f in files if f.language == language]
+        jobs.extend((language, contents[start : start + _JOB_FILES]) for start in range(0, len(contents), _JOB_FILES))
+    with multiprocessing.get_context("fork").Pool(processes, initializer=load_adapters) as pool:
+        pool.map(_outline_all, [(language, []) for language, _ in jobs])  # warm every process
+        started = time.perf_counter()
+        done = sum(pool.imap_unordered(_outline_all, jobs))
+        seconds = time.perf_counter() - started
+    return Throughput(done, sum(len(f.content) for f in files), seconds)
+
+
+def adapter_cost(files: Sequence[BenchFile]) -> AdapterCost:
+    """Parse alone vs parse and outline, in this process."""
+    load_adapters()
+    started = time.perf_counter()
+    for item in files:
+        adapter_for(item.language).parse(item.content, ParseBudget(_TIMEOUT_S))
+    parse_s = time.perf_counter() - started
+    started = time.perf_counter()
+    for item in files:
+        adapter_for(item.language).outline(item.content, ParseBudget(_TIMEOUT_S))
+    return AdapterCost(parse_s, time.perf_counter() - started)

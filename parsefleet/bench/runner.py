@@ -1,0 +1,196 @@
+"""``parsefleet bench``: the limit, the fleet, the cost of each part, in one invocation."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from common.database import session
+from common.languages import LANGUAGES
+from common.settings import Settings
+from parsefleet.bench.corpus_files import BenchFile, load_profile
+from parsefleet.bench.costs import db_write_ms_per_1000_files, queue_overhead_ms
+from parsefleet.bench.fleet import FleetRun, fleet_run, scratch_database
+from parsefleet.bench.limit import adapter_cost, limit
+from parsefleet.services import Services
+
+__all__ = ["Floors", "run_bench"]
+
+_ADAPTER_SAMPLE = 300
+_DB_SAMPLE = 1000
+
+
+@dataclass(frozen=True)
+class Floors:
+    """The seed's floors and caps (shared/DESIGN.md); a run breaking one exits non-zero."""
+
+    max_rss_mb: float = 450.0
+    max_p95_ms: float = 210.0
+    min_files_per_min: float = 200.0
+    max_cpu_share: float = 0.70
+
+
+@dataclass
+class BenchResult:
+    """Every figure of one benchmark invocation."""
+
+    machine: dict[str, Any]
+    profile: str
+    files: dict[str, int]
+    limit: dict[str, dict[str, float]]
+    fleet: FleetRun
+    costs: dict[str, Any]
+    efficiency: dict[str, float]
+    breaches: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready data."""
+        return {**asdict(self), "fleet": asdict(self.fleet)}
+
+
+def run_bench(settings: Settings, profile: str, corpus_dir: Path, floors: Floors) -> BenchResult:
+    """Measure everything once; ``breaches`` lists what broke a floor or a cap."""
+    with tempfile.TemporaryDirectory(prefix="parsefleet-bench-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        target, files = load_profile(profile, corpus_dir, scratch)
+        limits = _limits(files, settings.concurrency)
+        costs: dict[str, Any] = {"adapter": {}}
+        for language in LANGUAGES:
+            cost = adapter_cost([f for f in files if f.language == language][:_ADAPTER_SAMPLE])
+            costs["adapter"][language] = {
+                "parse_s": cost.parse_s,
+                "outline_s": cost.outline_s,
+                "overhead": cost.overhead,
+            }
+        warmup = _warmup_repo(scratch)
+        with Services(settings) as services, scratch_database(services.database_url) as database_url:
+            costs["db_write_ms_per_1000_files"] = db_write_ms_per_1000_files(settings, database_url, files[:_DB_SAMPLE])
+            fleet = fleet_run(
+                settings, services.redis_url, database_url, target, warmup=warmup, log_dir=scratch / "logs"
+            )
+            costs["queue_overhead_ms_per_task"] = _overhead(settings, services.redis_url, database_url, scratch)
+            machine = _machine(settings, database_url)
+    costs["telemetry_flag_0_vs_100"] = "not measured: the telemetry.v2.parser_cli flag is not implemented yet"
+    result = BenchResult(machine, profile, _counts(files), limits, fleet, costs, _efficiency(limits, fleet))
+    result.breaches = _breaches(result, floors)
+    return result
+
+
+def _limits(files: Sequence[BenchFile], processes: int) -> dict[str, dict[str, float]]:
+    """Each language alone, then the whole mix; ``in_mix_files_per_min`` is a language's share of the mix."""
+    out: dict[str, dict[str, float]] = {}
+    for language in LANGUAGES:
+        mine = [f for f in files if f.language == language]
+        if mine:
+            alone = limit(mine, processes)
+            out[language] = {"files_per_min": alone.files_per_min, "mb_per_s": alone.mb_per_s}
+    mix = limit(files, processes)
+    out["total"] = {
+        "files_per_min": mix.files_per_min,
+        "mb_per_s": mix.mb_per_s,
+        "cpu_s": mix.seconds * processes,
+    }
+    for language, figure in out.items():
+        if language != "total":
+            count = sum(1 for f in files if f.language == language)
+            figure["in_mix_files_per_min"] = count / mix.seconds * 60 if mix.seconds else 0.0
+    return out
+
+
+def _overhead(settings: Settings, redis_url: str, database_url: str, scratch: Path) -> float:
+    from parsefleet.fleet import LocalWorkers
+
+    workers = LocalWorkers(redis_url, database_url, scratch / "logs-overhead", count=1)
+    workers.start()
+    try:
+        queue_overhead_ms(settings, redis_url, database_url, batches=20)  # warm-up
+        return queue_overhead_ms(settings, redis_url, database_url)
+    finally:
+        workers.stop()
+
+
+def _warmup_repo(scratch: Path) -> Path:
+    warm = scratch / "warmup"
+    warm.mkdir()
+    (warm / "w.py").write_text("def warm():\n    return 1\n")
+    (warm / "w.go").write_text("package w\n\nfunc Warm() int { return 1 }\n")
+    (warm / "w.rs").write_text("pub fn warm() -> i32 { 1 }\n")
+    return warm
+
+
+def _counts(files: Sequence[BenchFile]) -> dict[str, int]:
+    return {language: sum(1 for f in files if f.language == language) for language in LANGUAGES}
+
+
+def _efficiency(limits: dict[str, dict[str, float]], fleet: FleetRun) -> dict[str, float]:
+    """Fleet files/min over the limit's files/min on the same mix and cores (wall clock), and
+    ``cpu``: files per CPU-second of the worker processes over files per CPU-second of the limit.
+    """
+    total_files = sum(int(row["files"]) for row in fleet.languages)
+    out = {"total": total_files / fleet.seconds * 60 / limits["total"]["files_per_min"] if fleet.seconds else 0.0}
+    for row in fleet.languages:
+        figure = limits.get(row["language"], {})
+        if figure.get("in_mix_files_per_min"):
+            out[row["language"]] = float(row["files_per_min"]) / figure["in_mix_files_per_min"]
+    worker_cpu_s = fleet.cpu_share * fleet.seconds * fleet.concurrency
+    limit_files_per_cpu_s = total_files / limits["total"]["cpu_s"] if limits["total"]["cpu_s"] else 0.0
+    if worker_cpu_s and limit_files_per_cpu_s:
+        out["cpu"] = total_files / worker_cpu_s / limit_files_per_cpu_s
+    return out
+
+
+def _breaches(result: BenchResult, floors: Floors) -> list[str]:
+    found = [
+        f"peak RSS {rss:.0f} MB >= {floors.max_rss_mb:.0f} MB"
+        for rss in result.fleet.peak_rss_mb
+        if rss >= floors.max_rss_mb
+    ]
+    if result.fleet.cpu_share > floors.max_cpu_share + 0.02:
+        found.append(f"CPU share {result.fleet.cpu_share:.0%} > {floors.max_cpu_share:.0%}")
+    for row in result.fleet.languages:
+        if row["p95_ms"] is not None and float(row["p95_ms"]) > floors.max_p95_ms:
+            found.append(f"{row['language']} p95 {float(row['p95_ms']):.0f} ms > {floors.max_p95_ms:.0f} ms")
+        if float(row["files_per_min"]) < floors.min_files_per_min:
+            found.append(
+                f"{row['language']} {float(row['files_per_min']):.0f} files/min < {floors.min_files_per_min:.0f}"
+            )
+    if sum(int(row["failed"]) for row in result.fleet.languages):
+        found.append("files failed")
+    return found
+
+
+def _machine(settings: Settings, database_url: str) -> dict[str, Any]:
+    with session(database_url) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return {
+        "cores": os.cpu_count(),
+        "worker_concurrency": settings.concurrency,
+        "cpu_limit_pct": settings.cpu_limit_pct,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "tree_sitter": version("tree-sitter"),
+        "celery": version("celery"),
+        "redis_client": version("redis"),
+        "postgresql": str(row[0]) if row else "unknown",
+        "batch_max_bytes": settings.batch_max_bytes,
+        "median_cpu_mhz": _cpu_mhz(),
+    }
+
+
+def _cpu_mhz() -> float | None:
+    try:
+        values = [
+            float(line.split(":")[1])
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("cpu MHz")
+        ]
+    except OSError:
+        return None
+    return statistics.median(values) if values else None

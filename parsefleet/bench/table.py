@@ -1,0 +1,63 @@
+"""The benchmark's one table, as text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parsefleet.bench.runner import BenchResult
+
+__all__ = ["render"]
+
+
+def _f(value: Any, spec: str) -> str:
+    return "-" if value is None else format(float(value), spec)
+
+
+def render(result: BenchResult) -> str:
+    """Per language and total: throughput vs limit, latency, memory, CPU, cold start, outcomes."""
+    m = result.machine
+    fleet = result.fleet
+    lines = [
+        f"profile {result.profile}: {sum(result.files.values())} files {result.files}",
+        f"machine: {m['cores']} cores, Python {m['python']}, tree-sitter {m['tree_sitter']}, celery {m['celery']},"
+        f" PostgreSQL {m['postgresql']}, {m['worker_concurrency']} pool processes, batch {m['batch_max_bytes']} B",
+        f"{'language':<9}{'fleet f/min':>12}{'limit f/min':>12}{'eff.':>7}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
+        f"{'wait p95':>9}{'partial':>8}{'fallbk':>7}{'failed':>7}",
+    ]
+    for row in fleet.languages:
+        language = row["language"]
+        limit = result.limit.get(language, {})
+        lines.append(
+            f"{language:<9}{_f(row['files_per_min'], ',.0f'):>12}{_f(limit.get('in_mix_files_per_min'), ',.0f'):>12}"
+            f"{_f(result.efficiency.get(language), '.2f'):>7}{_f(row['p50_ms'], '.1f'):>8}{_f(row['p95_ms'], '.1f'):>8}"
+            f"{_f(row['p99_ms'], '.1f'):>8}{_f(row['queue_wait_p95_ms'], '.1f'):>9}{row['partial']:>8}{row['fallback']:>7}"
+            f"{row['failed']:>7}"
+        )
+    total_files = sum(int(row["files"]) for row in fleet.languages)
+    total_rate = total_files / fleet.seconds * 60 if fleet.seconds else 0.0
+    lines.append(
+        f"{'total':<9}{total_rate:>12,.0f}{_f(result.limit.get('total', {}).get('files_per_min'), ',.0f'):>12}"
+        f"{_f(result.efficiency.get('total'), '.2f'):>7}   ({total_files} files in {fleet.seconds:.2f} s)"
+    )
+    alone = ", ".join(
+        f"{lang} {v['files_per_min']:,.0f} files/min {v['mb_per_s']:.1f} MB/s"
+        for lang, v in result.limit.items()
+        if lang != "total"
+    )
+    lines.append(f"limit, each language alone on {m['worker_concurrency']} processes: {alone}")
+    lines.append(f"efficiency per CPU-second (worker processes vs limit): {_f(result.efficiency.get('cpu'), '.2f')}")
+    rss = ", ".join(f"{value:.0f}" for value in fleet.peak_rss_mb)
+    lines.append(f"peak RSS per worker (main + children): {rss} MB; CPU share of the workers: {fleet.cpu_share:.0%}")
+    lines.append(
+        f"cold start: worker start to first stored outline {fleet.cold_start_s:.2f} s; first batch of the run"
+        f" {_f(fleet.first_batch_ms, '.1f')} ms, committed {_f(fleet.first_outline_s, '.2f')} s after submit"
+    )
+    costs = result.costs
+    adapter = ", ".join(f"{lang} {v['overhead']:.0%}" for lang, v in costs["adapter"].items())
+    lines.append(
+        f"costs: queue overhead {costs['queue_overhead_ms_per_task']:.2f} ms/task; database writes"
+        f" {costs['db_write_ms_per_1000_files']:.0f} ms per 1,000 files; adapter over bare parse: {adapter}"
+    )
+    lines.append(f"telemetry: {costs['telemetry_flag_0_vs_100']}")
+    lines.extend(f"BREACH: {breach}" for breach in result.breaches)
+    return "\n".join(lines)
