@@ -30,7 +30,8 @@ def render(result: BenchResult) -> str:
         lines.append(
             f"{language:<9}{_f(row['files_per_min'], ',.0f'):>12}{_f(limit.get('in_mix_files_per_min'), ',.0f'):>12}"
             f"{_f(result.efficiency.get(language), '.2f'):>7}{_f(row['p50_ms'], '.1f'):>8}{_f(row['p95_ms'], '.1f'):>8}"
-            f"{_f(row['p99_ms'], '.1f'):>8}{_f(row['queue_wait_p95_ms'], '.1f'):>9}{row['partial']:>8}{row['fallback']:>7}"
+            f"{_f(row['p99_ms'], '.1f'):>8}{_f(row['queue_wait_p95_ms'], '.1f'):>9}"
+            f"{row['partial']:>8}{row['fallback']:>7}"
             f"{row['failed']:>7}"
         )
     total_files = sum(int(row["files"]) for row in fleet.languages)
