@@ -22,6 +22,11 @@ from workers.outcome import BatchOutcome, FileOutcome
 __all__ = ["BatchTiming", "Store"]
 
 _HERE = Path(__file__).parent
+_SYMBOL_COLUMNS = (
+    "blob_hash, parser_version, ordinal, kind, name, qualified_name, parent_ordinal,"
+    " start_line, end_line, start_byte, end_byte, visibility, from_macro"
+)
+_IMPORT_COLUMNS = "blob_hash, parser_version, ordinal, module, name, alias, origin, line"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +71,7 @@ class Store:
             self._conn = connect(self.database_url)
         return self._conn
 
-    def _write(
-        self, conn: psycopg.Connection[tuple[object, ...]], outcome: BatchOutcome, timing: BatchTiming
-    ) -> bool:
+    def _write(self, conn: psycopg.Connection[tuple[object, ...]], outcome: BatchOutcome, timing: BatchTiming) -> bool:
         batch = outcome.batch
         claimed = conn.execute(
             sql(_HERE, "claim_batch"),
@@ -97,121 +100,73 @@ class Store:
     def _write_blobs(
         self, conn: psycopg.Connection[tuple[object, ...]], files: tuple[FileOutcome, ...], version: str
     ) -> set[bytes]:
-        conn.execute(sql(_HERE, "blobs_stage"))
-        columns = (
-            "hash, parser_version, language, status, failure_kind, error_count, unexpanded_macros,"
-            " size_bytes, symbol_count"
-        )
-        with conn.cursor().copy(f"COPY blobs_stage ({columns}) FROM STDIN") as copy:
-            for item in files:
-                outline = item.outline
-                copy.write_row(
-                    (
-                        item.ref.blob_hash,
-                        version,
-                        item.ref.language,
-                        item.status.value,
-                        item.failure_kind,
-                        outline.error_count if outline else 0,
-                        outline.unexpanded_macros if outline else 0,
-                        item.ref.size_bytes,
-                        len(outline.symbols) if outline else 0,
-                    )
-                )
-        rows = conn.execute(sql(_HERE, "blobs_insert")).fetchall()
+        if not files:
+            return set()
+        outlines = [item.outline for item in files]
+        params = {
+            "parser_version": version,
+            "language": files[0].ref.language,
+            "hashes": [item.ref.blob_hash for item in files],
+            "statuses": [item.status.value for item in files],
+            "failure_kinds": [item.failure_kind for item in files],
+            "error_counts": [o.error_count if o else 0 for o in outlines],
+            "unexpanded": [o.unexpanded_macros if o else 0 for o in outlines],
+            "sizes": [item.ref.size_bytes for item in files],
+            "symbol_counts": [len(o.symbols) if o else 0 for o in outlines],
+        }
+        rows = conn.execute(sql(_HERE, "blobs_insert"), params).fetchall()
         return {row[0] for row in rows if isinstance(row[0], bytes)}
 
     def _write_outlines(
         self, conn: psycopg.Connection[tuple[object, ...]], files: list[FileOutcome], version: str
     ) -> None:
-        done: set[bytes] = set()
-        symbol_columns = (
-            "blob_hash, parser_version, ordinal, kind, name, qualified_name, parent_ordinal,"
-            " start_line, end_line, start_byte, end_byte, visibility, from_macro"
-        )
-        with conn.cursor().copy(f"COPY symbols ({symbol_columns}) FROM STDIN") as copy:
-            for item in files:
-                if item.outline is None or item.ref.blob_hash in done:
-                    continue
-                done.add(item.ref.blob_hash)
-                for ordinal, s in enumerate(item.outline.symbols):
-                    copy.write_row(
-                        (
-                            item.ref.blob_hash,
-                            version,
-                            ordinal,
-                            s.kind.value,
-                            s.name,
-                            s.qualified_name,
-                            s.parent,
-                            s.start_line,
-                            s.end_line,
-                            s.start_byte,
-                            s.end_byte,
-                            s.visibility.value,
-                            s.from_macro,
+        outlines = {item.ref.blob_hash: item.outline for item in files if item.outline is not None}
+        if any(outline.symbols for outline in outlines.values()):
+            with conn.cursor().copy(f"COPY symbols ({_SYMBOL_COLUMNS}) FROM STDIN") as copy:
+                for blob, outline in outlines.items():
+                    for ordinal, s in enumerate(outline.symbols):
+                        copy.write_row(
+                            (blob, version, ordinal, s.kind.value, s.name, s.qualified_name, s.parent,
+                             s.start_line, s.end_line, s.start_byte, s.end_byte, s.visibility.value, s.from_macro)
+                        )  # fmt: skip
+        if any(outline.imports for outline in outlines.values()):
+            with conn.cursor().copy(f"COPY imports ({_IMPORT_COLUMNS}) FROM STDIN") as copy:
+                for blob, outline in outlines.items():
+                    for ordinal, imp in enumerate(outline.imports):
+                        copy.write_row(
+                            (blob, version, ordinal, imp.module, imp.name, imp.alias, imp.origin.value, imp.line)
                         )
-                    )
-        import_columns = "blob_hash, parser_version, ordinal, module, name, alias, origin, line"
-        with conn.cursor().copy(f"COPY imports ({import_columns}) FROM STDIN") as copy:
-            for item in files:
-                if item.outline is None or item.ref.blob_hash not in done:
-                    continue
-                done.discard(item.ref.blob_hash)
-                for ordinal, imp in enumerate(item.outline.imports):
-                    copy.write_row(
-                        (
-                            item.ref.blob_hash,
-                            version,
-                            ordinal,
-                            imp.module,
-                            imp.name,
-                            imp.alias,
-                            imp.origin.value,
-                            imp.line,
-                        )
-                    )
 
     def _write_measurements(
         self, conn: psycopg.Connection[tuple[object, ...]], outcome: BatchOutcome, timing: BatchTiming
     ) -> None:
         batch = outcome.batch
-        with conn.cursor().copy(
-            "COPY batch_metrics (time, run_id, batch_id, language, worker, files, size_bytes, duration_ms,"
-            " queue_wait_ms) FROM STDIN"
-        ) as copy:
-            copy.write_row(
-                (
-                    timing.finished_at,
-                    batch.run_id,
-                    batch.batch_id,
-                    batch.language,
-                    timing.worker,
-                    len(batch.files),
-                    batch.size_bytes,
-                    outcome.duration_ms,
-                    timing.queue_wait_ms,
-                )
-            )
+        conn.execute(
+            sql(_HERE, "batch_metric"),
+            {
+                "time": timing.finished_at,
+                "run_id": batch.run_id,
+                "batch_id": batch.batch_id,
+                "language": batch.language,
+                "worker": timing.worker,
+                "files": len(batch.files),
+                "size_bytes": batch.size_bytes,
+                "duration_ms": outcome.duration_ms,
+                "queue_wait_ms": timing.queue_wait_ms,
+            },
+        )
+        failed = [item for item in outcome.files if item.failure_kind is not None]
+        if not failed:
+            return
         with conn.cursor().copy(
             "COPY parse_failures (time, run_id, batch_id, repository_id, path, blob_hash, language, kind,"
             " message) FROM STDIN"
         ) as copy:
-            for item in outcome.files:
-                if item.failure_kind is not None:
-                    copy.write_row(
-                        (
-                            timing.finished_at,
-                            batch.run_id,
-                            batch.batch_id,
-                            item.ref.repository_id,
-                            item.ref.path,
-                            item.ref.blob_hash,
-                            batch.language,
-                            item.failure_kind,
-                            item.message,
-                        )
-                    )
+            for item in failed:
+                copy.write_row(
+                    (timing.finished_at, batch.run_id, batch.batch_id, item.ref.repository_id, item.ref.path,
+                     item.ref.blob_hash, batch.language, item.failure_kind, item.message)
+                )  # fmt: skip
 
 
 def now_utc() -> datetime:

@@ -31,6 +31,7 @@ class LanguageAdapter(ABC):
         self.ts_language = tree_sitter.Language(self._grammar())
         self.parser = tree_sitter.Parser(self.ts_language)
         self.query = tree_sitter.Query(self.ts_language, (QUERY_DIR / self.query_file).read_text())
+        self._cursors: dict[int, tree_sitter.QueryCursor] = {}
 
     @staticmethod
     @abstractmethod
@@ -58,6 +59,16 @@ class LanguageAdapter(ABC):
         """Parse and extract one file."""
         return self.extract(self.parse(source, budget), source)
 
-    def captures(self, node: tree_sitter.Node) -> dict[str, list[tree_sitter.Node]]:
-        """Run this adapter's query over ``node`` and return its captures by name."""
-        return tree_sitter.QueryCursor(self.query).captures(node)
+    def captures(self, node: tree_sitter.Node, max_start_depth: int | None = None) -> dict[str, list[tree_sitter.Node]]:
+        """Run this adapter's query over ``node`` and return its captures by name.
+
+        ``max_start_depth`` limits where matches may start (0 is ``node`` itself, 1 its children);
+        the query then skips the deeper subtrees instead of visiting every node under ``node``.
+        """
+        if max_start_depth is None:
+            return tree_sitter.QueryCursor(self.query).captures(node)
+        cursor = self._cursors.get(max_start_depth)
+        if cursor is None:  # a cursor is reusable once its last call has returned
+            cursor = self._cursors[max_start_depth] = tree_sitter.QueryCursor(self.query)
+            cursor.set_max_start_depth(max_start_depth)
+        return cursor.captures(node)

@@ -1,0 +1,300 @@
+"""The Python adapter.
+
+Outline rules (``python_reference`` follows the same ones with CPython's ast):
+
+- classes (nested too) and functions; a function whose nearest enclosing definition is a class is
+  a METHOD; nested functions are FUNCTIONs qualified by their enclosing definitions
+  (``outer.inner``, ``Outer.Inner.method``). A decorated definition spans the ``def``/``class``
+  statement without its decorators, so its start line is ast's ``lineno``.
+- module-level assignments (also under module-level ``if``/``try``/``with``, not under loops or
+  ``match``): UPPER_CASE names are CONSTANTs, others VARIABLEs. Chained (``a = b = 1``) and flat
+  tuple/list targets give one symbol per plain name; annotated assignments count, with or
+  without a value; augmented assignments and attribute or subscript targets do not. Every
+  assignment is a symbol, so a name assigned twice appears twice.
+- ``type X = ...`` statements are TYPE_ALIASes, wherever they are.
+- imports: every ``import`` statement in the file, at any depth (an import inside a function is
+  a dependency too), one ``Import`` per imported name, with the statement's line.
+
+Finding the nodes: a clean tree is walked statement list by statement list (module, bodies,
+branches), never into expressions; this costs about a third of running the query over the tree,
+or of running it scope by scope (Python has a scope per block). A tree with syntax errors goes to
+CPython's ast: when ast accepts the file its outline is used (status FALLBACK); otherwise
+queries/python.scm runs over the whole tree, which finds definitions wherever tree-sitter's error
+recovery left them, and the outline is what it recovered (status PARTIAL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+import tree_sitter
+import tree_sitter_python
+
+from common.outline import FileStatus, Import, Outline, SymbolKind
+from workers.languages.base import LanguageAdapter
+from workers.languages.python_reference import (
+    python_origin,
+    python_visibility,
+    reference_outline,
+    variable_kind,
+)
+from workers.languages.tree import Definition, Source, build_symbols, count_errors, first_named
+
+__all__ = ["Found", "PythonAdapter", "find_by_walk"]
+
+Found = dict[str, list[tree_sitter.Node]]  # capture name (as in python.scm) -> nodes
+
+_CONTAINERS = frozenset({SymbolKind.CLASS, SymbolKind.FUNCTION, SymbolKind.METHOD})
+_METHOD_PARENTS = frozenset({SymbolKind.CLASS})
+_NAMED = (("class", SymbolKind.CLASS), ("function", SymbolKind.FUNCTION))
+_TUPLE_TARGETS = frozenset({"pattern_list", "tuple_pattern", "list_pattern"})
+_ALIAS_NAMES = frozenset({"identifier", "generic_type"})
+_CLAUSES = frozenset({"elif_clause", "else_clause", "except_clause", "finally_clause", "case_clause"})
+# the ancestors a module-level assignment may have (module-level if/try/with, recovered errors)
+_TOP_LEVEL_PATH = frozenset(
+    {"module", "block", "expression_statement", "if_statement", "try_statement", "with_statement", "ERROR"}
+    | _CLAUSES - {"case_clause"}
+)
+
+
+class PythonAdapter(LanguageAdapter):
+    """Outlines Python with tree-sitter-python, falling back on CPython's ast."""
+
+    language = "python"
+    query_file = "python.scm"
+
+    @staticmethod
+    def _grammar() -> object:
+        return tree_sitter_python.language()
+
+    def extract(self, tree: tree_sitter.Tree, source: bytes) -> Outline:
+        root = tree.root_node
+        if not root.has_error:
+            return self._outline(find_by_walk(root), source)
+        reference = reference_outline(source)
+        if reference is not None:
+            return replace(reference, status=FileStatus.FALLBACK)
+        return replace(
+            self._outline(self.find_by_query(root), source),
+            status=FileStatus.PARTIAL,
+            error_count=count_errors(root),
+        )
+
+    def find_by_query(self, root: tree_sitter.Node) -> Found:
+        """The query's captures over the whole tree, assignments kept at module level only."""
+        found = self.captures(root)
+        found["assignment"] = [node for node in found.get("assignment", ()) if _at_top_level(node)]
+        return found
+
+    def _outline(self, found: Found, data: bytes) -> Outline:
+        source = Source(data)
+        definitions = [_named(source, kind, node) for name, kind in _NAMED for node in found.get(name, ())]
+        definitions.extend(_type_alias(source, node) for node in found.get("type_alias", ()))
+        for node in found.get("assignment", ()):
+            definitions.extend(_variables(source, node))
+        import_nodes = sorted(found.get("import", ()), key=lambda node: node.start_byte)
+        return Outline(
+            language=self.language,
+            symbols=build_symbols(definitions, ".", _CONTAINERS, _METHOD_PARENTS),
+            imports=tuple(item for node in import_nodes for item in _imports(source, node)),
+        )
+
+
+# --- the walk over statement lists (clean trees) --------------------------------------------
+
+_Todo = list[tuple[tree_sitter.Node, bool]]  # statement lists still to visit, and if top level
+_Visitor = Callable[[tree_sitter.Node, bool, Found, _Todo], None]
+
+
+def find_by_walk(root: tree_sitter.Node) -> Found:
+    """Find what python.scm captures, visiting statements only (never expressions)."""
+    found: Found = {"class": [], "function": [], "type_alias": [], "assignment": [], "import": []}
+    todo: _Todo = [(root, True)]
+    while todo:
+        statements, top_level = todo.pop()
+        visitors = _TOP_LEVEL_VISITORS if top_level else _VISITORS
+        for node in statements.named_children:
+            visit = visitors.get(node.type)
+            if visit is not None:
+                visit(node, top_level, found, todo)
+    return found
+
+
+def _visit_definition(node: tree_sitter.Node, _top_level: bool, found: Found, todo: _Todo) -> None:
+    found["class" if node.type == "class_definition" else "function"].append(node)
+    body = node.child_by_field_name("body")
+    if body is not None:
+        todo.append((body, False))
+
+
+def _visit_decorated(node: tree_sitter.Node, top_level: bool, found: Found, todo: _Todo) -> None:
+    definition = node.child_by_field_name("definition")
+    if definition is not None:
+        _visit_definition(definition, top_level, found, todo)
+
+
+def _visit_expression(node: tree_sitter.Node, _top_level: bool, found: Found, _todo: _Todo) -> None:
+    """Only visited at top level: a module-level assignment."""
+    first = first_named(node)
+    if first is not None and first.type == "assignment":
+        found["assignment"].append(first)
+
+
+def _visit_import(node: tree_sitter.Node, _top_level: bool, found: Found, _todo: _Todo) -> None:
+    found["import"].append(node)
+
+
+def _visit_type_alias(node: tree_sitter.Node, _top_level: bool, found: Found, _todo: _Todo) -> None:
+    left = node.child_by_field_name("left")
+    name = None if left is None else first_named(left)
+    if name is not None and name.type in _ALIAS_NAMES:
+        found["type_alias"].append(node)
+
+
+def _visit_branches(node: tree_sitter.Node, top_level: bool, _found: Found, todo: _Todo) -> None:
+    """if/try/with: their blocks are as top level as the statement."""
+    todo.extend((block, top_level) for block in _blocks(node))
+
+
+def _visit_loop(node: tree_sitter.Node, _top_level: bool, _found: Found, todo: _Todo) -> None:
+    """for/while/match: their blocks are never top level."""
+    todo.extend((block, False) for block in _blocks(node))
+
+
+def _blocks(node: tree_sitter.Node) -> list[tree_sitter.Node]:
+    """The blocks of a compound statement, its clauses' blocks included."""
+    blocks = []
+    for child in node.named_children:
+        if child.type == "block" and node.type != "match_statement":
+            blocks.append(child)
+        elif child.type == "block" or child.type in _CLAUSES:
+            blocks.extend(_blocks(child))
+    return blocks
+
+
+_VISITORS: dict[str, _Visitor] = {
+    "class_definition": _visit_definition,
+    "function_definition": _visit_definition,
+    "decorated_definition": _visit_decorated,
+    "import_statement": _visit_import,
+    "import_from_statement": _visit_import,
+    "future_import_statement": _visit_import,
+    "type_alias_statement": _visit_type_alias,
+    "if_statement": _visit_branches,
+    "try_statement": _visit_branches,
+    "with_statement": _visit_branches,
+    "for_statement": _visit_loop,
+    "while_statement": _visit_loop,
+    "match_statement": _visit_loop,
+}
+_TOP_LEVEL_VISITORS: dict[str, _Visitor] = {**_VISITORS, "expression_statement": _visit_expression}
+
+
+def _at_top_level(assignment: tree_sitter.Node) -> bool:
+    node = assignment.parent
+    while node is not None:
+        if node.type not in _TOP_LEVEL_PATH:
+            return False
+        node = node.parent
+    return True
+
+
+# --- from nodes to the outline model ----------------------------------------------------------
+
+
+def _named(source: Source, kind: SymbolKind, node: tree_sitter.Node) -> Definition:
+    name_node = node.child_by_field_name("name")
+    name = "" if name_node is None else source.text(name_node)
+    return source.definition(kind, name, node, python_visibility(name))
+
+
+def _type_alias(source: Source, node: tree_sitter.Node) -> Definition:
+    """``type Name[T] = ...``: the name is the first identifier of the left side."""
+    left = node.child_by_field_name("left")
+    while left is not None and left.type != "identifier":
+        left = first_named(left)
+    name = "" if left is None else source.text(left)
+    return source.definition(SymbolKind.TYPE_ALIAS, name, node, python_visibility(name))
+
+
+def _variables(source: Source, assignment: tree_sitter.Node) -> Iterator[Definition]:
+    """One definition per plain name bound by a (possibly chained) assignment."""
+    node: tree_sitter.Node | None = assignment
+    while node is not None and node.type == "assignment":
+        left = node.child_by_field_name("left")
+        annotated = node.child_by_field_name("type") is not None
+        for target in _target_names(left, annotated):
+            name = source.text(target)
+            yield source.definition(variable_kind(name), name, assignment, python_visibility(name))
+        node = node.child_by_field_name("right")
+
+
+def _target_names(target: tree_sitter.Node | None, annotated: bool) -> list[tree_sitter.Node]:
+    """Plain names of a target; an annotated target counts only when it is a bare name."""
+    if target is None:
+        return []
+    if target.type == "identifier":
+        return [target]
+    if target.type in _TUPLE_TARGETS and not annotated:
+        return [item for item in target.named_children if item.type == "identifier"]
+    return []
+
+
+def _imports(source: Source, node: tree_sitter.Node) -> Iterator[Import]:
+    line = source.line(node)
+    if node.type == "import_statement":
+        for item in _named_field(node, "name"):
+            module, alias = _aliased(source, item)
+            yield Import(module, None, alias, python_origin(module), line)
+        return
+    if node.type == "future_import_statement":
+        module = "__future__"
+    else:
+        module = _module_name(source, node.child_by_field_name("module_name"))
+    names = _named_field(node, "name")
+    if not names and any(child.type == "wildcard_import" for child in node.children):
+        yield Import(module, "*", None, python_origin(module), line)
+    for item in names:
+        name, alias = _aliased(source, item)
+        yield Import(module, name, alias, python_origin(module), line)
+
+
+def _named_field(node: tree_sitter.Node, name: str) -> list[tree_sitter.Node]:
+    """A field's named nodes (a comma-separated field also holds its commas)."""
+    return [child for child in node.children_by_field_name(name) if child.is_named]
+
+
+def _aliased(source: Source, node: tree_sitter.Node) -> tuple[str, str | None]:
+    """(dotted name, alias) of ``a.b`` or ``a.b as c``."""
+    if node.type != "aliased_import":
+        return _dotted(source, node), None
+    name = node.child_by_field_name("name")
+    alias = node.child_by_field_name("alias")
+    return (
+        "" if name is None else _dotted(source, name),
+        None if alias is None else source.text(alias),
+    )
+
+
+def _dotted(source: Source, node: tree_sitter.Node) -> str:
+    """``a . b`` is legal Python: join the identifiers rather than copy the text."""
+    if node.type != "dotted_name":
+        return source.text(node)
+    return ".".join(source.text(part) for part in node.named_children)
+
+
+def _module_name(source: Source, node: tree_sitter.Node | None) -> str:
+    """The module of ``from <module> import``; a relative one keeps its dots (``..pkg``)."""
+    if node is None:
+        return ""
+    if node.type != "relative_import":
+        return _dotted(source, node)
+    dots = 0
+    name = ""
+    for part in node.named_children:
+        if part.type == "import_prefix":
+            dots = source.text(part).count(".")
+        else:
+            name = _dotted(source, part)
+    return "." * dots + name

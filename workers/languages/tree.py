@@ -1,0 +1,208 @@
+"""Helpers every adapter shares: scope-by-scope queries, node spans, parents by containment.
+
+Finding definitions: a query run over a whole tree visits every node, which costs about a quarter
+of the parse itself. The adapters instead run their query scope by scope with a start depth of 1
+(``scope_captures``): a scope is the root, a block or a module body; patterns start only at the
+scope's direct children, and the query skips everything deeper (expressions, function bodies)
+except the nested scopes the patterns capture as ``@scope`` or ``@scope.inherit``.
+
+Parents: every adapter collects flat ``Definition`` records in any order; ``build_symbols`` sorts
+them by start byte and finds each one's parent with a stack of open containers (span containment).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import tree_sitter
+
+from common.outline import Symbol, SymbolKind, Visibility
+from workers.languages.base import LanguageAdapter
+
+__all__ = [
+    "NESTED_SCOPE",
+    "SAME_SCOPE",
+    "Definition",
+    "Source",
+    "build_symbols",
+    "count_errors",
+    "first_named",
+    "scope_captures",
+]
+
+NESTED_SCOPE = "scope"  # capture name of a nested scope that is not top level (a function body)
+SAME_SCOPE = "scope.inherit"  # capture name of a nested scope as top level as its parent (an if block)
+
+Captures = dict[str, list[tree_sitter.Node]]
+
+
+def scope_captures(
+    adapter: LanguageAdapter, root: tree_sitter.Node, top_level_only: frozenset[str] = frozenset()
+) -> Captures:
+    """Captures of ``root`` and of every nested scope its captures name, merged by capture name.
+
+    Captures named in ``top_level_only`` are kept only from top-level scopes: ``root`` and the
+    scopes reached through ``@scope.inherit`` alone (Python's module-level ``if`` blocks).
+    """
+    merged: Captures = {}
+    todo: list[tuple[tree_sitter.Node, bool]] = [(root, True)]
+    while todo:
+        node, top_level = todo.pop()
+        for name, nodes in adapter.captures(node, max_start_depth=1).items():
+            if name == SAME_SCOPE:  # an ERROR scope captures itself at depth 0: skip it
+                todo.extend([(scope, top_level) for scope in nodes if scope != node])
+            elif name == NESTED_SCOPE:
+                todo.extend([(scope, False) for scope in nodes if scope != node])
+            elif top_level or name not in top_level_only:
+                merged.setdefault(name, []).extend(nodes)
+    return merged
+
+
+def first_named(node: tree_sitter.Node) -> tree_sitter.Node | None:
+    """The first named child, or None (``Node.named_child`` raises IndexError instead)."""
+    return node.named_child(0) if node.named_child_count else None
+
+
+def count_errors(root: tree_sitter.Node) -> int:
+    """Count ERROR and MISSING nodes, descending only into subtrees that hold an error."""
+    count = 0
+    todo = [root]
+    while todo:
+        node = todo.pop()
+        if node.is_error or node.is_missing:
+            count += 1
+        todo.extend(child for child in node.children if child.has_error or child.is_missing)
+    return count
+
+
+@dataclass(slots=True)
+class Definition:
+    """One definition before parents are known.
+
+    ``qualifier`` is how the definition appears in qualified names (``(*T).M`` for a Go method;
+    defaults to ``name``); ``scope`` is the prefix its children get (a Rust impl's type name;
+    defaults to its own qualified name).
+    """
+
+    kind: SymbolKind
+    name: str
+    start_byte: int
+    end_byte: int
+    start_line: int
+    end_line: int
+    visibility: Visibility
+    qualifier: str | None = None
+    scope: str | None = None
+    from_macro: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """The bytes a tree was parsed from, and where they sit in the file.
+
+    Offsets are zero for a file; a Rust macro body re-parsed on its own has the offsets of its
+    first byte, so that spans and lines map back to the file.
+    """
+
+    data: bytes
+    byte_offset: int = 0
+    row_offset: int = 0
+    from_macro: bool = False
+
+    def text(self, node: tree_sitter.Node) -> str:
+        """The node's text, decoded leniently (invalid UTF-8 becomes U+FFFD)."""
+        return self.data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+    def line(self, node: tree_sitter.Node) -> int:
+        """The node's 1-based start line in the file."""
+        return node.start_point[0] + self.row_offset + 1
+
+    def definition(
+        self,
+        kind: SymbolKind,
+        name: str,
+        node: tree_sitter.Node,
+        visibility: Visibility,
+        *,
+        qualifier: str | None = None,
+        scope: str | None = None,
+    ) -> Definition:
+        """A definition spanning ``node``."""
+        start_row = node.start_point[0] + self.row_offset + 1
+        end_row, end_column = node.end_point
+        end_row += self.row_offset + (1 if end_column else 0)
+        return Definition(
+            kind,
+            name,
+            node.start_byte + self.byte_offset,
+            node.end_byte + self.byte_offset,
+            start_row,
+            max(start_row, end_row),
+            visibility,
+            qualifier,
+            scope,
+            self.from_macro,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Open:
+    """A container on the stack: where it ends, its index, its kind and its children's prefix."""
+
+    end_byte: int
+    index: int
+    kind: SymbolKind
+    scope: str
+
+
+def build_symbols(
+    definitions: Iterable[Definition],
+    separator: str,
+    containers: frozenset[SymbolKind],
+    method_parents: frozenset[SymbolKind] = frozenset(),
+) -> tuple[Symbol, ...]:
+    """Order definitions by start byte, set parents by containment and build qualified names.
+
+    Only ``containers`` kinds can be parents. A FUNCTION whose parent kind is in
+    ``method_parents`` becomes a METHOD.
+    """
+    ordered = sorted(definitions, key=lambda item: (item.start_byte, -item.end_byte))
+    stack: list[_Open] = []
+    symbols: list[Symbol] = []
+    for item in ordered:
+        while stack and (item.start_byte >= stack[-1].end_byte or item.end_byte > stack[-1].end_byte):
+            stack.pop()
+        parent = stack[-1] if stack else None
+        kind = item.kind
+        qualifier = item.qualifier or item.name
+        if parent is None:
+            qualified = qualifier
+        else:
+            qualified = f"{parent.scope}{separator}{qualifier}"
+            if kind is SymbolKind.FUNCTION and parent.kind in method_parents:
+                kind = SymbolKind.METHOD
+        symbols.append(_symbol(item, kind, qualified, parent))
+        if kind in containers:
+            scope = qualified if item.scope is None else _join(parent, separator, item.scope)
+            stack.append(_Open(item.end_byte, len(symbols) - 1, kind, scope))
+    return tuple(symbols)
+
+
+def _join(parent: _Open | None, separator: str, name: str) -> str:
+    return name if parent is None else f"{parent.scope}{separator}{name}"
+
+
+def _symbol(item: Definition, kind: SymbolKind, qualified: str, parent: _Open | None) -> Symbol:
+    return Symbol(
+        kind,
+        item.name,
+        qualified,
+        None if parent is None else parent.index,
+        item.start_line,
+        item.end_line,
+        item.start_byte,
+        item.end_byte,
+        item.visibility,
+        item.from_macro,
+    )
