@@ -7,10 +7,11 @@ services).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, worker_process_init
 from kombu import Queue
 
 from common.broker import celery_config
@@ -18,6 +19,7 @@ from common.errors import ConfigError
 from common.names import QUEUES
 from common.settings import Settings
 from workers.languages import load_adapters
+from workers.limits import CpuGovernor, child_cpu_share
 
 __all__ = ["MAIN_PROCESS_BUDGET_MB", "app", "child_budget_mb", "settings"]
 
@@ -53,7 +55,25 @@ def _build(config: Settings) -> Celery:
 app = _build(settings)
 
 
+class _PoolChild:
+    """What one pool child keeps for itself: its CPU governor (None when not needed)."""
+
+    governor: CpuGovernor | None = None
+
+
+_child = _PoolChild()
+
+
 @worker_process_init.connect
 def _warm_start(**_kwargs: Any) -> None:
-    """Load grammars and queries in every pool child before its first batch."""
+    """Load grammars and queries, and set up the CPU governor, in every pool child."""
     load_adapters()
+    share = child_cpu_share(settings.cpu_limit_pct, len(os.sched_getaffinity(0)), settings.concurrency)
+    _child.governor = CpuGovernor(share) if share is not None else None
+
+
+@task_postrun.connect
+def _hold_cpu_share(**_kwargs: Any) -> None:
+    """After each batch, pause the child if it ran above its CPU share."""
+    if _child.governor is not None:
+        _child.governor.settle()

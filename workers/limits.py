@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from common.errors import ParseCancelled, ParseFailure, ParseTimeout
 
-__all__ = ["ParseBudget", "rss_mb"]
+__all__ = ["CpuGovernor", "ParseBudget", "cgroup_cpu_limit", "child_cpu_share", "rss_mb"]
 
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 _RSS_CHECK_EVERY = 32  # progress callbacks between two reads of /proc/self/statm
@@ -48,3 +49,53 @@ class ParseBudget:
                 )
                 return True
         return False
+
+
+def cgroup_cpu_limit() -> float | None:
+    """CPUs this process's cgroup (v2) allows, or None when no quota is set."""
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        return None
+    return None if quota == "max" else int(quota) / int(period)
+
+
+class CpuGovernor:
+    """Holds one pool child to ``share`` of a CPU on average, without a cgroup.
+
+    After each batch the child sleeps just long enough that its CPU time since the last pause is
+    at most ``share`` of the wall time (idle time between batches counts as wall time, so a child
+    that waits for work never pauses). Under systemd or Kubernetes the cgroup quota does the same
+    job in the kernel, and the governor stays off.
+    """
+
+    def __init__(self, share: float) -> None:
+        self.share = share
+        self._cpu_mark_s = time.process_time()
+        self._wall_mark_s = time.monotonic()
+        self.paused_s = 0.0
+
+    def pause_s(self) -> float:
+        """Seconds to sleep now to bring the average back to ``share``."""
+        cpu_s = time.process_time() - self._cpu_mark_s
+        wall_s = time.monotonic() - self._wall_mark_s
+        return max(0.0, cpu_s / self.share - wall_s)
+
+    def settle(self) -> None:
+        """Sleep off any excess, then start a new accounting window."""
+        pause = self.pause_s()
+        if pause > 0:
+            time.sleep(pause)
+            self.paused_s += pause
+        self._cpu_mark_s = time.process_time()
+        self._wall_mark_s = time.monotonic()
+
+
+def child_cpu_share(cpu_limit_pct: int, cpus_given: int, concurrency: int) -> float | None:
+    """Share of a CPU each pool child may use so the worker stays under ``cpu_limit_pct`` of its
+    CPUs; None when no governor is needed (a cgroup quota is set, or the children cannot exceed it).
+    """
+    if cgroup_cpu_limit() is not None:
+        return None
+    share = cpu_limit_pct / 100 * cpus_given / concurrency
+    return share if share < 1.0 else None
