@@ -27,9 +27,7 @@ class Ledger:
     def start(self, targets: Sequence[str], ci: bool) -> None:
         """Create the run record."""
         with self.conn.transaction():
-            self.conn.execute(
-                sql(_HERE, "start_run"), {"run_id": self.run_id, "targets": list(targets), "ci": ci}
-            )
+            self.conn.execute(sql(_HERE, "start_run"), {"run_id": self.run_id, "targets": list(targets), "ci": ci})
 
     def repository_id(self, root: str) -> int:
         """Return the id of a repository, creating it on first sight."""
@@ -68,8 +66,7 @@ class Ledger:
                         (batch.batch_id, self.run_id, batch.language, len(batch.files), batch.size_bytes, now)
                     )
             with self.conn.cursor().copy(
-                "COPY parse_failures (time, run_id, repository_id, path, blob_hash, language, kind, message)"
-                " FROM STDIN"
+                "COPY parse_failures (time, run_id, repository_id, path, blob_hash, language, kind, message) FROM STDIN"
             ) as copy:
                 for ref, kind, message in failures:
                     copy.write_row(
@@ -85,19 +82,13 @@ class Ledger:
                         )
                     )
 
-    def finish(
-        self, batches_total: int, inputs: dict[str, tuple[int, int]], skips: dict[tuple[str, str], int]
-    ) -> None:
+    def finish(self, batches_total: int, inputs: dict[str, tuple[int, int]], skips: dict[tuple[str, str], int]) -> None:
         """Store the run's input counts and skips, and mark it submitted."""
         with self.conn.transaction():
             with self.conn.cursor().copy("COPY run_inputs (run_id, language, seen, sent) FROM STDIN") as copy:
                 for language, (seen, sent) in sorted(inputs.items()):
                     copy.write_row((self.run_id, language, seen, sent))
-            with self.conn.cursor().copy(
-                "COPY run_skips (run_id, language, reason, files) FROM STDIN"
-            ) as copy:
+            with self.conn.cursor().copy("COPY run_skips (run_id, language, reason, files) FROM STDIN") as copy:
                 for (language, reason), count in sorted(skips.items()):
                     copy.write_row((self.run_id, language, reason, count))
-            self.conn.execute(
-                sql(_HERE, "finish_submit"), {"run_id": self.run_id, "batches_total": batches_total}
-            )
+            self.conn.execute(sql(_HERE, "finish_submit"), {"run_id": self.run_id, "batches_total": batches_total})

@@ -25,9 +25,7 @@ from parsefleet.migrations import migrate
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TEST_REDIS_URL = os.environ.get("PARSEFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TEST_PG_ADMIN_URL = os.environ.get(
-    "PARSEFLEET_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+TEST_PG_ADMIN_URL = os.environ.get("PARSEFLEET_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 FIXTURES = Path(__file__).parent / "fixtures"
 
 

@@ -77,9 +77,7 @@ def test_unreachable_redis_is_named_after_postgres_answers(database_url: str) ->
 def test_embedded_main_job_then_nothing_to_do(tmp_path: Path) -> None:
     """`parsefleet run` with no URL set: embedded Redis and PostgreSQL, real workers, twice."""
     data = tmp_path / "data"
-    first = _run(
-        ["run", str(FIXTURES), "--data-dir", str(data), "--no-progress", "--json", str(tmp_path / "r1.json")]
-    )
+    first = _run(["run", str(FIXTURES), "--data-dir", str(data), "--no-progress", "--json", str(tmp_path / "r1.json")])
     assert first.returncode == 0, first.stderr
     assert "python" in first.stdout and "go" in first.stdout and "rust" in first.stdout
     assert (data / "postgres" / "PG_VERSION").exists() and (data / "redis" / "appendonly.aof").exists()

@@ -30,7 +30,5 @@ def _imported_packages(path: Path) -> set[str]:
 def test_package_imports_only_downstream(package: str) -> None:
     modules = sorted((ROOT / package).rglob("*.py"))
     assert modules
-    wrong = {
-        str(path.relative_to(ROOT)): sorted(_imported_packages(path) & FORBIDDEN[package]) for path in modules
-    }
+    wrong = {str(path.relative_to(ROOT)): sorted(_imported_packages(path) & FORBIDDEN[package]) for path in modules}
     assert {k: v for k, v in wrong.items() if v} == {}

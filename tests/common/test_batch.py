@@ -8,8 +8,7 @@ from common.errors import BatchFormatError
 
 def _batch(*contents: bytes) -> Batch:
     files = tuple(
-        BatchFile(FileRef(7, f"dir/f{i}.py", bytes([i]) * 20, "python", len(c)), c)
-        for i, c in enumerate(contents)
+        BatchFile(FileRef(7, f"dir/f{i}.py", bytes([i]) * 20, "python", len(c)), c) for i, c in enumerate(contents)
     )
     return Batch("run:000001", "run", "python", files)
 

@@ -45,8 +45,5 @@ def test_bad_values_raise_config_error(env: dict[str, str], message: str) -> Non
 
 def test_redact_url_hides_only_the_password() -> None:
     assert redact_url("rediss://:s3cret@cache.example:6380/2") == "rediss://:***@cache.example:6380/2"
-    assert (
-        redact_url("postgresql://app:pw@db/parse?sslmode=require")
-        == "postgresql://app:***@db/parse?sslmode=require"
-    )
+    assert redact_url("postgresql://app:pw@db/parse?sslmode=require") == "postgresql://app:***@db/parse?sslmode=require"
     assert redact_url("unix:///tmp/redis.sock") == "unix:///tmp/redis.sock"

@@ -44,9 +44,7 @@ def test_languages_never_share_a_batch_and_ids_are_unique() -> None:
             if batch is not None:
                 batches.append(batch)
     batches += list(chunker.flush())
-    assert all(
-        len({f.ref.language for f in b.files}) == 1 and b.language == b.files[0].ref.language for b in batches
-    )
+    assert all(len({f.ref.language for f in b.files}) == 1 and b.language == b.files[0].ref.language for b in batches)
     ids = [b.batch_id for b in batches]
     assert len(ids) == len(set(ids)) and all(i.startswith("r1:") for i in ids)
     assert sum(len(b.files) for b in batches) == 30

@@ -102,9 +102,7 @@ def test_generated_marker_is_found_only_in_the_head() -> None:
 def test_blob_hash_matches_git(tmp_path: Path) -> None:
     content = b"fn main() {}\n\x00\xff"
     (tmp_path / "f.rs").write_bytes(content)
-    git = subprocess.run(
-        ["git", "hash-object", str(tmp_path / "f.rs")], capture_output=True, check=True, text=True
-    )
+    git = subprocess.run(["git", "hash-object", str(tmp_path / "f.rs")], capture_output=True, check=True, text=True)
     assert blob_hash(content).hex() == git.stdout.strip()
 
 
