@@ -20,6 +20,7 @@ import ast
 import io
 import sys
 import tokenize
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -58,7 +59,9 @@ def python_origin(module: str) -> ImportOrigin:
 def reference_outline(source: bytes) -> Outline | None:
     """Outline ``source`` with CPython's ast; None when CPython rejects it. Never raises."""
     try:
-        module = ast.parse(source)
+        with warnings.catch_warnings():  # invalid escapes and the like: not ours to report
+            warnings.simplefilter("ignore")
+            module = ast.parse(source)
         collector = _Collector(_Positions.of(source))
         collector.body(module.body, top_level=True)
     except _REJECTED:

@@ -29,18 +29,21 @@ Outline rules:
   added with ``from_macro=True`` and spans mapped back to the file (their parents and qualified
   names are those of the invocation's place). Otherwise the invocation is counted in
   ``Outline.unexpanded_macros``. Invocations in expanded bodies are expanded too, up to
-  ``MAX_MACRO_DEPTH`` levels.
+  ``MAX_MACRO_DEPTH`` levels. Bodies that cannot start with an item are not parsed (error
+  recovery on token soup is slow), and the bodies of one file share a parse budget of
+  ``MACRO_PARSE_TIMEOUT_S``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 import tree_sitter
 import tree_sitter_rust
 
+from common.errors import ParseFailure
 from common.outline import FileStatus, Import, ImportOrigin, Outline, SymbolKind, Visibility
 from workers.languages.base import LanguageAdapter
 from workers.languages.tree import (
@@ -51,10 +54,12 @@ from workers.languages.tree import (
     first_named,
     scope_captures,
 )
+from workers.limits import ParseBudget
 
-__all__ = ["MAX_MACRO_DEPTH", "RustAdapter"]
+__all__ = ["MACRO_PARSE_TIMEOUT_S", "MAX_MACRO_DEPTH", "RustAdapter"]
 
 MAX_MACRO_DEPTH = 3  # macro bodies expanded inside expanded macro bodies, at most
+MACRO_PARSE_TIMEOUT_S = 1.0  # parsing all macro bodies of one file, at most (then: unexpanded)
 
 _CONTAINERS = frozenset({SymbolKind.MODULE, SymbolKind.STRUCT, SymbolKind.UNION, SymbolKind.TRAIT, SymbolKind.IMPL})
 _METHOD_PARENTS = frozenset({SymbolKind.IMPL, SymbolKind.TRAIT})
@@ -98,6 +103,17 @@ class _Items:
         self.unexpanded_macros += other.unexpanded_macros
 
 
+@dataclass(frozen=True, slots=True)
+class _Expansion:
+    """How deep in macro bodies an extraction is, and the parse budget all bodies share."""
+
+    budget: ParseBudget
+    depth: int = 0
+
+    def deeper(self) -> _Expansion:
+        return _Expansion(self.budget, self.depth + 1)
+
+
 class RustAdapter(LanguageAdapter):
     """Outlines Rust with tree-sitter-rust, reading item-level macro bodies as items."""
 
@@ -110,7 +126,7 @@ class RustAdapter(LanguageAdapter):
 
     def extract(self, tree: tree_sitter.Tree, source: bytes) -> Outline:
         root = tree.root_node
-        items = self._items(root, Source(source), depth=0)
+        items = self._items(root, Source(source), _Expansion(ParseBudget(MACRO_PARSE_TIMEOUT_S)))
         items.imports.sort(key=lambda pair: pair[0])
         outline = Outline(
             language=self.language,
@@ -122,12 +138,12 @@ class RustAdapter(LanguageAdapter):
             return replace(outline, status=FileStatus.PARTIAL, error_count=count_errors(root))
         return outline
 
-    def _items(self, root: tree_sitter.Node, source: Source, depth: int) -> _Items:
+    def _items(self, root: tree_sitter.Node, source: Source, expansion: _Expansion) -> _Items:
         items = _Items()
         for name, nodes in scope_captures(self, root).items():
             if name == "macro":
                 for node in nodes:
-                    self._expand(node, source, depth, items)
+                    self._expand(node, source, expansion, items)
             elif name == "use":
                 items.imports.extend(
                     (node.start_byte + source.byte_offset, item) for node in nodes for item in _uses(source, node)
@@ -137,47 +153,53 @@ class RustAdapter(LanguageAdapter):
                     (node.start_byte + source.byte_offset, _extern_crate(source, node)) for node in nodes
                 )
             else:
-                items.definitions.extend(_definition(source, name, node) for node in nodes)
+                items.definitions.extend(_definitions(source, name, nodes))
         return items
 
-    def _expand(self, invocation: tree_sitter.Node, source: Source, depth: int, items: _Items) -> None:
+    def _expand(self, invocation: tree_sitter.Node, source: Source, expansion: _Expansion, items: _Items) -> None:
         """Add the items of a macro body that parses as Rust; count the invocation otherwise."""
         count = invocation.named_child_count
         body = invocation.named_child(count - 1) if count else None
         expanded = None
-        if depth < MAX_MACRO_DEPTH and body is not None and body.type == "token_tree":
+        if expansion.depth < MAX_MACRO_DEPTH and body is not None and body.type == "token_tree":
             inner = source.data[body.start_byte + 1 : body.end_byte - 1]
-            tree = self.parser.parse(inner) if _ITEM_START.match(inner) else None
-            if tree is not None and not tree.root_node.has_error:
+            tree = self._parse_body(inner, expansion.budget)
+            if tree is not None:
                 nested = Source(
                     inner,
                     byte_offset=source.byte_offset + body.start_byte + 1,
                     row_offset=source.row_offset + body.start_point[0],
                     from_macro=True,
                 )
-                expanded = self._items(tree.root_node, nested, depth + 1)
+                expanded = self._items(tree.root_node, nested, expansion.deeper())
         if expanded is None or not (expanded.definitions or expanded.imports):
             items.unexpanded_macros += 1 + (0 if expanded is None else expanded.unexpanded_macros)
         else:
             items.merge(expanded)
 
+    def _parse_body(self, inner: bytes, budget: ParseBudget) -> tree_sitter.Tree | None:
+        """The tree of a macro body that may hold items and parses cleanly within the budget."""
+        if not _ITEM_START.match(inner):
+            return None
+        try:
+            tree = self.parse(inner, budget)
+        except ParseFailure:
+            return None
+        return None if tree.root_node.has_error else tree
 
-def _definition(source: Source, capture: str, node: tree_sitter.Node) -> Definition:
+
+def _definitions(source: Source, capture: str, nodes: list[tree_sitter.Node]) -> list[Definition]:
     if capture == "impl":
-        return _impl(source, node)
+        return [_impl(source, node) for node in nodes]
     kind_name, _, rule = capture.partition(".")
-    name_node = node.child_by_field_name("name")
-    name = "" if name_node is None else source.text(name_node)
-    if rule == "public":
-        visibility = Visibility.PUBLIC
-    elif rule == "trait":
-        trait = node.parent.parent if node.parent is not None else None
-        visibility = Visibility.PRIVATE if trait is None else _visibility(source, trait)
-    elif capture == "macro_rules":
-        visibility = _macro_visibility(source, node)
-    else:
-        visibility = _visibility(source, node)
-    return source.definition(_KINDS[kind_name], name, node, visibility)
+    kind = _KINDS[kind_name]
+    visibility_of = _VISIBILITY_RULES.get(rule, _visibility)
+    definitions = []
+    for node in nodes:
+        name_node = node.child_by_field_name("name")
+        name = "" if name_node is None else source.text(name_node)
+        definitions.append(source.definition(kind, name, node, visibility_of(source, node)))
+    return definitions
 
 
 def _impl(source: Source, node: tree_sitter.Node) -> Definition:
@@ -206,6 +228,17 @@ def _visibility(source: Source, node: tree_sitter.Node) -> Visibility:
     return Visibility.RESTRICTED
 
 
+def _public(_source: Source, _node: tree_sitter.Node) -> Visibility:
+    return Visibility.PUBLIC
+
+
+def _trait_visibility(source: Source, node: tree_sitter.Node) -> Visibility:
+    """A trait member's: its trait's (member -> declaration_list -> trait_item)."""
+    body = node.parent
+    trait = None if body is None else body.parent
+    return Visibility.PRIVATE if trait is None else _visibility(source, trait)
+
+
 def _macro_visibility(source: Source, node: tree_sitter.Node) -> Visibility:
     """``#[macro_export]`` among the attributes right before a ``macro_rules!``."""
     sibling = node.prev_named_sibling
@@ -214,6 +247,14 @@ def _macro_visibility(source: Source, node: tree_sitter.Node) -> Visibility:
             return Visibility.PUBLIC
         sibling = sibling.prev_named_sibling
     return Visibility.PRIVATE
+
+
+# capture-name suffix -> where the visibility comes from (no suffix: the item's own `pub`)
+_VISIBILITY_RULES: dict[str, Callable[[Source, tree_sitter.Node], Visibility]] = {
+    "public": _public,
+    "trait": _trait_visibility,
+    "export": _macro_visibility,
+}
 
 
 # --- imports -------------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """Helpers every adapter shares: scope-by-scope queries, node spans, parents by containment.
 
 Finding definitions: a query run over a whole tree visits every node, which costs about a quarter
-of the parse itself. The adapters instead run their query scope by scope with a start depth of 1
-(``scope_captures``): a scope is the root, a block or a module body; patterns start only at the
-scope's direct children, and the query skips everything deeper (expressions, function bodies)
-except the nested scopes the patterns capture as ``@scope`` or ``@scope.inherit``.
+of the parse itself. ``scope_captures`` instead runs a query scope by scope with a start depth of
+1: a scope is the root, an inline module body or an ERROR node; patterns start only at the
+scope's direct children, and the query skips everything deeper (function bodies, expressions)
+except the nested scopes the patterns capture as ``@scope``. This pays where scopes are few (Go,
+Rust); Python, with a scope per block, walks its statement lists instead (see python.py).
 
 Parents: every adapter collects flat ``Definition`` records in any order; ``build_symbols`` sorts
 them by start byte and finds each one's parent with a stack of open containers (span containment).
@@ -21,8 +22,7 @@ from common.outline import Symbol, SymbolKind, Visibility
 from workers.languages.base import LanguageAdapter
 
 __all__ = [
-    "NESTED_SCOPE",
-    "SAME_SCOPE",
+    "SCOPE",
     "Definition",
     "Source",
     "build_symbols",
@@ -31,30 +31,21 @@ __all__ = [
     "scope_captures",
 ]
 
-NESTED_SCOPE = "scope"  # capture name of a nested scope that is not top level (a function body)
-SAME_SCOPE = "scope.inherit"  # capture name of a nested scope as top level as its parent (an if block)
+SCOPE = "scope"  # the capture name of a nested scope to query next
 
 Captures = dict[str, list[tree_sitter.Node]]
 
 
-def scope_captures(
-    adapter: LanguageAdapter, root: tree_sitter.Node, top_level_only: frozenset[str] = frozenset()
-) -> Captures:
-    """Captures of ``root`` and of every nested scope its captures name, merged by capture name.
-
-    Captures named in ``top_level_only`` are kept only from top-level scopes: ``root`` and the
-    scopes reached through ``@scope.inherit`` alone (Python's module-level ``if`` blocks).
-    """
+def scope_captures(adapter: LanguageAdapter, root: tree_sitter.Node) -> Captures:
+    """Captures of ``root`` and of every nested scope its captures name, merged by capture name."""
     merged: Captures = {}
-    todo: list[tuple[tree_sitter.Node, bool]] = [(root, True)]
+    todo = [root]
     while todo:
-        node, top_level = todo.pop()
+        node = todo.pop()
         for name, nodes in adapter.captures(node, max_start_depth=1).items():
-            if name == SAME_SCOPE:  # an ERROR scope captures itself at depth 0: skip it
-                todo.extend([(scope, top_level) for scope in nodes if scope != node])
-            elif name == NESTED_SCOPE:
-                todo.extend([(scope, False) for scope in nodes if scope != node])
-            elif top_level or name not in top_level_only:
+            if name == SCOPE:  # an ERROR scope captures itself at depth 0: skip it
+                todo.extend(scope for scope in nodes if scope != node)
+            else:
                 merged.setdefault(name, []).extend(nodes)
     return merged
 

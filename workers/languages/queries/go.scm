@@ -1,8 +1,8 @@
 ; Definitions and imports of a Go file.
 ;
-; The adapter runs this query with max_start_depth 1 on the source file (and on ERROR nodes the
-; parser left at top level), so every pattern starts at a top-level declaration and function
-; bodies are never visited: only package-level declarations are outlined.
+; The adapter runs this query with max_start_depth 1 on the source file, and on the ERROR nodes
+; it captures as @scope, so every pattern starts at a top-level declaration and function bodies
+; are never visited: only package-level declarations are outlined.
 
 (package_clause) @package
 (function_declaration) @function
@@ -22,5 +22,7 @@
 
 (import_declaration (import_spec) @import)
 (import_declaration (import_spec_list (import_spec) @import))
+; a spec starts at depth 1 only in an ERROR scope (an import block left open)
+(import_spec) @import
 
-(ERROR) @scope.inherit
+(ERROR) @scope

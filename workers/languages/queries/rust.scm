@@ -3,12 +3,12 @@
 ;
 ; The adapter runs this query on one scope at a time with max_start_depth 1, so every pattern
 ; starts at an item of that scope and function bodies are never visited: only items are outlined
-; (items declared inside function bodies are local and left out). @scope captures the body of an
-; inline module, the next scope to visit.
+; (items declared inside function bodies are local and left out). @scope captures the next scopes
+; to visit: inline module bodies, and ERROR nodes that may hold items.
 ;
 ; Capture names are kinds; the suffix says where visibility comes from: none = the item's own
 ; `pub`, `.public` = always public (members of a trait impl take no `pub`), `.trait` = the
-; enclosing trait's.
+; enclosing trait's, `.export` = public when #[macro_export].
 
 (mod_item) @module
 (mod_item body: (declaration_list) @scope)
@@ -21,7 +21,7 @@
 (const_item) @constant
 (static_item) @static
 (type_item) @type_alias
-(macro_definition) @macro_rules
+(macro_definition) @macro_rules.export
 
 ; named fields of structs and unions
 (struct_item body: (field_declaration_list (field_declaration) @field))
@@ -49,4 +49,4 @@
 (impl_item body: (declaration_list (macro_invocation) @macro))
 (trait_item body: (declaration_list (macro_invocation) @macro))
 
-(ERROR) @scope.inherit
+(ERROR) @scope
