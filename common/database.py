@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-from common.errors import StoreUnavailable
+from common.errors import StoreRejected, StoreUnavailable
 from common.settings import redact_url
 
 __all__ = ["connect", "session", "sql", "translated"]
@@ -31,13 +31,19 @@ def translated(url: str) -> Iterator[None]:
             "run `parsefleet db migrate`"
         ) from exc
     except psycopg.OperationalError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StoreUnavailable(
-            f"PostgreSQL at {redact_url(url)} is unreachable ({first_line}); "
+            f"PostgreSQL at {redact_url(url)} is unreachable ({_first_line(exc)}); "
             "check PARSEFLEET_DATABASE_URL and that the server is running"
         ) from exc
+    except (psycopg.DataError, psycopg.IntegrityError) as exc:
+        raise StoreRejected(f"PostgreSQL at {redact_url(url)} rejected the data: {_first_line(exc)}") from exc
     except psycopg.Error as exc:
-        raise StoreUnavailable(f"PostgreSQL at {redact_url(url)} refused a statement: {exc}") from exc
+        raise StoreUnavailable(f"PostgreSQL at {redact_url(url)} refused a statement: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:

@@ -12,6 +12,7 @@ talks to them, so nothing else ever sees them.
     ├── ServiceUnavailable      a service we need cannot be reached
     │   ├── BrokerUnavailable   Redis
     │   └── StoreUnavailable    PostgreSQL
+    ├── StoreRejected           PostgreSQL refused our data (a bad batch, not an outage)
     ├── EmbeddedServiceError    an embedded Redis or PostgreSQL failed to start
     ├── BatchFormatError        a batch on the wire cannot be decoded
     ├── CorpusError             a benchmark corpus cannot be built from the sources at hand
@@ -37,6 +38,7 @@ __all__ = [
     "ParsefleetError",
     "RunNotFound",
     "ServiceUnavailable",
+    "StoreRejected",
     "StoreUnavailable",
     "TargetNotFound",
     "TargetUnreadable",
@@ -77,6 +79,10 @@ class BrokerUnavailable(ServiceUnavailable):
 
 class StoreUnavailable(ServiceUnavailable):
     """Raised when PostgreSQL cannot be reached or refuses a statement."""
+
+
+class StoreRejected(ParsefleetError):
+    """Raised when PostgreSQL rejects a statement's data; retrying the same batch cannot help."""
 
 
 class EmbeddedServiceError(ParsefleetError):

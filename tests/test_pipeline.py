@@ -11,6 +11,7 @@ import pytest
 import redis
 from celery import Celery
 
+from common.batch import Batch, BatchFile, FileRef, decode_batch
 from common.broker import celery_config
 from common.languages import language_for
 from common.names import DEAD_LETTER_KEY, PARSE_BATCH_TASK, queue_for
@@ -18,6 +19,7 @@ from common.settings import Settings
 from parsefleet import commands
 from parsefleet.fleet import LocalWorkers
 from parsefleet.report import RunReport
+from producer.enqueue import Enqueuer
 from producer.submission import blob_hash
 from workers.languages import adapter_for
 from workers.limits import ParseBudget
@@ -167,3 +169,20 @@ def test_undecodable_batch_goes_to_the_dead_letter_list(
     assert record["payload"] == b"definitely not a batch"
     assert "undecodable batch" in record["reason"]
     app.close()
+
+
+def test_a_batch_the_database_rejects_goes_to_the_dead_letter_list_not_a_retry_loop(
+    settings: Settings, worker: LocalWorkers, clean_redis: redis.Redis
+) -> None:
+    content = b"x = 1\n"
+    ref = FileRef(1, "x.py", blob_hash(content), "python", len(content))
+    bad = Batch("not-a-uuid:000001", "not-a-uuid", "python", (BatchFile(ref, content),))
+    assert settings.redis_url is not None
+    enqueuer = Enqueuer(settings, settings.redis_url)
+    enqueuer.send(bad)
+    enqueuer.close()
+    popped = clean_redis.blpop([DEAD_LETTER_KEY], timeout=60)
+    assert popped is not None
+    record = msgpack.unpackb(popped[1], raw=False)
+    assert "rejected the data" in record["reason"]
+    assert decode_batch(record["payload"]) == bad

@@ -89,7 +89,7 @@ class Store:
                 "worker": timing.worker,
             },
         ).fetchone()
-        if claimed is None:
+        if claimed is None or claimed[0] is not True:
             return False
         version = parser_version(batch.language)
         fresh = self._write_blobs(conn, outcome.files, version)

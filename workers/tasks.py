@@ -11,7 +11,7 @@ from celery import Task
 from common import dead_letter
 from common.batch import decode_batch
 from common.broker import redis_client, translated
-from common.errors import BatchFormatError, StoreUnavailable
+from common.errors import BatchFormatError, StoreRejected, StoreUnavailable
 from common.metrics import Metrics
 from common.names import METRIC_PARSER_DURATION_MS, METRIC_PARSER_FAILURE_TOTAL, PARSE_BATCH_TASK, queue_for
 from workers.app import app, child_budget_mb, settings
@@ -34,10 +34,7 @@ def parse_batch(self: Task[Any, Any], payload: bytes, enqueued_at_s: float) -> d
     try:
         batch = decode_batch(payload)
     except BatchFormatError as exc:
-        log.error("task %s: %s; kept in the dead-letter list", self.request.id, exc)
-        with translated(settings.redis_url or ""):
-            dead_letter.push(redis_client(settings.redis_url or ""), str(exc), payload)
-        return {"files": 0, "written": 0}
+        return _dead(str(self.request.id), str(exc), payload)
     outcome = outline_batch(batch, settings.parse_timeout_s, child_budget_mb(settings))
     timing = BatchTiming(str(self.request.hostname), max(0.0, (started_s - enqueued_at_s) * 1000), now_utc())
     try:
@@ -46,6 +43,8 @@ def parse_batch(self: Task[Any, Any], payload: bytes, enqueued_at_s: float) -> d
         countdown_s = min(_RETRY_MAX_S, 2 ** min(self.request.retries, 6))
         log.warning("batch %s: store unavailable, retry in %d s: %s", batch.batch_id, countdown_s, exc)
         raise self.retry(exc=exc, countdown=countdown_s) from exc
+    except StoreRejected as exc:
+        return _dead(str(self.request.id), str(exc), payload)
     if written:
         _emit(outcome, timing.worker)
     log.info(
@@ -57,6 +56,13 @@ def parse_batch(self: Task[Any, Any], payload: bytes, enqueued_at_s: float) -> d
         "" if written else " (already stored)",
     )
     return {"files": len(batch.files), "written": int(written)}
+
+
+def _dead(task_id: str, reason: str, payload: bytes) -> dict[str, int]:
+    log.error("task %s: %s; kept in the dead-letter list", task_id, reason)
+    with translated(settings.redis_url or ""):
+        dead_letter.push(redis_client(settings.redis_url or ""), reason, payload)
+    return {"files": 0, "written": 0}
 
 
 def _emit(outcome: BatchOutcome, worker: str) -> None:

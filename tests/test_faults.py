@@ -1,0 +1,156 @@
+"""Faults against real processes: nothing accepted is lost, nothing is stored twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from common.batch import Batch, BatchFile, FileRef
+from common.settings import Settings
+from parsefleet import commands
+from parsefleet.fleet import LocalWorkers
+from parsefleet.report import RunReport
+from producer.enqueue import Enqueuer
+from producer.submission import blob_hash
+from workers.languages import adapter_for
+from workers.limits import ParseBudget
+
+pytestmark = [pytest.mark.service, pytest.mark.slow]
+
+_FILES = 3000
+
+
+def _many_files(root: Path, count: int = _FILES) -> Path:
+    root.mkdir()
+    for index in range(count):
+        body = "".join(f"def f{index}_{n}(x):\n    return x + {n}\n\n" for n in range(12))
+        (root / f"m{index:05d}.py").write_text(f"class K{index}:\n    pass\n\n{body}")
+    return root
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found.extend(int(child) for child in task.read_text().split())
+    return found
+
+
+def _assert_exactly_once(database_url: str, report: RunReport, files: int) -> None:
+    assert report.state.finished
+    python = next(item for item in report.languages if item.language == "python")
+    assert python.seen == files and python.accounted
+    assert python.parsed == files and python.failed == 0
+    with psycopg.connect(database_url) as conn:
+        results = conn.execute(
+            "SELECT count(*), count(DISTINCT batch_id), sum(files) FROM batch_results WHERE run_id = %s",
+            (report.state.run_id,),
+        ).fetchone()
+        symbols = conn.execute("SELECT count(*) FROM symbols").fetchone()
+        blobs = conn.execute("SELECT count(*), sum(symbol_count) FROM blobs").fetchone()
+    assert results is not None and results[0] == results[1] == report.state.batches_total and results[2] == files
+    assert blobs is not None and blobs[0] == files
+    assert symbols is not None and symbols[0] == blobs[1]
+
+
+def _fast_redelivery(settings: Settings) -> Settings:
+    return Settings.from_env(
+        {},
+        redis_url=settings.redis_url,
+        database_url=settings.database_url,
+        data_dir=settings.data_dir,
+        visibility_timeout_s=10,
+        batch_max_bytes=32 * 1024,
+    )
+
+
+def test_killing_pool_children_mid_batch_loses_nothing(settings: Settings, tmp_path: Path) -> None:
+    repo = _many_files(tmp_path / "repo")
+    settings = _fast_redelivery(settings)
+    assert settings.redis_url and settings.database_url
+    fleet = LocalWorkers(
+        settings.redis_url, settings.database_url, tmp_path / "logs", env={"PARSEFLEET_VISIBILITY_TIMEOUT_S": "10"}
+    )
+    fleet.start()
+    killed: list[int] = []
+    stop = threading.Event()
+
+    def killer() -> None:
+        main_pid = fleet.processes[0].pid
+        while not stop.wait(0.4) and len(killed) < 5:
+            children = _children(main_pid)
+            if children:
+                os.kill(children[0], signal.SIGKILL)
+                killed.append(children[0])
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    try:
+        report = commands.submit(settings, [repo], wait=True, progress=False, ci=False)
+    finally:
+        stop.set()
+        thread.join()
+        fleet.stop()
+    assert len(killed) >= 3
+    _assert_exactly_once(settings.database_url, report, _FILES)
+
+
+def test_killing_the_worker_main_process_then_starting_another(settings: Settings, tmp_path: Path) -> None:
+    repo = _many_files(tmp_path / "repo")
+    settings = _fast_redelivery(settings)
+    assert settings.redis_url and settings.database_url
+    env = {"PARSEFLEET_VISIBILITY_TIMEOUT_S": "10"}
+    first = LocalWorkers(settings.redis_url, settings.database_url, tmp_path / "logs1", env=env)
+    first.start()
+    result: dict[str, RunReport] = {}
+    submit = threading.Thread(
+        target=lambda: result.setdefault(
+            "report", commands.submit(settings, [repo], wait=True, progress=False, ci=False)
+        )
+    )
+    submit.start()
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        deadline = time.monotonic() + 120
+        while (conn.execute("SELECT count(*) FROM batch_results").fetchone() or (0,))[0] < 5:
+            assert time.monotonic() < deadline, "the first worker never committed a batch"
+            time.sleep(0.05)
+    main_pid = first.processes[0].pid
+    for child in _children(main_pid):
+        os.kill(child, signal.SIGKILL)
+    os.kill(main_pid, signal.SIGKILL)
+    first.processes[0].wait()
+    second = LocalWorkers(settings.redis_url, settings.database_url, tmp_path / "logs2", env=env)
+    second.start()
+    try:
+        submit.join(timeout=600)
+    finally:
+        second.stop()
+    assert not submit.is_alive()
+    _assert_exactly_once(settings.database_url, result["report"], _FILES)
+
+
+def test_a_batch_delivered_twice_is_stored_once(settings: Settings, worker: LocalWorkers) -> None:
+    content = b"class A:\n    def m(self):\n        pass\n\ndef f():\n    pass\n"
+    ref = FileRef(1, "a.py", blob_hash(content), "python", len(content))
+    run_id = str(uuid.uuid4())
+    batch = Batch(f"{run_id}:000001", run_id, "python", (BatchFile(ref, content),))
+    assert settings.redis_url and settings.database_url
+    enqueuer = Enqueuer(settings, settings.redis_url)
+    enqueuer.send(batch)
+    enqueuer.send(batch)
+    enqueuer.close()
+    expected = len(adapter_for("python").outline(content, ParseBudget(10)).symbols)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        deadline = time.monotonic() + 60
+        while conn.execute("SELECT deliveries FROM batch_results").fetchone() != (2,):
+            assert time.monotonic() < deadline, "the second delivery was never consumed"
+            time.sleep(0.05)
+        assert conn.execute("SELECT count(*) FROM batch_results").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM batch_metrics").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM symbols").fetchone() == (expected,)
