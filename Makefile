@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 REPO   ?= .
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,11 @@ corpus: $(STAMP)
 	bash infra/dev/corpus-packages.sh
 	$(BIN)/python -m parsefleet.corpus large --out $(CORPUS)
 	$(BIN)/python -m parsefleet.corpus ts2-200 --out $(CORPUS)
+
+# The benchmark (docs/benchmarks.md): on corpus/ts2-200 when `make corpus` has built it, else on a
+# small seeded stand-in. PROFILE=large for the large corpus. Exits non-zero when a floor breaks.
+PROFILE ?= ts2-200
+.PHONY: bench
+bench: $(STAMP)
+	mkdir -p bench-results
+	$(BIN)/parsefleet bench --profile $(PROFILE) --json bench-results/$(PROFILE).json

@@ -1,0 +1,65 @@
+"""The bench command itself, on the tiny profile: it runs, reports every figure, and breaks loudly.
+
+Timings are never asserted here; docs/benchmarks.md keeps the measured figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.service, pytest.mark.slow]
+
+
+def _bench(tmp_path: Path, redis_url: str, database_url: str, *extra: str) -> tuple[int, str, dict[str, Any]]:
+    out = tmp_path / "bench.json"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PARSEFLEET_")},
+        "PARSEFLEET_REDIS_URL": redis_url,
+        "PARSEFLEET_DATABASE_URL": database_url,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "parsefleet.cli", "bench", "--profile", "tiny", "--corpus-dir", str(tmp_path),
+         "--json", str(out), *extra],
+        env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    return done.returncode, done.stdout + done.stderr, json.loads(out.read_text()) if out.exists() else {}
+
+
+def test_tiny_bench_reports_every_figure_and_a_broken_cap_exits_non_zero(
+    tmp_path: Path, redis_url: str, clean_redis: object, clean_db: str
+) -> None:
+    code, output, figures = _bench(tmp_path, redis_url, clean_db, "--max-rss-mb", "1")
+    assert code == 1, output
+    assert "BREACH: peak RSS" in output
+    assert figures["machine"]["cores"] >= 1 and figures["machine"]["tree_sitter"]
+    assert set(figures["files"]) == {"python", "go", "rust"} and all(figures["files"].values())
+    fleet = figures["fleet"]
+    assert {row["language"] for row in fleet["languages"]} == {"python", "go", "rust"}
+    for row in fleet["languages"]:
+        for key in (
+            "files_per_min",
+            "p50_ms",
+            "p95_ms",
+            "p99_ms",
+            "queue_wait_p95_ms",
+            "partial",
+            "fallback",
+            "failed",
+        ):
+            assert row[key] is not None, key
+    assert all(rss > 0 for rss in fleet["peak_rss_mb"]) and 0 < fleet["cpu_share"] <= 1
+    assert fleet["cold_start_s"] > 0 and fleet["first_batch_ms"] > 0
+    for language in ("python", "go", "rust", "total"):
+        assert figures["limit"][language]["files_per_min"] > 0
+        assert language in figures["efficiency"]
+    costs = figures["costs"]
+    assert costs["queue_overhead_ms_per_task"] > 0 and costs["db_write_ms_per_1000_files"] > 0
+    assert set(costs["adapter"]) == {"python", "go", "rust"}
+    assert any(b.startswith("peak RSS") for b in figures["breaches"])
