@@ -18,13 +18,14 @@ from common.settings import Settings
 from parsefleet.bench.corpus_files import BenchFile, load_profile
 from parsefleet.bench.costs import db_write_ms_per_1000_files, queue_overhead_ms
 from parsefleet.bench.fleet import FleetRun, fleet_run, scratch_database
-from parsefleet.bench.limit import adapter_cost, limit
+from parsefleet.bench.limit import Throughput, adapter_cost, limit
 from parsefleet.services import Services
 
 __all__ = ["Floors", "run_bench"]
 
 _ADAPTER_SAMPLE = 300
 _DB_SAMPLE = 1000
+_LIMIT_REPEATS = 3
 
 
 @dataclass(frozen=True)
@@ -83,15 +84,20 @@ def run_bench(settings: Settings, profile: str, corpus_dir: Path, floors: Floors
     return result
 
 
+def _best_limit(files: Sequence[BenchFile], processes: int) -> Throughput:
+    """The best of ``_LIMIT_REPEATS`` runs: a limit is what the machine can do, not its noise."""
+    return max((limit(files, processes) for _ in range(_LIMIT_REPEATS)), key=lambda run: run.files_per_min)
+
+
 def _limits(files: Sequence[BenchFile], processes: int) -> dict[str, dict[str, float]]:
     """Each language alone, then the whole mix; ``in_mix_files_per_min`` is a language's share of the mix."""
     out: dict[str, dict[str, float]] = {}
     for language in LANGUAGES:
         mine = [f for f in files if f.language == language]
         if mine:
-            alone = limit(mine, processes)
+            alone = _best_limit(mine, processes)
             out[language] = {"files_per_min": alone.files_per_min, "mb_per_s": alone.mb_per_s}
-    mix = limit(files, processes)
+    mix = _best_limit(files, processes)
     out["total"] = {
         "files_per_min": mix.files_per_min,
         "mb_per_s": mix.mb_per_s,
