@@ -10,6 +10,7 @@ __all__ = [
     "METRIC_CLI_CMD_DURATION_MS",
     "METRIC_PARSER_DURATION_MS",
     "METRIC_PARSER_FAILURE_TOTAL",
+    "PARENT_PID_ENV",
     "PARSE_BATCH_TASK",
     "QUEUES",
     "TELEMETRY_FLAG",
@@ -19,6 +20,9 @@ __all__ = [
 PARSE_BATCH_TASK = "parsefleet.parse_batch"
 
 QUEUES: dict[str, str] = {language: f"parsefleet.{language}" for language in LANGUAGES}
+
+# Set by a launcher (parsefleet run): the worker then exits when that process dies.
+PARENT_PID_ENV = "PARSEFLEET_PARENT_PID"
 
 # Redis keys
 DEAD_LETTER_KEY = "parsefleet:dead_letter"

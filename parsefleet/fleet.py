@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from common.names import QUEUES
+from common.names import PARENT_PID_ENV, QUEUES
 
 __all__ = ["LocalWorkers", "worker_env"]
 
@@ -32,7 +32,8 @@ class LocalWorkers:
         count: int = 1,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        self.env = {**worker_env(redis_url, database_url), **(env or {})}
+        # the workers stop (warm shutdown) if this process dies without stopping them
+        self.env = {**worker_env(redis_url, database_url), PARENT_PID_ENV: str(os.getpid()), **(env or {})}
         self.log_dir = log_dir
         self.count = count
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -48,7 +49,13 @@ class LocalWorkers:
             ]  # fmt: skip
             with open(self.log_dir / f"worker-{index}.log", "ab") as log_file:
                 self.processes.append(
-                    subprocess.Popen(command, env=self.env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file)
+                    subprocess.Popen(
+                        command,
+                        env=self.env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log_file,
+                        stderr=log_file,
+                    )
                 )
 
     def dead(self) -> list[int]:

@@ -121,9 +121,11 @@ def _walk(root: Path) -> Iterator[str]:
             raise TargetUnreadable(f"{root}: {error.strerror}")
 
     for directory, subdirs, files in os.walk(root, onerror=fail, followlinks=False):
-        subdirs[:] = sorted(name for name in subdirs if name not in VENDORED_DIRS)
         base = Path(directory).relative_to(root)
-        for name in files:
+        # a symlink to a directory comes as a subdirectory: list it, so it is skipped by name
+        linked = [name for name in subdirs if (Path(directory) / name).is_symlink()]
+        subdirs[:] = sorted(name for name in subdirs if name not in VENDORED_DIRS and name not in linked)
+        for name in [*files, *linked]:
             yield (base / name).as_posix()
 
 

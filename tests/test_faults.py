@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -154,3 +156,35 @@ def test_a_batch_delivered_twice_is_stored_once(settings: Settings, worker: Loca
         assert conn.execute("SELECT count(*) FROM batch_results").fetchone() == (1,)
         assert conn.execute("SELECT count(*) FROM batch_metrics").fetchone() == (1,)
         assert conn.execute("SELECT count(*) FROM symbols").fetchone() == (expected,)
+
+
+def test_local_workers_stop_when_their_launcher_is_killed(settings: Settings, tmp_path: Path) -> None:
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from parsefleet.fleet import LocalWorkers\n"
+        f"workers = LocalWorkers({settings.redis_url!r}, {settings.database_url!r}, Path({str(tmp_path)!r}))\n"
+        "workers.start()\n"
+        "print(workers.processes[0].pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    launcher = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert launcher.stdout is not None
+    worker_pid = int(launcher.stdout.readline())
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("worker-0.log")) or "ready" not in (tmp_path / "worker-0.log").read_text():
+        assert time.monotonic() < deadline, "the worker never became ready"
+        time.sleep(0.1)
+    launcher.kill()
+    launcher.wait()
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{worker_pid}").exists() and "Z" not in _state(worker_pid):
+        assert time.monotonic() < deadline, "the orphaned worker kept running"
+        time.sleep(0.1)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"

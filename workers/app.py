@@ -7,16 +7,18 @@ services).
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, worker_process_init
+from celery.signals import task_postrun, worker_init, worker_process_init
 from kombu import Queue
 
 from common.broker import celery_config
 from common.errors import ConfigError
-from common.names import QUEUES
+from common.names import PARENT_PID_ENV, QUEUES
 from common.settings import Settings
 from workers.languages import load_adapters
 from workers.limits import CpuGovernor, child_cpu_share
@@ -25,6 +27,7 @@ __all__ = ["MAIN_PROCESS_BUDGET_MB", "app", "child_budget_mb", "settings"]
 
 # Resident memory the worker's main process keeps for itself; the rest is shared by the children.
 MAIN_PROCESS_BUDGET_MB = 96
+_PR_SET_PDEATHSIG = 1
 
 settings = Settings.from_env()
 
@@ -52,6 +55,16 @@ def _build(config: Settings) -> Celery:
     return celery
 
 
+def _exit_with_launcher() -> None:
+    """A worker started by ``parsefleet run`` gets SIGTERM (warm shutdown) when its launcher dies."""
+    launcher = os.environ.get(PARENT_PID_ENV)
+    if launcher is None:
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(launcher):  # the launcher died before prctl
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 app = _build(settings)
 
 
@@ -62,6 +75,12 @@ class _PoolChild:
 
 
 _child = _PoolChild()
+
+
+@worker_init.connect
+def _bind_to_launcher(**_kwargs: Any) -> None:
+    """In the worker's main process only (pool children are the main process's business)."""
+    _exit_with_launcher()
 
 
 @worker_process_init.connect
