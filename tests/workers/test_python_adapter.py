@@ -9,6 +9,7 @@ import pytest
 import tree_sitter
 
 from common.outline import FileStatus, ImportOrigin, Outline, SymbolKind, Visibility
+from tests.workers.outline_rows import imports, outline_of, rows
 from workers.languages import adapter_for
 from workers.languages.python import FALLBACK_MAX_BYTES, PythonAdapter, find_by_walk
 from workers.languages.python_reference import reference_outline
@@ -20,24 +21,11 @@ CLEAN_FIXTURES = ["inventory.py"]
 
 
 def outline(source: bytes) -> Outline:
-    return adapter_for("python").outline(source, ParseBudget(timeout_s=10))
+    return outline_of("python", source)
 
 
 def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
-
-
-def rows(result: Outline) -> list[tuple[SymbolKind, str, int, str | None, Visibility]]:
-    """(kind, qualified name, start line, parent's qualified name, visibility) per symbol."""
-    names = [symbol.qualified_name for symbol in result.symbols]
-    return [
-        (s.kind, s.qualified_name, s.start_line, None if s.parent is None else names[s.parent], s.visibility)
-        for s in result.symbols
-    ]
-
-
-def imports(result: Outline) -> list[tuple[str, str | None, str | None, ImportOrigin, int]]:
-    return [(i.module, i.name, i.alias, i.origin, i.line) for i in result.imports]
 
 
 INVENTORY_SYMBOLS = [

@@ -7,29 +7,16 @@ from pathlib import Path
 import pytest
 
 from common.outline import FileStatus, ImportOrigin, Outline, SymbolKind, Visibility
-from workers.languages import adapter_for, rust
+from tests.workers.outline_rows import imports, outline_of, rows
+from workers.languages import rust
 from workers.languages.rust import MAX_MACRO_DEPTH
-from workers.limits import ParseBudget
 
 K, V, Origin = SymbolKind, Visibility, ImportOrigin
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "rust"
 
 
 def outline(source: bytes) -> Outline:
-    return adapter_for("rust").outline(source, ParseBudget(timeout_s=10))
-
-
-def rows(result: Outline) -> list[tuple[SymbolKind, str, int, str | None, Visibility]]:
-    """(kind, qualified name, start line, parent's qualified name, visibility) per symbol."""
-    names = [symbol.qualified_name for symbol in result.symbols]
-    return [
-        (s.kind, s.qualified_name, s.start_line, None if s.parent is None else names[s.parent], s.visibility)
-        for s in result.symbols
-    ]
-
-
-def imports(result: Outline) -> list[tuple[str, str | None, str | None, ImportOrigin, int]]:
-    return [(i.module, i.name, i.alias, i.origin, i.line) for i in result.imports]
+    return outline_of("rust", source)
 
 
 STORE_SYMBOLS = [
