@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,9 +22,11 @@ from common.errors import (
     RunNotFound,
     ServiceUnavailable,
 )
+from common.languages import LANGUAGES
 from common.settings import Settings
 from parsefleet import __version__, commands
 from parsefleet.report import RunReport, render
+from parsefleet.telemetry import record_cli_run
 
 __all__ = ["EXIT_FAILED", "EXIT_INPUT", "EXIT_OK", "EXIT_SERVICE", "main"]
 
@@ -32,6 +35,9 @@ EXIT_FAILED = 1
 EXIT_INPUT = 2
 EXIT_SERVICE = 3
 EXIT_INTERRUPTED = 130
+# Commands whose duration and exit code go to cli_runs / cli_cmd_duration_ms (not the long-lived
+# worker, nor bench and parity, which measure themselves).
+_RECORDED = frozenset({"run", "submit", "status", "report", "db"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,6 +50,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         settings = Settings.from_env(redis_url=args.redis_url, database_url=args.database_url, data_dir=args.data_dir)
+    except ParsefleetError as exc:
+        print(f"parsefleet: error: {exc}", file=sys.stderr)
+        return _exit_code(exc)
+    started = time.perf_counter()
+    code = _handle(settings, args)
+    if args.command in _RECORDED:
+        record_cli_run(settings, args.command, (time.perf_counter() - started) * 1000, code, ci=_ci(args))
+    return code
+
+
+def _handle(settings: Settings, args: argparse.Namespace) -> int:
+    try:
         code: int = args.handler(settings, args)
     except KeyboardInterrupt:
         print("parsefleet: interrupted", file=sys.stderr)
@@ -78,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_status(sub, common)
     _add_report(sub, common)
     _add_bench(sub, common)
+    _add_parity(sub, common)
     db = sub.add_parser("db", help="database administration").add_subparsers(dest="db_command", required=True)
     db.add_parser("migrate", parents=[common], help="apply pending schema migrations").set_defaults(handler=_db_migrate)
     return parser
@@ -138,8 +157,23 @@ def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
     command.set_defaults(handler=_bench)
 
 
+def _add_parity(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    command = sub.add_parser("parity", parents=[common], help="compare tree-sitter outlines with a reference parser")
+    command.add_argument("corpus", type=Path, help="directory of source files (searched recursively)")
+    command.add_argument(
+        "--language", action="append", choices=LANGUAGES, help="language to compare (repeatable; default: all)"
+    )
+    command.add_argument("--json", metavar="FILE", help="also write the report as JSON ('-' for stdout)")
+    command.add_argument("--show", type=int, default=5, help="examples shown per disagreement cause")
+    command.add_argument(
+        "--min-agreement", type=float, default=0.995, help="exit 1 when a compared language agrees less"
+    )
+    command.set_defaults(handler=_parity)
+
+
 def _ci(args: argparse.Namespace) -> bool:
-    return bool(args.ci) if args.ci is not None else os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+    flag = getattr(args, "ci", None)
+    return bool(flag) if flag is not None else os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def _finish(report: RunReport, args: argparse.Namespace) -> int:
@@ -205,6 +239,17 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         commands.write_json(result.as_dict(), args.json)
     return EXIT_FAILED if result.breaches else EXIT_OK
+
+
+def _parity(_settings: Settings, args: argparse.Namespace) -> int:
+    from workers.languages.parity import compare_corpus
+    from workers.languages.parity import render as render_parity
+
+    report = compare_corpus(args.corpus, args.language or LANGUAGES)
+    print(render_parity(report, max(args.show, 0)))
+    if args.json:
+        commands.write_json(report.as_dict(), args.json)
+    return EXIT_OK if report.passes(args.min_agreement) else EXIT_FAILED
 
 
 def _db_migrate(settings: Settings, args: argparse.Namespace) -> int:

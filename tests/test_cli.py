@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.conftest import FIXTURES
@@ -108,3 +110,23 @@ def test_parsefleet_worker_command_processes_a_submitted_run(
     finally:
         worker.terminate()
         assert worker.wait(timeout=60) == 0
+
+
+@pytest.mark.service
+def test_commands_are_recorded_in_cli_runs_and_statsd(
+    redis_url: str, clean_redis: object, clean_db: str, statsd_server: socket.socket
+) -> None:
+    host, port = statsd_server.getsockname()
+    env = {
+        "PARSEFLEET_REDIS_URL": redis_url,
+        "PARSEFLEET_DATABASE_URL": clean_db,
+        "PARSEFLEET_STATSD_ADDR": f"{host}:{port}",
+    }
+    assert _run(["status"], env={**env, "CI": "true"}).returncode == 0
+    assert _run(["report", "00000000-0000-0000-0000-000000000000"], env={**env, "CI": "true"}).returncode == 2
+    packets = [statsd_server.recv(65536).decode() for _ in range(2)]
+    assert all(p.startswith("cli_cmd_duration_ms:") and "|ms|#" in p for p in packets)
+    assert any("command:report" in p and "exit_code:2" in p for p in packets)
+    with psycopg.connect(clean_db) as conn:
+        rows = conn.execute("SELECT command, exit_code, ci FROM cli_runs ORDER BY time").fetchall()
+    assert rows == [("status", 0, True), ("report", 2, True)]

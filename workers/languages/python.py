@@ -74,12 +74,17 @@ class PythonAdapter(LanguageAdapter):
         return tree_sitter_python.language()
 
     def extract(self, tree: tree_sitter.Tree, source: bytes) -> Outline:
+        if tree.root_node.has_error and len(source) <= FALLBACK_MAX_BYTES:
+            reference = reference_outline(source)
+            if reference is not None:
+                return replace(reference, status=FileStatus.FALLBACK)
+        return self.tree_outline(tree, source)
+
+    def tree_outline(self, tree: tree_sitter.Tree, source: bytes) -> Outline:
+        """The tree-sitter outline only, never the ast fallback (PARSED, or PARTIAL with errors)."""
         root = tree.root_node
         if not root.has_error:
             return self._outline(find_by_walk(root), source)
-        reference = reference_outline(source) if len(source) <= FALLBACK_MAX_BYTES else None
-        if reference is not None:
-            return replace(reference, status=FileStatus.FALLBACK)
         return replace(
             self._outline(self.find_by_query(root), source),
             status=FileStatus.PARTIAL,
