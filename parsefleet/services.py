@@ -21,11 +21,9 @@ class Services:
     need_redis: bool = True
     redis_url: str = ""
     database_url: str = ""
-    embedded: bool = False
     _redis: EmbeddedRedis | None = field(default=None, repr=False)
 
     def __enter__(self) -> Services:
-        self.embedded = self.settings.redis_url is None or self.settings.database_url is None
         if self.settings.database_url is None:
             self.database_url = EmbeddedPostgres(self.settings.data_dir / "postgres").start()
         else:

@@ -46,7 +46,6 @@ class Tally:
     skipped: Counter[tuple[str, str]] = field(default_factory=Counter)  # (language, reason)
     refused: Counter[tuple[str, str]] = field(default_factory=Counter)  # (language, kind)
     batches: int = 0
-    total_listed: int = 0
     submitted: bool = False
 
     def skip(self, language: str, reason: str) -> None:
@@ -84,7 +83,6 @@ class Submission:
 
     def run(self, plan: Plan) -> Tally:
         """Filter, batch and enqueue every planned file (see ``plan_targets``); return the tally."""
-        self.tally.total_listed = sum(len(listed) for _root, listed in plan)
         enqueuer = Enqueuer(self.settings, self.redis_url)
         try:
             with session(self.database_url) as conn:

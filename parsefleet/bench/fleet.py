@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,6 @@ class FleetRun:
     cold_start_s: float  # worker process start to the first committed outline of the warm-up
     concurrency: int = 1
     skipped: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @contextmanager
