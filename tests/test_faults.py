@@ -24,7 +24,7 @@ from producer.submission import blob_hash
 from workers.languages import adapter_for
 from workers.limits import ParseBudget
 
-pytestmark = [pytest.mark.service, pytest.mark.slow]
+pytestmark = [pytest.mark.service, pytest.mark.slow, pytest.mark.timeout(300)]
 
 _FILES = 3000
 
@@ -61,6 +61,16 @@ def _assert_exactly_once(database_url: str, report: RunReport, files: int) -> No
     assert symbols is not None and symbols[0] == blobs[1]
 
 
+def _wait_for_batches(database_url: str, count: int, stop: threading.Event) -> bool:
+    """Wait until ``count`` batches are committed (True), or until ``stop`` is set or 120 s pass."""
+    deadline = time.monotonic() + 120
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while (conn.execute("SELECT count(*) FROM batch_results").fetchone() or (0,))[0] < count:
+            if stop.wait(0.05) or time.monotonic() > deadline:
+                return False
+    return True
+
+
 def _fast_redelivery(settings: Settings) -> Settings:
     return Settings.from_env(
         {},
@@ -85,6 +95,7 @@ def test_killing_pool_children_mid_batch_loses_nothing(settings: Settings, tmp_p
 
     def killer() -> None:
         main_pid = fleet.processes[0].pid
+        _wait_for_batches(settings.database_url or "", 3, stop)  # kill mid-run, not while the pool starts
         while not stop.wait(0.4) and len(killed) < 5:
             children = _children(main_pid)
             if children:
@@ -117,11 +128,7 @@ def test_killing_the_worker_main_process_then_starting_another(settings: Setting
         )
     )
     submit.start()
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        deadline = time.monotonic() + 120
-        while (conn.execute("SELECT count(*) FROM batch_results").fetchone() or (0,))[0] < 5:
-            assert time.monotonic() < deadline, "the first worker never committed a batch"
-            time.sleep(0.05)
+    assert _wait_for_batches(settings.database_url, 5, threading.Event()), "the first worker never committed a batch"
     main_pid = first.processes[0].pid
     for child in _children(main_pid):
         os.kill(child, signal.SIGKILL)
