@@ -1,0 +1,81 @@
+"""The same schema, pipeline and dashboard queries on a real TimescaleDB (infra/dev/timescaledb).
+
+PARSEFLEET_TEST_TIMESCALEDB_URL names its server; .ci/run starts one and sets it. Missing: skip on
+a developer's machine, fail under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from common.settings import Settings
+from parsefleet import commands
+from parsefleet.fleet import LocalWorkers
+from parsefleet.migrations import migrate
+from tests.conftest import FIXTURES, unavailable
+
+pytestmark = pytest.mark.service
+
+TSDB_ADMIN_URL = os.environ.get("PARSEFLEET_TEST_TIMESCALEDB_URL", "")
+QUERIES = Path(__file__).resolve().parents[1] / "infra" / "grafana" / "queries"
+
+
+@pytest.fixture
+def tsdb_url() -> Iterator[str]:
+    if not TSDB_ADMIN_URL:
+        unavailable("TimescaleDB (PARSEFLEET_TEST_TIMESCALEDB_URL unset; run infra/dev/timescaledb start)", OSError())
+    name = f"parsefleet_tsdb_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(TSDB_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        unavailable(f"TimescaleDB at {TSDB_ADMIN_URL}", exc)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = urlunsplit(urlsplit(TSDB_ADMIN_URL)._replace(path=f"/{name}"))
+    migrate(url)
+    yield url
+    with psycopg.connect(TSDB_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_migrations_make_hypertables_of_the_measurements(tsdb_url: str) -> None:
+    assert migrate(tsdb_url) == []  # idempotent
+    with psycopg.connect(tsdb_url) as conn:
+        tables = {row[0] for row in conn.execute("SELECT hypertable_name FROM timescaledb_information.hypertables")}
+        plain = conn.execute(
+            "SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_name IN ('symbols', 'blobs')"
+        ).fetchone()
+    assert tables == {"batch_metrics", "parse_failures", "cli_runs"}
+    assert plain == (0,)
+
+
+def test_pipeline_report_and_dashboard_queries_on_timescaledb(
+    tsdb_url: str, redis_url: str, clean_redis: object, tmp_path: Path
+) -> None:
+    settings = Settings.from_env({}, redis_url=redis_url, database_url=tsdb_url, data_dir=tmp_path / "data")
+    fleet = LocalWorkers(redis_url, tsdb_url, tmp_path / "logs")
+    fleet.start()
+    try:
+        report = commands.submit(settings, [FIXTURES], wait=True, progress=False, ci=True)
+    finally:
+        fleet.stop()
+    assert report.state.finished
+    assert {item.language for item in report.languages} == {"python", "go", "rust"}
+    assert all(item.accounted and item.p95_ms is not None for item in report.languages)
+    queries = sorted(QUERIES.glob("*.sql"))
+    assert queries
+    with psycopg.connect(tsdb_url) as conn:
+        chunks = conn.execute(
+            "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'batch_metrics'"
+        ).fetchone()
+        assert chunks is not None and chunks[0] >= 1
+        results = {path.name: conn.execute(path.read_text()).fetchall() for path in queries}
+    latency = next(rows for name, rows in results.items() if "latency_p50_p95" in name)
+    assert {row[1] for row in latency} == {"python", "go", "rust"}
