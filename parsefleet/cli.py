@@ -99,6 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_parity(sub, common)
     db = sub.add_parser("db", help="database administration").add_subparsers(dest="db_command", required=True)
     db.add_parser("migrate", parents=[common], help="apply pending schema migrations").set_defaults(handler=_db_migrate)
+    retention = db.add_parser("retention", parents=[common], help="drop measurements older than --keep")
+    retention.add_argument("--keep", default="72h", help="window to keep: 90m, 72h, 3d (default 72h)")
+    retention.set_defaults(handler=_db_retention)
     return parser
 
 
@@ -250,6 +253,14 @@ def _parity(_settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         commands.write_json(report.as_dict(), args.json)
     return EXIT_OK if report.passes(args.min_agreement) else EXIT_FAILED
+
+
+def _db_retention(settings: Settings, args: argparse.Namespace) -> int:
+    from parsefleet.retention import parse_window
+
+    done = commands.db_retention(settings, parse_window(args.keep))
+    print(f"retention ({done.method}, keep {args.keep}): " + ", ".join(f"{t} {n}" for t, n in done.removed.items()))
+    return EXIT_OK
 
 
 def _db_migrate(settings: Settings, args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -24,11 +25,12 @@ from parsefleet.fleet import LocalWorkers, worker_env
 from parsefleet.migrations import migrate
 from parsefleet.progress import ProgressBar
 from parsefleet.report import RunReport, RunState, load_report, load_state, recent_runs
+from parsefleet.retention import Retention, apply_retention
 from parsefleet.services import Services
 from producer.submission import Submission, Tally
 from producer.walk import Plan, plan_targets
 
-__all__ = ["FleetStatus", "WorkersDied", "db_migrate", "report", "run", "status", "submit", "worker"]
+__all__ = ["FleetStatus", "WorkersDied", "db_migrate", "db_retention", "report", "run", "status", "submit", "worker"]
 
 log = logging.getLogger(__name__)
 _POLL_S = 0.25
@@ -43,6 +45,14 @@ def db_migrate(settings: Settings) -> list[str]:
     """Apply pending migrations; return the files applied."""
     with Services(settings, need_redis=False) as services:
         return migrate(services.database_url)
+
+
+def db_retention(settings: Settings, keep: timedelta) -> Retention:
+    """Drop measurements older than ``keep`` (policy, drop_chunks or delete: see parsefleet.retention)."""
+    with Services(settings, need_redis=False) as services:
+        migrate(services.database_url)
+        with session(services.database_url) as conn:
+            return apply_retention(conn, keep)
 
 
 def run(settings: Settings, targets: Sequence[Path], *, workers: int, progress: bool, ci: bool) -> RunReport:

@@ -27,6 +27,8 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TEST_REDIS_URL = os.environ.get("PARSEFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_PG_ADMIN_URL = os.environ.get("PARSEFLEET_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 FIXTURES = Path(__file__).parent / "fixtures"
+# A real TimescaleDB (infra/dev/timescaledb start); .ci/run starts one and sets this.
+TSDB_ADMIN_URL = os.environ.get("PARSEFLEET_TEST_TIMESCALEDB_URL", "")
 
 
 def unavailable(what: str, exc: Exception) -> None:
@@ -117,3 +119,21 @@ def repo(tmp_path: Path) -> Path:
     target = tmp_path / "repo"
     shutil.copytree(FIXTURES, target)
     return target
+
+
+@pytest.fixture
+def tsdb_url() -> Iterator[str]:
+    if not TSDB_ADMIN_URL:
+        unavailable("TimescaleDB (PARSEFLEET_TEST_TIMESCALEDB_URL unset; run infra/dev/timescaledb start)", OSError())
+    name = f"parsefleet_tsdb_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(TSDB_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        unavailable(f"TimescaleDB at {TSDB_ADMIN_URL}", exc)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = urlunsplit(urlsplit(TSDB_ADMIN_URL)._replace(path=f"/{name}"))
+    migrate(url)
+    yield url
+    with psycopg.connect(TSDB_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

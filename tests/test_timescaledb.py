@@ -1,16 +1,11 @@
 """The same schema, pipeline and dashboard queries on a real TimescaleDB (infra/dev/timescaledb).
 
-PARSEFLEET_TEST_TIMESCALEDB_URL names its server; .ci/run starts one and sets it. Missing: skip on
-a developer's machine, fail under CI=true.
+The ``tsdb_url`` fixture (tests/conftest.py) gives a fresh database on it.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -19,30 +14,11 @@ from common.settings import Settings
 from parsefleet import commands
 from parsefleet.fleet import LocalWorkers
 from parsefleet.migrations import migrate
-from tests.conftest import FIXTURES, unavailable
+from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.service
 
-TSDB_ADMIN_URL = os.environ.get("PARSEFLEET_TEST_TIMESCALEDB_URL", "")
 QUERIES = Path(__file__).resolve().parents[1] / "infra" / "grafana" / "queries"
-
-
-@pytest.fixture
-def tsdb_url() -> Iterator[str]:
-    if not TSDB_ADMIN_URL:
-        unavailable("TimescaleDB (PARSEFLEET_TEST_TIMESCALEDB_URL unset; run infra/dev/timescaledb start)", OSError())
-    name = f"parsefleet_tsdb_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(TSDB_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        unavailable(f"TimescaleDB at {TSDB_ADMIN_URL}", exc)
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(TSDB_ADMIN_URL)._replace(path=f"/{name}"))
-    migrate(url)
-    yield url
-    with psycopg.connect(TSDB_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_migrations_make_hypertables_of_the_measurements(tsdb_url: str) -> None:
