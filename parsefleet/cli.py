@@ -96,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_status(sub, common)
     _add_report(sub, common)
     _add_bench(sub, common)
+    _add_alerts(sub, common)
     _add_parity(sub, common)
     db = sub.add_parser("db", help="database administration").add_subparsers(dest="db_command", required=True)
     db.add_parser("migrate", parents=[common], help="apply pending schema migrations").set_defaults(handler=_db_migrate)
@@ -172,6 +173,13 @@ def _add_parity(sub: argparse._SubParsersAction[argparse.ArgumentParser], common
         "--min-agreement", type=float, default=0.995, help="exit 1 when a compared language agrees less"
     )
     command.set_defaults(handler=_parity)
+
+
+def _add_alerts(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    alerts = sub.add_parser("alerts", help="alert rules").add_subparsers(dest="alerts_command", required=True)
+    check = alerts.add_parser("check", parents=[common], help="evaluate the alert rules; exit 1 when one fires")
+    check.add_argument("--json", action="store_true", help="print JSON")
+    check.set_defaults(handler=_alerts_check)
 
 
 def _ci(args: argparse.Namespace) -> bool:
@@ -261,6 +269,16 @@ def _db_retention(settings: Settings, args: argparse.Namespace) -> int:
     done = commands.db_retention(settings, parse_window(args.keep))
     print(f"retention ({done.method}, keep {args.keep}): " + ", ".join(f"{t} {n}" for t, n in done.removed.items()))
     return EXIT_OK
+
+
+def _alerts_check(settings: Settings, args: argparse.Namespace) -> int:
+    found = commands.alerts(settings)
+    if args.json:
+        commands.write_json([alert.as_dict() for alert in found], "-")
+    for alert in [] if args.json else found:
+        value = "no data" if alert.value is None else f"{alert.value:g}"
+        print(f"{'FIRING' if alert.firing else 'ok':<7}{alert.name} {alert.threshold:g}: {value}")
+    return EXIT_FAILED if any(alert.firing for alert in found) else EXIT_OK
 
 
 def _db_migrate(settings: Settings, args: argparse.Namespace) -> int:

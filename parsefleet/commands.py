@@ -21,6 +21,7 @@ from common.errors import ParsefleetError
 from common.names import QUEUES
 from common.runs import mark_finished_if_complete
 from common.settings import Settings
+from parsefleet.alerts import Alert, check_alerts
 from parsefleet.fleet import LocalWorkers, worker_env
 from parsefleet.migrations import migrate
 from parsefleet.progress import ProgressBar
@@ -30,7 +31,18 @@ from parsefleet.services import Services
 from producer.submission import Submission, Tally
 from producer.walk import Plan, plan_targets
 
-__all__ = ["FleetStatus", "WorkersDied", "db_migrate", "db_retention", "report", "run", "status", "submit", "worker"]
+__all__ = [
+    "FleetStatus",
+    "WorkersDied",
+    "alerts",
+    "db_migrate",
+    "db_retention",
+    "report",
+    "run",
+    "status",
+    "submit",
+    "worker",
+]
 
 log = logging.getLogger(__name__)
 _POLL_S = 0.25
@@ -45,6 +57,12 @@ def db_migrate(settings: Settings) -> list[str]:
     """Apply pending migrations; return the files applied."""
     with Services(settings, need_redis=False) as services:
         return migrate(services.database_url)
+
+
+def alerts(settings: Settings) -> list[Alert]:
+    """The alert rules, evaluated against the stored measurements."""
+    with Services(settings, need_redis=False) as services, session(services.database_url) as conn:
+        return check_alerts(conn)
 
 
 def db_retention(settings: Settings, keep: timedelta) -> Retention:
