@@ -4,17 +4,37 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
-from common.database import session
+from common.database import connect, session
 from common.errors import ConfigError
 
-__all__ = ["SCHEMA_DIR", "migrate", "pending"]
+__all__ = ["SCHEMA_DIR", "migrate", "pending", "scratch_database"]
 
 log = logging.getLogger(__name__)
 
 SCHEMA_DIR = Path(os.environ.get("PARSEFLEET_SCHEMA_DIR") or Path(__file__).resolve().parents[1] / "schema")
 _LOCK_KEY = 0x70617273  # one migrator at a time, across hosts
+
+
+@contextmanager
+def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A fresh, migrated database ``<prefix>_<random>`` on the server of ``server_url``, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = urlunsplit(urlsplit(server_url)._replace(path="/postgres"))
+    with connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def pending(schema_dir: Path = SCHEMA_DIR) -> list[tuple[int, Path]]:

@@ -10,10 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -21,7 +19,7 @@ import redis
 
 from common.settings import Settings
 from parsefleet.fleet import LocalWorkers
-from parsefleet.migrations import migrate
+from parsefleet.migrations import scratch_database
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TEST_REDIS_URL = os.environ.get("PARSEFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -57,20 +55,19 @@ def clean_redis(redis_url: str) -> Iterator[redis.Redis]:
     client.close()
 
 
+def _require(url: str, what: str) -> None:
+    """Fail (CI) or skip unless the PostgreSQL server of ``url`` answers."""
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        unavailable(f"{what} at {url}", exc)
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    name = f"parsefleet_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(TEST_PG_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        unavailable(f"PostgreSQL at {TEST_PG_ADMIN_URL}", exc)
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(TEST_PG_ADMIN_URL)._replace(path=f"/{name}"))
-    migrate(url)
-    yield url
-    with psycopg.connect(TEST_PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _require(TEST_PG_ADMIN_URL, "PostgreSQL")
+    with scratch_database(TEST_PG_ADMIN_URL, "parsefleet_test") as url:
+        yield url
 
 
 _TABLES = (
@@ -125,15 +122,6 @@ def repo(tmp_path: Path) -> Path:
 def tsdb_url() -> Iterator[str]:
     if not TSDB_ADMIN_URL:
         unavailable("TimescaleDB (PARSEFLEET_TEST_TIMESCALEDB_URL unset; run infra/dev/timescaledb start)", OSError())
-    name = f"parsefleet_tsdb_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(TSDB_ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        unavailable(f"TimescaleDB at {TSDB_ADMIN_URL}", exc)
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(TSDB_ADMIN_URL)._replace(path=f"/{name}"))
-    migrate(url)
-    yield url
-    with psycopg.connect(TSDB_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _require(TSDB_ADMIN_URL, "TimescaleDB")
+    with scratch_database(TSDB_ADMIN_URL, "parsefleet_tsdb") as url:
+        yield url

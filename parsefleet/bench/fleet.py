@@ -5,26 +5,21 @@ timed from the first file read to the last row committed, on a fresh database.
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from psycopg.rows import dict_row
 
-from common.database import connect, session, sql
+from common.database import session, sql
 from common.settings import Settings
 from parsefleet.bench.probe import TreeProbe
 from parsefleet.fleet import LocalWorkers
-from parsefleet.migrations import migrate
 from producer.submission import Submission
 from producer.walk import plan_targets
 
-__all__ = ["FleetRun", "fleet_run", "scratch_database"]
+__all__ = ["FleetRun", "fleet_run"]
 
 _HERE = Path(__file__).parent
 _POLL_S = 0.05
@@ -43,22 +38,6 @@ class FleetRun:
     cold_start_s: float  # worker process start to the first committed outline of the warm-up
     concurrency: int = 1
     skipped: int = 0
-
-
-@contextmanager
-def scratch_database(database_url: str) -> Iterator[str]:
-    """A fresh database on the same server, migrated, dropped afterwards."""
-    name = f"parsefleet_bench_{uuid.uuid4().hex[:10]}"
-    admin = urlunsplit(urlsplit(database_url)._replace(path="/postgres"))
-    with connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
-    try:
-        migrate(url)
-        yield url
-    finally:
-        with connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def fleet_run(

@@ -17,8 +17,9 @@ from common.languages import LANGUAGES
 from common.settings import Settings
 from parsefleet.bench.corpus_files import BenchFile, load_profile
 from parsefleet.bench.costs import db_write_ms_per_1000_files, queue_overhead_ms
-from parsefleet.bench.fleet import FleetRun, fleet_run, scratch_database
+from parsefleet.bench.fleet import FleetRun, fleet_run
 from parsefleet.bench.limit import Throughput, adapter_cost, limit
+from parsefleet.migrations import scratch_database
 from parsefleet.services import Services
 
 __all__ = ["Floors", "run_bench"]
@@ -26,6 +27,7 @@ __all__ = ["Floors", "run_bench"]
 _ADAPTER_SAMPLE = 300
 _DB_SAMPLE = 1000
 _LIMIT_REPEATS = 3
+_DB_PREFIX = "parsefleet_bench"
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,10 @@ def run_bench(settings: Settings, profile: str, corpus_dir: Path, floors: Floors
                 "overhead": cost.overhead,
             }
         warmup = _warmup_repo(scratch)
-        with Services(settings) as services, scratch_database(services.database_url) as database_url:
+        with (
+            Services(settings) as services,
+            scratch_database(services.database_url, "parsefleet_bench") as database_url,
+        ):
             costs["db_write_ms_per_1000_files"] = db_write_ms_per_1000_files(settings, database_url, files[:_DB_SAMPLE])
             fleet = fleet_run(
                 settings, services.redis_url, database_url, target, warmup=warmup, log_dir=scratch / "logs"
