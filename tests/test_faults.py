@@ -66,7 +66,7 @@ def _wait_for_batches(database_url: str, count: int, stop: threading.Event) -> b
     deadline = time.monotonic() + 120
     with psycopg.connect(database_url, autocommit=True) as conn:
         while (conn.execute("SELECT count(*) FROM batch_results").fetchone() or (0,))[0] < count:
-            if stop.wait(0.05) or time.monotonic() > deadline:
+            if stop.wait(0.01) or time.monotonic() > deadline:
                 return False
     return True
 
@@ -94,13 +94,17 @@ def test_killing_pool_children_mid_batch_loses_nothing(settings: Settings, tmp_p
     stop = threading.Event()
 
     def killer() -> None:
+        # Paced by progress, not by the clock: kill number k once 3 + 3k batches are committed, so
+        # every kill lands mid-run (the run has ~45 batches) however fast or slow the machine is,
+        # and never while the pool is still starting.
         main_pid = fleet.processes[0].pid
-        _wait_for_batches(settings.database_url or "", 3, stop)  # kill mid-run, not while the pool starts
-        while not stop.wait(0.4) and len(killed) < 5:
-            children = _children(main_pid)
+        while len(killed) < 5 and _wait_for_batches(settings.database_url or "", 3 + 3 * len(killed), stop):
+            children = [child for child in _children(main_pid) if child not in killed]
             if children:
                 os.kill(children[0], signal.SIGKILL)
                 killed.append(children[0])
+            elif stop.wait(0.02):
+                return
 
     thread = threading.Thread(target=killer)
     thread.start()
@@ -110,7 +114,7 @@ def test_killing_pool_children_mid_batch_loses_nothing(settings: Settings, tmp_p
         stop.set()
         thread.join()
         fleet.stop()
-    assert len(killed) >= 3
+    assert len(killed) == 5
     _assert_exactly_once(settings.database_url, report, _FILES)
 
 
