@@ -84,7 +84,8 @@ def run_bench(settings: Settings, profile: str, corpus_dir: Path, floors: Floors
             costs["queue_overhead_ms_per_task"] = _overhead(settings, services.redis_url, database_url, scratch)
             machine = _machine(settings, database_url)
     costs["telemetry_flag_0_vs_100"] = "not measured: the telemetry.v2.parser_cli flag is not implemented yet"
-    result = BenchResult(machine, profile, _counts(files), limits, fleet, costs, _efficiency(limits, fleet))
+    efficiency = _efficiency(limits, fleet, settings.cpu_limit_pct / 100)
+    result = BenchResult(machine, profile, _counts(files), limits, fleet, costs, efficiency)
     result.breaches = _breaches(result, floors)
     return result
 
@@ -140,16 +141,19 @@ def _counts(files: Sequence[BenchFile]) -> dict[str, int]:
     return {language: sum(1 for f in files if f.language == language) for language in LANGUAGES}
 
 
-def _efficiency(limits: dict[str, dict[str, float]], fleet: FleetRun) -> dict[str, float]:
-    """Fleet files/min over the limit's files/min on the same mix and cores (wall clock), and
-    ``cpu``: files per CPU-second of the worker processes over files per CPU-second of the limit.
+def _efficiency(limits: dict[str, dict[str, float]], fleet: FleetRun, cap_share: float) -> dict[str, float]:
+    """Fleet files/min over what the limit allows the fleet on the same mix and cores: the limit's
+    files/min times the CPU cap (``cap_share``), since the workers may use only that share of the
+    cores while the limit loop uses all of them. ``wall`` is the same ratio without the cap; ``cpu``
+    compares files per CPU-second of the worker processes with files per CPU-second of the limit.
     """
     total_files = sum(int(row["files"]) for row in fleet.languages)
-    out = {"total": total_files / fleet.seconds * 60 / limits["total"]["files_per_min"] if fleet.seconds else 0.0}
+    wall = total_files / fleet.seconds * 60 / limits["total"]["files_per_min"] if fleet.seconds else 0.0
+    out = {"total": wall / cap_share, "wall": wall}
     for row in fleet.languages:
         figure = limits.get(row["language"], {})
         if figure.get("in_mix_files_per_min"):
-            out[row["language"]] = float(row["files_per_min"]) / figure["in_mix_files_per_min"]
+            out[row["language"]] = float(row["files_per_min"]) / figure["in_mix_files_per_min"] / cap_share
     worker_cpu_s = fleet.cpu_share * fleet.seconds * fleet.concurrency
     limit_files_per_cpu_s = total_files / limits["total"]["cpu_s"] if limits["total"]["cpu_s"] else 0.0
     if worker_cpu_s and limit_files_per_cpu_s:

@@ -46,7 +46,11 @@ def render(result: BenchResult) -> str:
         if lang != "total"
     )
     lines.append(f"limit, each language alone on {m['worker_concurrency']} processes: {alone}")
-    lines.append(f"efficiency per CPU-second (worker processes vs limit): {_f(result.efficiency.get('cpu'), '.2f')}")
+    lines.append(
+        f"eff. = fleet / (limit x CPU cap {m['cpu_limit_pct']}%); against the uncapped limit"
+        f" {_f(result.efficiency.get('wall'), '.2f')}; per CPU-second of the workers"
+        f" {_f(result.efficiency.get('cpu'), '.2f')}"
+    )
     rss = ", ".join(f"{value:.0f}" for value in fleet.peak_rss_mb)
     lines.append(f"peak RSS per worker (main + children): {rss} MB; CPU share of the workers: {fleet.cpu_share:.0%}")
     lines.append(
