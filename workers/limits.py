@@ -2,6 +2,13 @@
 
 tree-sitter calls a progress callback while it parses (only when the source comes through a read
 callback); returning True cancels the parse. ``ParseBudget`` is that callback.
+
+Sources up to ``UNWATCHED_PARSE_MAX_BYTES`` are parsed from bytes, without the callbacks: the
+read-callback path of the binding (py-tree-sitter 0.26.1) keeps a reference to every chunk it is
+given, so each watched parse leaks about its source's size, and the callbacks cost time. A source
+that small cannot run away: the worst inputs measured (a Go file of ``def f(`` lines, open
+brackets, unterminated strings, random bytes, in each grammar) took at most 0.24 s and 28 MB at
+64 KiB (docs/reliability.md), far inside the default 10 s and the child's memory headroom.
 """
 
 from __future__ import annotations
@@ -12,10 +19,11 @@ from pathlib import Path
 
 from common.errors import ParseCancelled, ParseFailure, ParseTimeout
 
-__all__ = ["CpuGovernor", "ParseBudget", "cgroup_cpu_limit", "child_cpu_share", "rss_mb"]
+__all__ = ["UNWATCHED_PARSE_MAX_BYTES", "CpuGovernor", "ParseBudget", "cgroup_cpu_limit", "child_cpu_share", "rss_mb"]
 
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 _RSS_CHECK_EVERY = 32  # progress callbacks between two reads of /proc/self/statm
+UNWATCHED_PARSE_MAX_BYTES = 64 * 1024
 
 
 def rss_mb() -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from common.errors import ParseTimeout
 from common.outline import FileStatus, Outline, SymbolKind, Visibility
 from workers.languages import adapter_for, load_adapters
 from workers.languages.tree import Definition, Source, build_symbols, count_errors
-from workers.limits import ParseBudget
+from workers.limits import UNWATCHED_PARSE_MAX_BYTES, ParseBudget
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 LANGUAGE_OF = {".py": "python", ".go": "go", ".rs": "rust"}
@@ -89,6 +90,18 @@ def test_an_expired_budget_cancels_the_parse(language: str) -> None:
     source = {"python": b"x = 1\n", "go": b"var x = 1\n", "rust": b"const X: u8 = 1;\n"}[language] * 200_000
     with pytest.raises(ParseTimeout):
         adapter_for(language).parse(source, ParseBudget(timeout_s=0))
+
+
+@pytest.mark.parametrize("language", ["python", "go", "rust"])
+def test_a_small_source_is_not_kept_after_its_outline(language: str) -> None:
+    """py-tree-sitter 0.26.1 keeps every chunk a read callback returns; sources up to
+    UNWATCHED_PARSE_MAX_BYTES take the bytes path, so a worker parsing them does not grow."""
+    line = {"python": b"def f():\n    return 1\n", "go": b"func F() int { return 1 }\n", "rust": b"fn f() {}\n"}
+    source = line[language] * (UNWATCHED_PARSE_MAX_BYTES // len(line[language]))
+    references = sys.getrefcount(source)
+    outline = adapter_for(language).outline(source, ParseBudget(timeout_s=10))
+    assert outline.symbols
+    assert sys.getrefcount(source) == references
 
 
 def definition(

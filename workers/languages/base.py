@@ -13,7 +13,7 @@ import tree_sitter
 
 from common.errors import ParseFailure
 from common.outline import Outline
-from workers.limits import ParseBudget
+from workers.limits import UNWATCHED_PARSE_MAX_BYTES, ParseBudget
 
 __all__ = ["QUERY_DIR", "LanguageAdapter"]
 
@@ -43,7 +43,13 @@ class LanguageAdapter(ABC):
         """Turn a parsed tree into the shared outline model."""
 
     def parse(self, source: bytes, budget: ParseBudget) -> tree_sitter.Tree:
-        """Parse ``source``; raise the budget's ParseFailure when it cancels the parse."""
+        """Parse ``source``; raise the budget's ParseFailure when it cancels the parse (sources up
+        to UNWATCHED_PARSE_MAX_BYTES are parsed directly: see workers.limits)."""
+        if len(source) <= UNWATCHED_PARSE_MAX_BYTES:
+            try:
+                return self.parser.parse(source)
+            finally:
+                self.parser.reset()
 
         def read(offset: int, _point: tuple[int, int]) -> bytes:
             return source[offset : offset + _READ_CHUNK_BYTES]
