@@ -36,6 +36,10 @@ def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
             # A batch not acknowledged within this many seconds is delivered again. Batches take
             # well under a second; the margin covers a full batch of per-file timeouts.
             "visibility_timeout": settings.visibility_timeout_s,
+            # Every worker looks for such batches every 10 s (kombu's default scans only every
+            # 10th look, so a lost host's batches came back up to 100 s after the timeout).
+            "unacked_restore_interval": 10,
+            "unacked_restore_throttle": 1,
             "socket_keepalive": True,
             "health_check_interval": 10,
         },

@@ -5,6 +5,7 @@ talks to them, so nothing else ever sees them.
 
     ParsefleetError
     ├── ConfigError             a setting or flag has a value we cannot use
+    │   └── StepTwoReverted     Step 2 telemetry was reverted; raising the flag needs --enable-step2
     ├── InputError              the target given by the user cannot be submitted
     │   ├── TargetNotFound
     │   ├── TargetUnreadable
@@ -16,7 +17,12 @@ talks to them, so nothing else ever sees them.
     ├── EmbeddedServiceError    an embedded Redis or PostgreSQL failed to start
     ├── BatchFormatError        a batch on the wire cannot be decoded
     ├── CorpusError             a benchmark corpus cannot be built from the sources at hand
+    ├── ReferenceUnavailable    a reference parser (go/parser, syn) cannot be built or run
     ├── RunNotFound             a run id names no run
+    ├── DeadLetterNotFound      an id names no entry of the dead-letter list
+    ├── RolloutNotFound         no stored ramp decision answers the question (baseline, go-live)
+    ├── RampError               the telemetry ramp cannot start or go on
+    ├── SnapshotError           pg_dump cannot be found or fails
     └── ParseFailure            one file could not be outlined; ``kind`` names why
         ├── ParseTimeout
         └── ParseCancelled
@@ -29,6 +35,7 @@ __all__ = [
     "BrokerUnavailable",
     "ConfigError",
     "CorpusError",
+    "DeadLetterNotFound",
     "EmbeddedServiceError",
     "InputError",
     "NoSupportedFiles",
@@ -36,8 +43,13 @@ __all__ = [
     "ParseFailure",
     "ParseTimeout",
     "ParsefleetError",
+    "RampError",
+    "ReferenceUnavailable",
+    "RolloutNotFound",
     "RunNotFound",
     "ServiceUnavailable",
+    "SnapshotError",
+    "StepTwoReverted",
     "StoreRejected",
     "StoreUnavailable",
     "TargetNotFound",
@@ -51,6 +63,10 @@ class ParsefleetError(Exception):
 
 class ConfigError(ParsefleetError):
     """Raised when a setting (environment variable or flag) has an unusable value."""
+
+
+class StepTwoReverted(ConfigError):
+    """Raised when the flag is raised above 0% after ``parsefleet telemetry revert`` without --enable-step2."""
 
 
 class InputError(ParsefleetError):
@@ -97,8 +113,29 @@ class CorpusError(ParsefleetError):
     """Raised when a corpus source is missing, too small, unreadable, or the corpus cannot be written."""
 
 
+class ReferenceUnavailable(ParsefleetError):
+    """Raised when a reference parser of `parsefleet parity` cannot be built or run: its toolchain
+    (go, cargo) or crate registry is missing, its build fails, or it prints what we cannot read."""
+
+
 class RunNotFound(ParsefleetError):
     """Raised when a run id (or 'latest') names no stored run."""
+
+
+class DeadLetterNotFound(ParsefleetError):
+    """Raised when an id given to ``parsefleet dead-letter replay`` names no kept batch."""
+
+
+class RolloutNotFound(ParsefleetError):
+    """Raised when no stored ramp decision gives what a report needs (a baseline, a go-live time)."""
+
+
+class RampError(ParsefleetError):
+    """Raised when the telemetry ramp cannot start (no baseline data, Step 2 reverted) or go on."""
+
+
+class SnapshotError(ParsefleetError):
+    """Raised when no pg_dump fits the server, or pg_dump fails; the message is one line, no password."""
 
 
 class ParseFailure(ParsefleetError):

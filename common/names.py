@@ -5,6 +5,7 @@ from __future__ import annotations
 from common.languages import LANGUAGES
 
 __all__ = [
+    "ATTEMPTS_KEY_PREFIX",
     "DEAD_LETTER_KEY",
     "METRIC_CICD_SUCCESS_RATIO",
     "METRIC_CLI_CMD_DURATION_MS",
@@ -13,7 +14,9 @@ __all__ = [
     "PARENT_PID_ENV",
     "PARSE_BATCH_TASK",
     "QUEUES",
+    "TELEMETRY_EMITTED_KEY_PREFIX",
     "TELEMETRY_FLAG",
+    "TELEMETRY_REVERTED_KEY",
     "queue_for",
 ]
 
@@ -26,7 +29,14 @@ PARENT_PID_ENV = "PARSEFLEET_PARENT_PID"
 
 # Redis keys
 DEAD_LETTER_KEY = "parsefleet:dead_letter"
+# One counter per task id: times a batch started on a worker without finishing (poison batches).
+ATTEMPTS_KEY_PREFIX = "parsefleet:attempts:"
+# The Step 2 telemetry flag: an integer percentage 0..100 (absent means 0).
 TELEMETRY_FLAG = "telemetry.v2.parser_cli"
+# Set by `parsefleet telemetry revert`: Step 2 off whatever the percentage, until re-enabled.
+TELEMETRY_REVERTED_KEY = "telemetry.v2.parser_cli:reverted"
+# One hash per UTC hour (suffix YYYY-MM-DDTHH): Step 2 figures emitted, by metric name.
+TELEMETRY_EMITTED_KEY_PREFIX = "parsefleet:telemetry:emitted:"
 
 # statsd metric names (shared/DESIGN.md; dashboards and alerts depend on them)
 METRIC_PARSER_DURATION_MS = "parser_duration_ms"

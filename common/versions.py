@@ -12,14 +12,15 @@ from importlib.metadata import PackageNotFoundError, version
 __all__ = ["ADAPTER_VERSION", "parser_version"]
 
 # Bump when an adapter's output changes for the same input: every blob is then parsed again.
-ADAPTER_VERSION = "1"
+# 2: Rust negative impls keep their `!` (`impl !Send for T`).
+ADAPTER_VERSION = "2"
 
 _GRAMMAR_PACKAGES = {"python": "tree-sitter-python", "go": "tree-sitter-go", "rust": "tree-sitter-rust"}
 
 
 @cache
 def parser_version(language: str) -> str:
-    """Return e.g. ``a1/ts0.26.1/tree-sitter-python0.25.0`` for one language."""
+    """Return e.g. ``a2/ts0.26.1/tree-sitter-python0.25.0`` for one language."""
     grammar = _GRAMMAR_PACKAGES[language]
     return f"a{ADAPTER_VERSION}/ts{_installed('tree-sitter')}/{grammar}{_installed(grammar)}"
 

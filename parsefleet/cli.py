@@ -17,14 +17,17 @@ from pathlib import Path
 from common.errors import (
     ConfigError,
     CorpusError,
+    DeadLetterNotFound,
     InputError,
     ParsefleetError,
+    RolloutNotFound,
     RunNotFound,
     ServiceUnavailable,
 )
 from common.languages import LANGUAGES
+from common.names import TELEMETRY_FLAG
 from common.settings import Settings
-from parsefleet import __version__, commands
+from parsefleet import __version__, commands, rollout
 from parsefleet.report import RunReport, render
 from parsefleet.telemetry import record_cli_run
 
@@ -75,7 +78,7 @@ def _handle(settings: Settings, args: argparse.Namespace) -> int:
 def _exit_code(exc: ParsefleetError) -> int:
     if isinstance(exc, ServiceUnavailable):
         return EXIT_SERVICE
-    if isinstance(exc, InputError | ConfigError | RunNotFound | CorpusError):
+    if isinstance(exc, InputError | ConfigError | RunNotFound | CorpusError | DeadLetterNotFound | RolloutNotFound):
         return EXIT_INPUT
     return EXIT_FAILED
 
@@ -97,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_report(sub, common)
     _add_bench(sub, common)
     _add_alerts(sub, common)
+    _add_flag(sub, common)
+    _add_telemetry(sub, common)
+    _add_dead_letter(sub, common)
     _add_parity(sub, common)
     db = sub.add_parser("db", help="database administration").add_subparsers(dest="db_command", required=True)
     db.add_parser("migrate", parents=[common], help="apply pending schema migrations").set_defaults(handler=_db_migrate)
@@ -182,6 +188,63 @@ def _add_alerts(sub: argparse._SubParsersAction[argparse.ArgumentParser], common
     check.set_defaults(handler=_alerts_check)
 
 
+def _add_dead_letter(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    dead = sub.add_parser("dead-letter", help="batches no worker could process: list them, send them again")
+    actions = dead.add_subparsers(dest="dead_letter_command", required=True)
+    listing = actions.add_parser("list", parents=[common], help="every dead letter: id, time, batch, reason")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(handler=_dead_letter_list)
+    replay = actions.add_parser("replay", parents=[common], help="send dead letters to the workers again")
+    replay.add_argument("ids", nargs="*", metavar="ID", help="ids from `parsefleet dead-letter list`")
+    replay.add_argument("--all", action="store_true", help="replay every dead letter")
+    replay.set_defaults(handler=_dead_letter_replay)
+
+
+def _add_flag(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    flag = sub.add_parser("flag", help="the Step 2 telemetry flag telemetry.v2.parser_cli (a percentage)")
+    actions = flag.add_subparsers(dest="flag_command", required=True)
+    get = actions.add_parser("get", parents=[common], help="print the flag")
+    get.add_argument("--json", action="store_true", help="print JSON")
+    get.set_defaults(handler=_flag_get)
+    put = actions.add_parser("set", parents=[common], help="set the flag; workers follow within 10 s")
+    put.add_argument("pct", metavar="PCT", help="percentage 0..100 of batches and commands with Step 2 figures")
+    put.add_argument("--enable-step2", action="store_true", help="turn Step 2 on again after `telemetry revert`")
+    put.set_defaults(handler=_flag_set)
+
+
+def _add_telemetry(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    actions = sub.add_parser("telemetry", help="the Step 2 telemetry rollout").add_subparsers(
+        dest="telemetry_command", required=True
+    )
+    ramp = actions.add_parser("ramp", parents=[common], help="ramp the flag 25 -> 75 -> 100%%, roll back on variance")
+    ramp.add_argument("--steps", default="25,75,100", help="percentages in order (default 25,75,100)")
+    ramp.add_argument("--hold", default="15m", help="hold per step before it may advance (default 15m)")
+    ramp.add_argument("--baseline-window", default="1h", help="pre-ramp window of the baseline p95 (default 1h)")
+    ramp.add_argument("--check-every", default="60s", help="check interval, at most 60s (default 60s)")
+    ramp.add_argument("--breach-for", default="10m", help="variance beyond 7%% this long rolls back (default 10m)")
+    ramp.add_argument("--give-up-after", default="2h", help="roll back when not done by then (default 2h)")
+    ramp.add_argument("--no-snapshot", action="store_true", help="skip the snapshot before the first step")
+    ramp.set_defaults(handler=_telemetry_ramp)
+    rollback = actions.add_parser("rollback", parents=[common], help="set the flag to 0%% at once")
+    rollback.set_defaults(handler=_telemetry_rollback)
+    revert = actions.add_parser("revert", parents=[common], help="back to the Step 1 collectors entirely")
+    revert.add_argument("--dry-run", action="store_true", help="print what would be done, change nothing")
+    revert.add_argument("--drop-data", action="store_true", help="also delete Step 2 rows since the latest ramp")
+    revert.set_defaults(handler=_telemetry_revert)
+    shot = actions.add_parser("snapshot", parents=[common], help="pg_dump the telemetry tables (kept 72 h)")
+    shot.set_defaults(handler=_telemetry_snapshot)
+    variance = actions.add_parser("variance", parents=[common], help="validation report after go-live; exit 1 on fail")
+    variance.add_argument("--at", choices=["1h", "12h", "24h", "48h"], help="window from go-live (default: to now)")
+    variance.add_argument("--since", help="window start, ISO 8601 (instead of go-live)")
+    variance.add_argument("--until", help="window end, ISO 8601 (default: now)")
+    variance.add_argument("--json", action="store_true", help="print JSON")
+    variance.set_defaults(handler=_telemetry_variance)
+    reconcile = actions.add_parser("reconcile", parents=[common], help="emitted vs stored figures; exit 1 on a gap")
+    reconcile.add_argument("--hours", type=int, default=24, help="hours back, the current one included (default 24)")
+    reconcile.add_argument("--json", action="store_true", help="print JSON")
+    reconcile.set_defaults(handler=_telemetry_reconcile)
+
+
 def _ci(args: argparse.Namespace) -> bool:
     flag = getattr(args, "ci", None)
     return bool(flag) if flag is not None else os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -252,11 +315,16 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_FAILED if result.breaches else EXIT_OK
 
 
-def _parity(_settings: Settings, args: argparse.Namespace) -> int:
-    from workers.languages.parity import compare_corpus
+def _parity(settings: Settings, args: argparse.Namespace) -> int:
+    from common.errors import TargetNotFound
+    from workers.languages.parity import compare_corpus, references
     from workers.languages.parity import render as render_parity
 
-    report = compare_corpus(args.corpus, args.language or LANGUAGES)
+    if not args.corpus.is_dir():  # before building any reference program
+        raise TargetNotFound(f"corpus directory not found: {args.corpus}")
+    languages = args.language or LANGUAGES
+    found, unavailable = references(settings, languages)  # builds the Go and Rust programs once
+    report = compare_corpus(args.corpus, languages, found, unavailable)
     print(render_parity(report, max(args.show, 0)))
     if args.json:
         commands.write_json(report.as_dict(), args.json)
@@ -281,10 +349,106 @@ def _alerts_check(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_FAILED if any(alert.firing for alert in found) else EXIT_OK
 
 
+def _dead_letter_list(settings: Settings, args: argparse.Namespace) -> int:
+    from parsefleet.dead_letters import list_entries
+
+    found = list_entries(settings)
+    if args.json:
+        commands.write_json([entry.as_dict() for entry in found], "-")
+    else:
+        print("\n".join(entry.render() for entry in found) if found else "no dead letters")
+    return EXIT_OK
+
+
+def _dead_letter_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from parsefleet.dead_letters import replay
+
+    done = replay(settings, args.ids, replay_all=args.all)
+    print(f"replayed {len(done.sent)}: {' '.join(done.sent)}" if done.sent else "replayed none")
+    for entry_id, why in done.kept:
+        print(f"kept {entry_id}: {why}")
+    return EXIT_FAILED if done.kept else EXIT_OK
+
+
 def _db_migrate(settings: Settings, args: argparse.Namespace) -> int:
     applied = commands.db_migrate(settings)
     print("applied: " + ", ".join(applied) if applied else "schema is up to date")
     return EXIT_OK
+
+
+def _flag_get(settings: Settings, args: argparse.Namespace) -> int:
+    state = rollout.flag_get(settings)
+    if args.json:
+        commands.write_json({"flag": TELEMETRY_FLAG, "pct": state.pct, "reverted": state.reverted}, "-")
+    else:
+        print(state.render())
+    return EXIT_OK
+
+
+def _flag_set(settings: Settings, args: argparse.Namespace) -> int:
+    before, after, unrecorded = rollout.flag_set(settings, args.pct, enable_step2=args.enable_step2)
+    print(f"{after.render()} (was {before.pct}%)")
+    if unrecorded:
+        print(f"parsefleet: warning: decision not recorded: {unrecorded}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _telemetry_ramp(settings: Settings, args: argparse.Namespace) -> int:
+    plan = rollout.ramp_plan(
+        args.steps,
+        hold=args.hold,
+        baseline=args.baseline_window,
+        check_every=args.check_every,
+        breach_for=args.breach_for,
+        give_up_after=args.give_up_after,
+    )
+    outcome = rollout.ramp(
+        settings, plan, take_snapshot_first=not args.no_snapshot, echo=lambda x: print(x, flush=True)
+    )
+    print(f"ramp {outcome.ramp_id}: {outcome.status} at {outcome.pct}%")
+    return EXIT_OK if outcome.status == "done" else EXIT_FAILED
+
+
+def _telemetry_rollback(settings: Settings, _args: argparse.Namespace) -> int:
+    before, unrecorded = rollout.rollback(settings)
+    print(f"{TELEMETRY_FLAG} 0% (was {before.pct}%): rolled back")
+    if unrecorded:
+        print(f"parsefleet: warning: decision not recorded: {unrecorded}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _telemetry_revert(settings: Settings, args: argparse.Namespace) -> int:
+    plan = rollout.revert(settings, dry_run=args.dry_run, drop_data=args.drop_data)
+    for step in plan.steps:
+        print(("would " if args.dry_run else "done: ") + step)
+    return EXIT_OK
+
+
+def _telemetry_snapshot(settings: Settings, _args: argparse.Namespace) -> int:
+    print(rollout.snapshot(settings).render())
+    return EXIT_OK
+
+
+def _telemetry_variance(settings: Settings, args: argparse.Namespace) -> int:
+    if (args.at and (args.since or args.until)) or (args.until and not args.since):
+        raise ConfigError("give --at, or --since (and optionally --until)")
+    since = rollout.parse_time(args.since) if args.since else None
+    until = rollout.parse_time(args.until) if args.until else None
+    report = rollout.variance(settings, at=args.at, since=since, until=until)
+    if args.json:
+        commands.write_json(report.as_dict(), "-")
+    else:
+        print(report.render())
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def _telemetry_reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    found = rollout.reconcile_hours(settings, args.hours)
+    if args.json:
+        commands.write_json(found.as_dict(), "-")
+    else:
+        print(found.render())
+    return EXIT_FAILED if found.gaps else EXIT_OK
 
 
 if __name__ == "__main__":

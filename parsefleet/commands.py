@@ -14,10 +14,10 @@ from pathlib import Path
 
 import psycopg
 
-from common import dead_letter
+from common import database, dead_letter
 from common.broker import redis_client, translated
 from common.database import session
-from common.errors import ParsefleetError
+from common.errors import ParsefleetError, StoreUnavailable
 from common.names import QUEUES
 from common.runs import mark_finished_if_complete
 from common.settings import Settings
@@ -46,6 +46,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 _POLL_S = 0.25
+_OUTAGE_POLL_S = 1.0
 Connection = psycopg.Connection[tuple[object, ...]]
 
 
@@ -126,7 +127,8 @@ class FleetStatus:
     def render(self) -> str:
         """Text for a terminal."""
         lines = ["queues: " + ", ".join(f"{lang} {depth}" for lang, depth in self.queues.items())]
-        lines.append(f"dead letters: {self.dead_letter}")
+        hint = " (parsefleet dead-letter list)" if self.dead_letter else ""
+        lines.append(f"dead letters: {self.dead_letter}{hint}")
         for run in map(_state_dict, self.runs):
             lines.append(
                 f"run {run['run_id']} started {run['started_at']} batches {run['batches']} "
@@ -185,26 +187,62 @@ def _submit_and_wait(
             bar.update(state.files_done, total, "waiting" if tally.submitted else "submitting")
 
         submission = Submission(settings, services.redis_url, services.database_url, ci=ci, progress=show)
+        watch = _RunWatch(services.database_url)
         try:
             tally = submission.run(plan)
-            _wait(conn, tally, bar, fleet)
+            _wait(watch, tally, bar, fleet)
         finally:
+            watch.close()
             bar.close()
     return tally
 
 
-def _wait(conn: Connection, tally: Tally, bar: ProgressBar, fleet: LocalWorkers | None) -> None:
+class _RunWatch:
+    """Polls a run's state on a connection of its own; rides out a PostgreSQL outage, as the workers
+    do (they retry their commits), instead of abandoning a run that will finish once it is back."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self._conn: Connection | None = None
+        self._down = False
+
+    def state(self, run_id: str) -> RunState | None:
+        """The run's state, marking it finished when complete; None while PostgreSQL is unreachable."""
+        try:
+            self._conn = self._conn or database.connect(self.database_url)
+            with database.translated(self.database_url):
+                mark_finished_if_complete(self._conn, run_id)
+                self._conn.commit()
+                state = load_state(self._conn, run_id)
+        except StoreUnavailable as exc:
+            self.close()
+            if not self._down:
+                log.warning("%s; waiting for it to come back", exc)
+            self._down = True
+            return None
+        if self._down:
+            log.warning("PostgreSQL is back; run %s goes on", run_id)
+        self._down = False
+        return state
+
+    def close(self) -> None:
+        """Drop the connection."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _wait(watch: _RunWatch, tally: Tally, bar: ProgressBar, fleet: LocalWorkers | None) -> None:
     total = sum(tally.sent.values())
     while True:
-        mark_finished_if_complete(conn, tally.run_id)
-        conn.commit()
-        state = load_state(conn, tally.run_id)
-        bar.update(state.files_done, total, "waiting")
-        if state.finished:
-            return
+        state = watch.state(tally.run_id)
+        if state is not None:
+            bar.update(state.files_done, total, "waiting")
+            if state.finished:
+                return
         if fleet is not None and len(fleet.dead()) == fleet.count:
             raise WorkersDied(f"every local worker exited (codes {fleet.dead()}); see {fleet.log_dir}")
-        time.sleep(_POLL_S)
+        time.sleep(_POLL_S if state is not None else _OUTAGE_POLL_S)
 
 
 def _state_dict(state: RunState) -> dict[str, object]:

@@ -1,10 +1,13 @@
 """Send batches to their language's Celery queue, holding back while a queue is full.
 
-The producer names the task (``parsefleet.parse_batch``) and never imports worker code.
+The producer names the task (``parsefleet.parse_batch``) and never imports worker code. While
+Redis is unreachable (a restart, a failover) it keeps trying for ``broker_retry_s``: kombu retries
+the send, and the queue-depth check retries here.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 import kombu.exceptions
@@ -18,8 +21,11 @@ from common.settings import Settings, redact_url
 
 __all__ = ["Enqueuer"]
 
+log = logging.getLogger(__name__)
+
 _POLL_MIN_S = 0.01
 _POLL_MAX_S = 0.5
+_SEND_RETRY_MAX_S = 2.0
 
 
 class Enqueuer:
@@ -28,6 +34,7 @@ class Enqueuer:
     def __init__(self, settings: Settings, redis_url: str) -> None:
         self.redis_url = redis_url
         self.max_pending = settings.max_pending_batches
+        self.broker_retry_s = settings.broker_retry_s
         self.redis = redis_client(redis_url)
         self.app = Celery("parsefleet-producer", set_as_current=False)
         self.app.conf.update(celery_config(settings, redis_url))
@@ -46,19 +53,31 @@ class Enqueuer:
                 serializer="msgpack",
                 retry=True,
                 retry_policy={
-                    "max_retries": 30,
+                    "max_retries": max(1, int(self.broker_retry_s / _SEND_RETRY_MAX_S)),
                     "interval_start": 0.2,
                     "interval_step": 0.5,
-                    "interval_max": 2,
+                    "interval_max": _SEND_RETRY_MAX_S,
                 },
             )
         except kombu.exceptions.OperationalError as exc:
             raise BrokerUnavailable(f"Redis at {redact_url(self.redis_url)} refused a batch ({exc})") from exc
 
     def depth(self, queue: str) -> int:
-        """Batches waiting in one queue."""
-        with translated(self.redis_url):
-            return int(self.redis.llen(queue))
+        """Batches waiting in one queue; raises BrokerUnavailable once Redis has been unreachable for
+        ``broker_retry_s``."""
+        deadline = time.monotonic() + self.broker_retry_s
+        pause_s = _POLL_MIN_S
+        while True:
+            try:
+                with translated(self.redis_url):
+                    return int(self.redis.llen(queue))
+            except BrokerUnavailable as exc:
+                if time.monotonic() + pause_s > deadline:
+                    raise
+                if pause_s == _POLL_MIN_S:
+                    log.warning("%s; retrying for up to %.0f s", exc, self.broker_retry_s)
+                time.sleep(pause_s)
+                pause_s = min(pause_s * 2, _POLL_MAX_S * 4)
 
     def close(self) -> None:
         """Release broker connections."""

@@ -72,7 +72,7 @@ def database_url() -> Iterator[str]:
 
 _TABLES = (
     "repositories, runs, run_inputs, run_skips, batches, batch_results, files, blobs, symbols, imports,"
-    " batch_metrics, parse_failures, cli_runs"
+    " batch_metrics, parse_failures, cli_runs, telemetry_decisions"
 )
 
 

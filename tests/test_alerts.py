@@ -27,11 +27,12 @@ def _check(database_url: str) -> tuple[int, list[dict[str, object]]]:
 
 def _seed(database_url: str, *, slow: int, failures: int, ci_ok: int, ci_failed: int) -> None:
     with psycopg.connect(database_url) as conn:
-        for index in range(20):
+        for index in range(20):  # batch latency comes from batch_results: every batch, whatever the flag
             conn.execute(
-                "INSERT INTO batch_metrics (time, run_id, batch_id, language, worker, files, size_bytes, duration_ms)"
-                " VALUES (now(), gen_random_uuid(), %s, 'go', 'w', 1, 1, %s)",
-                (f"b{index}", 900.0 if index < slow else 20.0),
+                "INSERT INTO batch_results (batch_id, run_id, language, files, parsed, partial, fallback, failed,"
+                " symbols, duration_ms, worker) VALUES (gen_random_uuid()::text, gen_random_uuid(), 'go', 1, 1, 0, 0,"
+                " 0, 0, %s, 'w')",
+                (900.0 if index < slow else 20.0,),
             )
         for index in range(failures):
             conn.execute(

@@ -122,11 +122,12 @@ def test_commands_are_recorded_in_cli_runs_and_statsd(
         "PARSEFLEET_DATABASE_URL": clean_db,
         "PARSEFLEET_STATSD_ADDR": f"{host}:{port}",
     }
+    assert _run(["flag", "set", "100"], env=env).returncode == 0  # Step 2: every command gets its timer
     assert _run(["status"], env={**env, "CI": "true"}).returncode == 0
     assert _run(["report", "00000000-0000-0000-0000-000000000000"], env={**env, "CI": "true"}).returncode == 2
     packets = [statsd_server.recv(65536).decode() for _ in range(2)]
     assert all(p.startswith("cli_cmd_duration_ms:") and "|ms|#" in p for p in packets)
     assert any("command:report" in p and "exit_code:2" in p for p in packets)
     with psycopg.connect(clean_db) as conn:
-        rows = conn.execute("SELECT command, exit_code, ci FROM cli_runs ORDER BY time").fetchall()
-    assert rows == [("status", 0, True), ("report", 2, True)]
+        rows = conn.execute("SELECT command, exit_code, ci, step2 FROM cli_runs ORDER BY time").fetchall()
+    assert rows == [("status", 0, True, True), ("report", 2, True, True)]

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 
 from common.batch import Batch, BatchFile, FileRef
+from common.names import TELEMETRY_FLAG
 from common.settings import Settings
 from parsefleet import commands
 from parsefleet.fleet import LocalWorkers
@@ -154,6 +156,7 @@ def test_a_batch_delivered_twice_is_stored_once(settings: Settings, worker: Loca
     run_id = str(uuid.uuid4())
     batch = Batch(f"{run_id}:000001", run_id, "python", (BatchFile(ref, content),))
     assert settings.redis_url and settings.database_url
+    redis.Redis.from_url(settings.redis_url).set(TELEMETRY_FLAG, "100")  # Step 2: batch_metrics rows too
     enqueuer = Enqueuer(settings, settings.redis_url)
     enqueuer.send(batch)
     enqueuer.send(batch)

@@ -14,7 +14,7 @@ from celery import Celery
 from common.batch import Batch, BatchFile, FileRef, decode_batch
 from common.broker import celery_config
 from common.languages import language_for
-from common.names import DEAD_LETTER_KEY, PARSE_BATCH_TASK, queue_for
+from common.names import DEAD_LETTER_KEY, PARSE_BATCH_TASK, TELEMETRY_FLAG, queue_for
 from common.settings import Settings
 from parsefleet import commands
 from parsefleet.fleet import LocalWorkers
@@ -132,8 +132,9 @@ def test_failures_are_named_with_their_file_and_nothing_is_lost(
 
 
 def test_workers_send_batch_durations_and_failures_to_statsd(
-    settings: Settings, worker: LocalWorkers, statsd_server: socket.socket, tmp_path: Path
+    settings: Settings, worker: LocalWorkers, statsd_server: socket.socket, tmp_path: Path, clean_redis: redis.Redis
 ) -> None:
+    clean_redis.set(TELEMETRY_FLAG, "100")  # Step 2 for every batch; the worker has read no flag yet
     repo = tmp_path / "metrics"
     repo.mkdir()
     (repo / "a.py").write_text("def a():\n    pass\n")

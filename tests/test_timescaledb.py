@@ -9,7 +9,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 
+from common.names import TELEMETRY_FLAG
 from common.settings import Settings
 from parsefleet import commands
 from parsefleet.fleet import LocalWorkers
@@ -28,13 +30,14 @@ def test_migrations_make_hypertables_of_the_measurements(tsdb_url: str) -> None:
         plain = conn.execute(
             "SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_name IN ('symbols', 'blobs')"
         ).fetchone()
-    assert tables == {"batch_metrics", "parse_failures", "cli_runs"}
+    assert tables == {"batch_metrics", "parse_failures", "cli_runs", "telemetry_decisions"}
     assert plain == (0,)
 
 
 def test_pipeline_report_and_dashboard_queries_on_timescaledb(
-    tsdb_url: str, redis_url: str, clean_redis: object, tmp_path: Path
+    tsdb_url: str, redis_url: str, clean_redis: redis.Redis, tmp_path: Path
 ) -> None:
+    clean_redis.set(TELEMETRY_FLAG, "100")  # Step 2 for every batch: batch_metrics chunks, queue wait panel
     settings = Settings.from_env({}, redis_url=redis_url, database_url=tsdb_url, data_dir=tmp_path / "data")
     fleet = LocalWorkers(redis_url, tsdb_url, tmp_path / "logs")
     fleet.start()

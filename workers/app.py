@@ -23,10 +23,13 @@ from common.settings import Settings
 from workers.languages import load_adapters
 from workers.limits import CpuGovernor, child_cpu_share
 
-__all__ = ["MAIN_PROCESS_BUDGET_MB", "app", "child_budget_mb", "settings"]
+__all__ = ["MAIN_PROCESS_BUDGET_MB", "RECYCLE_SHARE", "app", "child_budget_mb", "settings"]
 
 # Resident memory the worker's main process keeps for itself; the rest is shared by the children.
 MAIN_PROCESS_BUDGET_MB = 96
+# A child is recycled at this share of its budget: the rest is headroom for the next file's parse
+# (an unwatched parse, under workers.limits.UNWATCHED_PARSE_MAX_BYTES, peaks at about 28 MB).
+RECYCLE_SHARE = 0.75
 _PR_SET_PDEATHSIG = 1
 
 settings = Settings.from_env()
@@ -47,9 +50,14 @@ def _build(config: Settings) -> Celery:
     celery.conf.update(
         task_queues=[Queue(name, routing_key=name) for name in QUEUES.values()],
         worker_concurrency=config.concurrency,
-        # Recycle a child that has grown past its budget (checked after each task: celery #5645);
-        # the parse itself is watched while it runs by workers.limits.ParseBudget.
-        worker_max_memory_per_child=int(child_budget_mb(config) * 1024),
+        # Recycle a child once it has used RECYCLE_SHARE of its budget (checked after each task:
+        # celery #5645), so the next parse has headroom; the parse itself is watched while it runs
+        # by workers.limits.ParseBudget.
+        worker_max_memory_per_child=int(child_budget_mb(config) * RECYCLE_SHARE * 1024),
+        # A batch past its hard limit has its pool child killed; requeue it (rather than acknowledge
+        # a batch whose files have no result) and let workers.attempts count it like a crash.
+        task_time_limit=config.batch_time_limit_s,
+        task_acks_on_timeout=False,
         imports=("workers.tasks",),
     )
     return celery

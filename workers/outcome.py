@@ -63,6 +63,9 @@ def outline_batch(batch: Batch, timeout_s: float, rss_limit_mb: float | None) ->
             outcomes.append(FileOutcome(item.ref, None, exc.kind, str(exc)))
         except RecursionError:
             outcomes.append(FileOutcome(item.ref, None, "recursion", "outline nesting too deep"))
+        except MemoryError:  # one file's allocation failed: the process goes on with the next file
+            log.warning("batch %s: %s failed (memory): out of memory while outlining", batch.batch_id, item.ref.path)
+            outcomes.append(FileOutcome(item.ref, None, "memory", "out of memory while outlining"))
         else:
             outcomes.append(FileOutcome(item.ref, outline))
     return BatchOutcome(batch, tuple(outcomes), (time.perf_counter() - started) * 1000)

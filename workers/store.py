@@ -7,12 +7,14 @@ another batch keeps its first outline. Bulk rows go through COPY.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 
+from common.batch import Batch
 from common.database import connect, sql, translated
 from common.outline import FileStatus
 from common.runs import mark_finished_if_complete
@@ -45,17 +47,64 @@ class Store:
         self.database_url = database_url
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
 
-    def write(self, outcome: BatchOutcome, timing: BatchTiming) -> bool:
-        """Commit one batch's results; False when the batch had been committed before."""
+    def write(self, outcome: BatchOutcome, timing: BatchTiming, *, step2: bool = True) -> bool:
+        """Commit one batch's results; False when the batch had been committed before.
+
+        ``step2``: the batch is in the telemetry flag's sampled share, so its batch_metrics row is
+        written too (Step 1 keeps batch_results and parse_failures for every batch).
+        """
         try:
             with translated(self.database_url):
                 conn = self._connection()
                 with conn.transaction():
-                    written = self._write(conn, outcome, timing)
+                    written = self._write(conn, outcome, timing, step2)
                 if written:
                     mark_finished_if_complete(conn, outcome.batch.run_id)
                     conn.commit()
                 return written
+        except BaseException:
+            self.close()
+            raise
+
+    def split(self, batch: Batch, parts: Sequence[Batch], worker: str) -> bool:
+        """Record that ``parts`` replace ``batch``; True when they do (now or by an earlier split),
+        False when ``batch`` had been parsed and stored (then nothing is split).
+
+        The split is committed before the parts are sent, so a run never finishes early (the
+        batch's row counts ``1 - len(parts)`` until its parts have rows) and a redelivery of the
+        batch finds the split and sends the parts again (their claims make that harmless).
+        """
+        try:
+            with translated(self.database_url):
+                conn = self._connection()
+                with conn.transaction():
+                    params = {"batch_id": batch.batch_id, "run_id": batch.run_id, "language": batch.language}
+                    claim = {**params, "worker": worker, "parts": len(parts)}
+                    row = conn.execute(sql(_HERE, "claim_split"), claim).fetchone()
+                    if row is None or row[0] == 0:
+                        return False
+                    conn.execute(
+                        sql(_HERE, "split_batches"),
+                        {
+                            **params,
+                            "ids": [part.batch_id for part in parts],
+                            "files": [len(part.files) for part in parts],
+                            "sizes": [part.size_bytes for part in parts],
+                        },
+                    )
+                return True
+        except BaseException:
+            self.close()
+            raise
+
+    def split_into(self, batch_id: str) -> int:
+        """How many batches replaced ``batch_id`` (0: none, or it was parsed and stored)."""
+        try:
+            with translated(self.database_url):
+                conn = self._connection()
+                with conn.transaction():
+                    row = conn.execute(sql(_HERE, "split_into"), {"batch_id": batch_id}).fetchone()
+                return 0 if row is None else int(str(row[0]))
         except BaseException:
             self.close()
             raise
@@ -71,7 +120,9 @@ class Store:
             self._conn = connect(self.database_url)
         return self._conn
 
-    def _write(self, conn: psycopg.Connection[tuple[object, ...]], outcome: BatchOutcome, timing: BatchTiming) -> bool:
+    def _write(
+        self, conn: psycopg.Connection[tuple[object, ...]], outcome: BatchOutcome, timing: BatchTiming, step2: bool
+    ) -> bool:
         batch = outcome.batch
         claimed = conn.execute(
             sql(_HERE, "claim_batch"),
@@ -94,7 +145,7 @@ class Store:
         version = parser_version(batch.language)
         fresh = self._write_blobs(conn, outcome.files, version)
         self._write_outlines(conn, [f for f in outcome.files if f.ref.blob_hash in fresh], version)
-        self._write_measurements(conn, outcome, timing)
+        self._write_measurements(conn, outcome, timing, step2)
         return True
 
     def _write_blobs(
@@ -138,23 +189,24 @@ class Store:
                         )
 
     def _write_measurements(
-        self, conn: psycopg.Connection[tuple[object, ...]], outcome: BatchOutcome, timing: BatchTiming
+        self, conn: psycopg.Connection[tuple[object, ...]], outcome: BatchOutcome, timing: BatchTiming, step2: bool
     ) -> None:
         batch = outcome.batch
-        conn.execute(
-            sql(_HERE, "batch_metric"),
-            {
-                "time": timing.finished_at,
-                "run_id": batch.run_id,
-                "batch_id": batch.batch_id,
-                "language": batch.language,
-                "worker": timing.worker,
-                "files": len(batch.files),
-                "size_bytes": batch.size_bytes,
-                "duration_ms": outcome.duration_ms,
-                "queue_wait_ms": timing.queue_wait_ms,
-            },
-        )
+        if step2:
+            conn.execute(
+                sql(_HERE, "batch_metric"),
+                {
+                    "time": timing.finished_at,
+                    "run_id": batch.run_id,
+                    "batch_id": batch.batch_id,
+                    "language": batch.language,
+                    "worker": timing.worker,
+                    "files": len(batch.files),
+                    "size_bytes": batch.size_bytes,
+                    "duration_ms": outcome.duration_ms,
+                    "queue_wait_ms": timing.queue_wait_ms,
+                },
+            )
         failed = [item for item in outcome.files if item.failure_kind is not None]
         if not failed:
             return

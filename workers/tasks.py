@@ -7,15 +7,20 @@ import time
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Reject, Retry
 
 from common import dead_letter
-from common.batch import decode_batch
+from common.batch import Batch, decode_batch, encode_batch
 from common.broker import redis_client, translated
-from common.errors import BatchFormatError, StoreRejected, StoreUnavailable
+from common.emission import EmissionLedger
+from common.errors import BatchFormatError, ParsefleetError, StoreRejected, StoreUnavailable
+from common.flag import FlagCache
 from common.metrics import Metrics
 from common.names import METRIC_PARSER_DURATION_MS, METRIC_PARSER_FAILURE_TOTAL, PARSE_BATCH_TASK, queue_for
 from workers.app import app, child_budget_mb, settings
+from workers.attempts import Attempts
 from workers.outcome import BatchOutcome, outline_batch
+from workers.poison import CRASH, crash_outcome, halves
 from workers.store import BatchTiming, Store, now_utc
 
 __all__ = ["parse_batch"]
@@ -25,28 +30,61 @@ log = logging.getLogger(__name__)
 _RETRY_MAX_S = 60
 _store = Store(settings.database_url or "")
 _metrics = Metrics(settings)
+_attempts = Attempts(settings.redis_url or "")
+# Step 2 telemetry (flag telemetry.v2.parser_cli): which batches get per-batch figures.
+_flag = FlagCache(settings.redis_url or "", settings.flag_cache_ttl_s)
+_emitted = EmissionLedger(settings.redis_url or "")
 
 
 @app.task(name=PARSE_BATCH_TASK, bind=True, acks_late=True, max_retries=None)
 def parse_batch(self: Task[Any, Any], payload: bytes, enqueued_at_s: float) -> dict[str, int]:
-    """Parse one batch; retried with backoff while PostgreSQL is unreachable, never dropped."""
+    """Parse one batch; retried with backoff while PostgreSQL is unreachable, never dropped.
+
+    Every start is counted (workers.attempts) until it ends by itself: a batch whose worker keeps
+    dying is split, then its file recorded as ``crash`` (workers.poison). An unexpected error
+    requeues the batch, so a file that trips a bug ends the same way instead of being dropped.
+    """
+    task_id = str(self.request.id)
+    attempt = _attempts.begin(task_id)
+    try:
+        result = _attempt(self, payload, enqueued_at_s, attempt)
+    except Retry:
+        _attempts.give_back(task_id)
+        raise
+    except Exception as exc:
+        log.exception("task %s: unexpected error on attempt %d; requeued", task_id, attempt)
+        raise Reject(str(exc), requeue=True) from exc
+    _attempts.finish(task_id)
+    return result
+
+
+def _attempt(task: Task[Any, Any], payload: bytes, enqueued_at_s: float, attempt: int) -> dict[str, int]:
     started_s = time.time()
+    task_id = str(task.request.id)
+    if attempt >= 2 * settings.poison_deliveries:
+        return _dead(task_id, f"its worker died {attempt - 1} times, even once split; not retried", payload)
     try:
         batch = decode_batch(payload)
     except BatchFormatError as exc:
-        return _dead(str(self.request.id), str(exc), payload)
-    outcome = outline_batch(batch, settings.parse_timeout_s, child_budget_mb(settings))
-    timing = BatchTiming(str(self.request.hostname), max(0.0, (started_s - enqueued_at_s) * 1000), now_utc())
+        return _dead(task_id, str(exc), payload)
     try:
-        written = _store.write(outcome, timing)
+        if attempt >= settings.poison_deliveries:
+            return _isolate(task, batch, attempt - 1)
+        return _parse(task, batch, started_s, enqueued_at_s)
     except StoreUnavailable as exc:
-        countdown_s = min(_RETRY_MAX_S, 2 ** min(self.request.retries, 6))
+        countdown_s = min(_RETRY_MAX_S, 2 ** min(task.request.retries, 6))
         log.warning("batch %s: store unavailable, retry in %d s: %s", batch.batch_id, countdown_s, exc)
-        raise self.retry(exc=exc, countdown=countdown_s) from exc
+        raise task.retry(exc=exc, countdown=countdown_s) from exc
     except StoreRejected as exc:
-        return _dead(str(self.request.id), str(exc), payload)
-    if written:
-        _emit(outcome, timing.worker)
+        return _dead(task_id, str(exc), payload)
+
+
+def _parse(task: Task[Any, Any], batch: Batch, started_s: float, enqueued_at_s: float) -> dict[str, int]:
+    outcome = outline_batch(batch, settings.parse_timeout_s, child_budget_mb(settings))
+    timing = BatchTiming(str(task.request.hostname), max(0.0, (started_s - enqueued_at_s) * 1000), now_utc())
+    written = _commit(outcome, timing)
+    if not written and _store.split_into(batch.batch_id):
+        _send_parts(task, batch)  # an earlier delivery split it and may have died before sending them
     log.info(
         "batch %s: %s %d files %.1f ms%s",
         batch.batch_id,
@@ -58,6 +96,40 @@ def parse_batch(self: Task[Any, Any], payload: bytes, enqueued_at_s: float) -> d
     return {"files": len(batch.files), "written": int(written)}
 
 
+def _isolate(task: Task[Any, Any], batch: Batch, deaths: int) -> dict[str, int]:
+    """The batch's worker died ``deaths`` times: split it in halves, or record its one file as crash."""
+    worker = str(task.request.hostname)
+    if len(batch.files) < 2:
+        written = _commit(crash_outcome(batch, deaths), BatchTiming(worker, None, now_utc()))
+        paths = ", ".join(item.ref.path for item in batch.files)
+        log.error("batch %s: %s killed its worker %d times; recorded as %s", batch.batch_id, paths, deaths, CRASH)
+        return {"files": len(batch.files), "written": int(written)}
+    if _store.split(batch, halves(batch), worker):
+        _send_parts(task, batch)
+        log.warning("batch %s: its worker died %d times; split in two", batch.batch_id, deaths)
+    return {"files": 0, "written": 0}
+
+
+def _send_parts(task: Task[Any, Any], batch: Batch) -> None:
+    """Send the halves of a split batch; their task ids are their batch ids, so resends share a count."""
+    for part in halves(batch):
+        task.app.send_task(
+            PARSE_BATCH_TASK,
+            args=[encode_batch(part), time.time()],
+            queue=queue_for(part.language),
+            task_id=part.batch_id,
+            serializer="msgpack",
+        )
+
+
+def _commit(outcome: BatchOutcome, timing: BatchTiming) -> bool:
+    step2 = _flag.current().samples(outcome.batch.batch_id)
+    written = _store.write(outcome, timing, step2=step2)
+    if written and step2:
+        _emit(outcome, timing)
+    return written
+
+
 def _dead(task_id: str, reason: str, payload: bytes) -> dict[str, int]:
     log.error("task %s: %s; kept in the dead-letter list", task_id, reason)
     with translated(settings.redis_url or ""):
@@ -65,10 +137,17 @@ def _dead(task_id: str, reason: str, payload: bytes) -> dict[str, int]:
     return {"files": 0, "written": 0}
 
 
-def _emit(outcome: BatchOutcome, worker: str) -> None:
+def _emit(outcome: BatchOutcome, timing: BatchTiming) -> None:
+    """Step 2: the batch's statsd figures, counted per hour for `parsefleet telemetry reconcile`."""
     language = outcome.batch.language
-    tags = {"language": language, "queue": queue_for(language), "worker": worker}
+    tags = {"language": language, "queue": queue_for(language), "worker": timing.worker}
     _metrics.timing_ms(METRIC_PARSER_DURATION_MS, outcome.duration_ms, tags)
+    failures = 0
     for item in outcome.files:
         if item.failure_kind is not None:
             _metrics.count(METRIC_PARSER_FAILURE_TOTAL, 1, {**tags, "kind": item.failure_kind})
+            failures += 1
+    try:
+        _emitted.add({METRIC_PARSER_DURATION_MS: 1, METRIC_PARSER_FAILURE_TOTAL: failures}, timing.finished_at)
+    except ParsefleetError as exc:
+        log.warning("batch %s: emitted figures not counted: %s", outcome.batch.batch_id, exc)

@@ -1,7 +1,8 @@
 -- Mark a run finished once every batch has a result. Run only for submitted, unfinished runs
--- (see runs.py): the count then covers at most the batches still queued at submit time.
+-- (see runs.py): the count then covers at most the batches still queued at submit time. A batch split
+-- in n parts (workers/poison.py) has a row of its own and n rows to come: it counts 1 - n until they do.
 UPDATE runs
    SET finished_at = now()
  WHERE id = %(run_id)s
    AND finished_at IS NULL
-   AND batches_total <= (SELECT count(*) FROM batch_results WHERE run_id = %(run_id)s)
+   AND batches_total <= (SELECT count(*) - coalesce(sum(split_into), 0) FROM batch_results WHERE run_id = %(run_id)s)

@@ -12,7 +12,9 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
+from common.broker import redis_client
 from common.database import session, sql
+from common.flag import TelemetryFlag
 from common.settings import Settings
 from parsefleet.bench.probe import TreeProbe
 from parsefleet.fleet import LocalWorkers
@@ -41,9 +43,24 @@ class FleetRun:
 
 
 def fleet_run(
-    settings: Settings, redis_url: str, database_url: str, target: Path, *, warmup: Path, log_dir: Path
+    settings: Settings,
+    redis_url: str,
+    database_url: str,
+    target: Path,
+    *,
+    warmup: Path,
+    log_dir: Path,
+    flag_pct: int = 100,
 ) -> FleetRun:
-    """Start workers, warm them up on ``warmup``, then measure a run of ``target``."""
+    """Start workers, warm them up on ``warmup``, then measure a run of ``target``.
+
+    The telemetry flag is at ``flag_pct`` meanwhile (100: Step 2 figures for every batch, as in
+    production after the ramp; left alone after a revert), and back at its value afterwards.
+    """
+    flag = TelemetryFlag(redis_client(redis_url), redis_url)
+    before = flag.read_lenient()
+    if not before.reverted:
+        flag.set_pct(flag_pct)
     workers = LocalWorkers(redis_url, database_url, log_dir, count=1)
     spawned = time.perf_counter()
     workers.start()
@@ -56,6 +73,7 @@ def fleet_run(
         probe.stop()
     finally:
         workers.stop()
+        flag.set_pct(before.pct)
     languages, first = _figures(database_url, run_id, started_at)
     return FleetRun(
         seconds=seconds,

@@ -28,6 +28,7 @@ _ADAPTER_SAMPLE = 300
 _DB_SAMPLE = 1000
 _LIMIT_REPEATS = 3
 _DB_PREFIX = "parsefleet_bench"
+_TELEMETRY_ORDER = (0, 100, 100, 0)
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def run_bench(settings: Settings, profile: str, corpus_dir: Path, floors: Floors
             )
             costs["queue_overhead_ms_per_task"] = _overhead(settings, services.redis_url, database_url, scratch)
             machine = _machine(settings, database_url)
-    costs["telemetry_flag_0_vs_100"] = "not measured: the telemetry.v2.parser_cli flag is not implemented yet"
+            costs["telemetry_flag_0_vs_100"] = _telemetry_cost(settings, services, target, warmup, scratch)
     efficiency = _efficiency(limits, fleet, settings.cpu_limit_pct / 100)
     result = BenchResult(machine, profile, _counts(files), limits, fleet, costs, efficiency)
     result.breaches = _breaches(result, floors)
@@ -114,6 +115,44 @@ def _limits(files: Sequence[BenchFile], processes: int) -> dict[str, dict[str, f
             count = sum(1 for f in files if f.language == language)
             figure["in_mix_files_per_min"] = count / mix.seconds * 60 if mix.seconds else 0.0
     return out
+
+
+def _telemetry_cost(
+    settings: Settings, services: Services, target: Path, warmup: Path, scratch: Path
+) -> dict[str, Any]:
+    """The same run with the telemetry flag at 0% and at 100%, twice each in the order 0, 100,
+    100, 0 (so a drift of the machine weighs on both), each on a fresh database: p95 batch latency
+    (files-weighted over the languages) and files/min, and the p95 difference of 100% over 0%.
+    """
+    runs: dict[int, list[FleetRun]] = {0: [], 100: []}
+    for round_number, pct in enumerate(_TELEMETRY_ORDER):
+        with scratch_database(services.database_url, _DB_PREFIX) as database_url:
+            log_dir = scratch / f"logs-telemetry-{round_number}"
+            runs[pct].append(
+                fleet_run(
+                    settings, services.redis_url, database_url, target, warmup=warmup, log_dir=log_dir, flag_pct=pct
+                )
+            )
+    p95 = {pct: statistics.mean(_weighted_p95(run) for run in done) for pct, done in runs.items()}
+    rate = {pct: statistics.mean(_files_per_min(run) for run in done) for pct, done in runs.items()}
+    return {
+        "p95_ms_at_0": p95[0],
+        "p95_ms_at_100": p95[100],
+        "p95_difference": p95[100] / p95[0] - 1 if p95[0] else None,
+        "files_per_min_at_0": rate[0],
+        "files_per_min_at_100": rate[100],
+        "runs_each": len(runs[0]),
+    }
+
+
+def _weighted_p95(run: FleetRun) -> float:
+    rows = [row for row in run.languages if row["p95_ms"] is not None]
+    files = sum(int(row["files"]) for row in rows)
+    return sum(float(row["p95_ms"]) * int(row["files"]) for row in rows) / files if files else 0.0
+
+
+def _files_per_min(run: FleetRun) -> float:
+    return sum(int(row["files"]) for row in run.languages) / run.seconds * 60 if run.seconds else 0.0
 
 
 def _overhead(settings: Settings, redis_url: str, database_url: str, scratch: Path) -> float:

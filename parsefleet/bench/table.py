@@ -63,6 +63,11 @@ def render(result: BenchResult) -> str:
         f"costs: queue overhead {costs['queue_overhead_ms_per_task']:.2f} ms/task; database writes"
         f" {costs['db_write_ms_per_1000_files']:.0f} ms per 1,000 files; adapter over bare parse: {adapter}"
     )
-    lines.append(f"telemetry: {costs['telemetry_flag_0_vs_100']}")
+    telemetry = costs["telemetry_flag_0_vs_100"]
+    lines.append(
+        f"telemetry flag 0% vs 100% ({telemetry['runs_each']} runs each): p95 {telemetry['p95_ms_at_0']:.1f} vs"
+        f" {telemetry['p95_ms_at_100']:.1f} ms ({_f(telemetry['p95_difference'], '+.1%')}),"
+        f" {telemetry['files_per_min_at_0']:,.0f} vs {telemetry['files_per_min_at_100']:,.0f} files/min"
+    )
     lines.extend(f"BREACH: {breach}" for breach in result.breaches)
     return "\n".join(lines)

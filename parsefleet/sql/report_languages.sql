@@ -7,11 +7,12 @@ WITH run AS (
            max(finished_at) AS last_at
       FROM batch_results WHERE run_id = %(run_id)s GROUP BY language
 ), latency AS (
+    -- from the ledger (every batch, whatever the telemetry flag); split batches hold no files
     SELECT language,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_ms,
            percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_ms
-      FROM batch_metrics, run
-     WHERE batch_metrics.run_id = run.id AND batch_metrics.time >= run.started_at
+      FROM batch_results
+     WHERE run_id = %(run_id)s AND files > 0
      GROUP BY language
 ), refused AS (
     SELECT language, count(*) AS files

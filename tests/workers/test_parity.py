@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from common.outline import Outline, SymbolKind
+from common.outline import Outline, SymbolKind, Visibility
 from parsefleet.cli import main
 from workers.languages.parity import (
     NO_REFERENCE,
     REFERENCES,
+    Aspect,
     Cause,
     Reference,
     compare_corpus,
@@ -69,6 +70,12 @@ def _edited(edit: str) -> Reference:
             symbols[index] = replace(symbols[index], start_line=symbols[index].start_line + 1)
         elif edit == "add":
             symbols.append(replace(symbols[index], qualified_name="Shelf.ghost", name="ghost"))
+        elif edit == "end":
+            symbols[index] = replace(symbols[index], end_line=symbols[index].end_line + 1)
+        elif edit == "visibility":
+            symbols[index] = replace(symbols[index], visibility=Visibility.PRIVATE)
+        elif edit == "import":
+            return replace(expected, imports=(replace(expected.imports[0], alias="operating_system"),))
         return replace(expected, symbols=tuple(symbols))
 
     return Reference("edited ast", outline)
@@ -141,6 +148,25 @@ def test_constructed_disagreement_has_its_cause(edit: str, causes: list[Cause]) 
     assert result.compared == 9 + (edit == "add")
 
 
+@pytest.mark.parametrize(
+    ("edit", "aspect", "detail"),
+    [
+        ("end", Aspect.END_LINE, "Shelf.width: tree-sitter 17, reference 18"),
+        ("visibility", Aspect.VISIBILITY, "Shelf.width: tree-sitter public, reference private"),
+        ("import", Aspect.IMPORTS, "only tree-sitter: os (stdlib)"),
+    ],
+)
+def test_aspects_are_reported_apart_and_do_not_gate(edit: str, aspect: Aspect, detail: str) -> None:
+    """End lines, visibility and imports disagree on their own figure; definitions still agree."""
+    result = compare_file("python", CLEAN, {"python": _edited(edit)}, path="clean.py")
+    assert result.disagreements == ()
+    assert result.agreed == result.compared == 9
+    assert result.aspect_disagreements[0].cause is aspect
+    assert result.aspect_disagreements[0].detail == detail
+    assert result.aspects[aspect].agreed < result.aspects[aspect].compared
+    assert all(figure.agreement == 1.0 for other, figure in result.aspects.items() if other is not aspect)
+
+
 def test_match_by_place_first_then_by_name() -> None:
     """A name assigned twice: each assignment pairs with the one on its own line."""
     source = b"x = 1\nx = 2\n"
@@ -170,16 +196,19 @@ def test_raising_and_rejecting_references_are_classified() -> None:
 
 
 def test_languages_without_reference_are_counted_not_compared(tmp_path: Path) -> None:
+    """A language without a reference is counted, says why, and fails the gate: nothing was proven."""
     (tmp_path / "main.go").write_text("package main\n\nfunc main() {}\n")
     (tmp_path / "lib.rs").write_text("fn f() {}\n")
     (tmp_path / "clean.py").write_bytes(CLEAN)
-    report = compare_corpus(tmp_path, ["python", "go", "rust"])
+    report = compare_corpus(tmp_path, ["python", "go", "rust"], unavailable={"rust": "cargo not found"})
     python, go, rust = report.languages
     assert (python.files, python.agreement) == (1, 1.0)
     assert (go.reference, go.files, go.compared) == (None, 1, 0)
     assert rust.reference is None
-    assert f"go: {NO_REFERENCE}" in render(report)
-    assert report.passes(0.995)
+    assert f"go: {NO_REFERENCE} (1 files not compared)" in render(report)
+    assert "rust: cargo not found (1 files not compared)" in render(report)
+    assert not report.passes(0.995)
+    assert compare_corpus(tmp_path, ["python"]).passes(0.995)
 
 
 def test_corpus_report_groups_by_cause_and_gates(tmp_path: Path) -> None:

@@ -175,6 +175,15 @@ def test_impl_names_strip_generics() -> None:
     ]
 
 
+def test_negative_impl_keeps_its_bang() -> None:
+    """`impl !Send for T` says T is not Send: dropping the `!` would name the opposite impl."""
+    source = b"unsafe impl<T> !Send for Handle<T> {}\nimpl<T> Send for Other<T> {}\n"
+    assert [symbol.qualified_name for symbol in outline(source).symbols] == [
+        "impl !Send for Handle",
+        "impl Send for Other",
+    ]
+
+
 def test_macro_bodies_in_impls_and_modules() -> None:
     source = b"""struct S;
 impl S {

@@ -7,7 +7,8 @@ Outline rules:
   parent (the package clause contains nothing).
 - functions are FUNCTIONs; methods are METHODs qualified by their receiver type, ``(*T).M`` for a
   pointer receiver and ``T.M`` for a value receiver, type parameters stripped (``(*T[K]).M`` ->
-  ``(*T).M``).
+  ``(*T).M``), comments inside the receiver skipped; a receiver type that is not a type name
+  (``[]int``, ``interface{}``: invalid Go) leaves the method unqualified.
 - type specs: a struct is a STRUCT, an interface an INTERFACE, anything else a TYPE_ALIAS, both
   ``type A = B`` and ``type A B`` (the model has no kind for defined types). Struct fields are
   FIELDs ``T.f`` (an embedded field is named after its type, ``io.Reader`` -> ``T.Reader``);
@@ -108,8 +109,9 @@ def _method(source: Source, node: tree_sitter.Node) -> Iterator[Definition]:
 
 
 def _receiver(source: Source, receiver: tree_sitter.Node | None) -> str:
-    """``(*T)`` or ``T`` from a receiver list, type parameters stripped; '' when there is none."""
-    declaration = None if receiver is None else first_named(receiver)
+    """``(*T)`` or ``T`` from a receiver list, type parameters stripped; '' when there is none, or
+    when the receiver type is not a type name (``[]int``, ``interface{}``: invalid Go)."""
+    declaration = None if receiver is None else _first_syntax(receiver)
     if declaration is None or declaration.type != "parameter_declaration":
         return ""
     node = declaration.child_by_field_name("type")
@@ -117,7 +119,9 @@ def _receiver(source: Source, receiver: tree_sitter.Node | None) -> str:
     while node is not None and node.type in _UNWRAP:
         pointer = pointer or node.type == "pointer_type"
         node = _unwrapped(node)
-    name = "" if node is None else source.text(node)
+    if node is None or node.type != "type_identifier":
+        return ""
+    name = source.text(node)
     return f"(*{name})" if pointer else name
 
 
@@ -127,7 +131,12 @@ def _unwrapped(node: tree_sitter.Node) -> tree_sitter.Node | None:
         return node.child_by_field_name("type")
     if node.type == "qualified_type":
         return node.child_by_field_name("name")
-    return first_named(node)
+    return _first_syntax(node)
+
+
+def _first_syntax(node: tree_sitter.Node) -> tree_sitter.Node | None:
+    """The first named child that is not a comment (``func (/* c */ t *T) M()``, ``* /* c */ T``)."""
+    return next((child for child in node.named_children if child.type != "comment"), None)
 
 
 def _type(source: Source, node: tree_sitter.Node) -> Iterator[Definition]:

@@ -32,7 +32,11 @@ __all__ = ["python_origin", "python_visibility", "reference_outline", "variable_
 _BOM = b"\xef\xbb\xbf"
 _CONTAINERS = frozenset({SymbolKind.CLASS, SymbolKind.FUNCTION, SymbolKind.METHOD})
 _METHOD_PARENTS = frozenset({SymbolKind.CLASS})
-_REJECTED = (SyntaxError, ValueError, RecursionError, MemoryError, UnicodeDecodeError, LookupError)
+# what ast.parse (or walking its tree) raises on a file it cannot outline: SyntaxError (also
+# "too many nested parentheses", indentation limits), ValueError (null bytes, integer digit
+# limit), RecursionError (deep expressions), MemoryError ("parser stack overflowed" on deep unary
+# chains), LookupError (unknown PEP 263 encoding), OverflowError and SystemError (interpreter limits)
+_REJECTED = (SyntaxError, ValueError, RecursionError, MemoryError, LookupError, OverflowError, SystemError)
 
 
 def python_visibility(name: str) -> Visibility:

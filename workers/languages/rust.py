@@ -10,6 +10,7 @@ Outline rules:
 - qualified names join with ``::`` from the file's root: ``outer::inner::f``.
 - ``impl`` blocks are IMPL symbols named ``impl Type`` or ``impl Trait for Type``, with generic
   arguments stripped from both (``impl<T> From<T> for Wrapper<T>`` -> ``impl From for Wrapper``);
+  a negative impl keeps its ``!`` (``impl !Send for Handle``);
   their functions are METHODs qualified by the type, ``Wrapper::new``, with the impl as parent;
   their consts and types are ``Wrapper::NAME``. Trait functions (with or without a body) are
   METHODs ``Trait::m``.
@@ -205,7 +206,11 @@ def _definitions(source: Source, capture: str, nodes: list[tree_sitter.Node]) ->
 def _impl(source: Source, node: tree_sitter.Node) -> Definition:
     type_name = _type_name(source, node.child_by_field_name("type"))
     trait = node.child_by_field_name("trait")
-    name = f"impl {type_name}" if trait is None else f"impl {_type_name(source, trait)} for {type_name}"
+    if trait is None:
+        name = f"impl {type_name}"
+    else:  # a negative impl keeps its `!`: `impl !Send for T` says the opposite of `impl Send for T`
+        negative = "!" if any(child.type == "!" for child in node.children) else ""
+        name = f"impl {negative}{_type_name(source, trait)} for {type_name}"
     return source.definition(SymbolKind.IMPL, name, node, Visibility.PUBLIC, scope=type_name)
 
 

@@ -1,0 +1,1 @@
+DELETE FROM batch_metrics WHERE time >= %(since)s

@@ -1,0 +1,64 @@
+"""What every fault test checks at the end: each accepted file accounted for exactly once."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from parsefleet.report import RunReport
+
+__all__ = ["Figures", "assert_exactly_once", "many_files", "wait_for_batches"]
+
+
+def many_files(root: Path, count: int) -> Path:
+    """``count`` small Python files (14 symbols each) under ``root``."""
+    root.mkdir()
+    for index in range(count):
+        body = "".join(f"def f{index}_{n}(x):\n    return x + {n}\n\n" for n in range(12))
+        (root / f"m{index:05d}.py").write_text(f"class K{index}:\n    pass\n\n{body}")
+    return root
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What a fault test reports once nothing is lost or duplicated: files, redeliveries of committed
+    batches (``deliveries - 1``), and batches split as poison."""
+
+    files: int
+    redeliveries: int
+    splits: int
+
+
+def assert_exactly_once(database_url: str, report: RunReport, files: int, failed: int = 0) -> Figures:
+    """The run finished with ``files`` seen, ``failed`` of them failed and the rest parsed, one result
+    row per batch (splits included), one blob row per file and no duplicate symbol rows."""
+    assert report.state.finished
+    python = next(item for item in report.languages if item.language == "python")
+    assert python.seen == files and python.accounted, python
+    assert python.parsed == files - failed and python.failed == failed, python
+    with psycopg.connect(database_url) as conn:
+        results = conn.execute(
+            "SELECT count(*), count(DISTINCT batch_id), sum(files), sum(deliveries - 1), count(*) FILTER"
+            " (WHERE split_into > 0) FROM batch_results WHERE run_id = %s",
+            (report.state.run_id,),
+        ).fetchone()
+        blobs = conn.execute("SELECT count(*), sum(symbol_count) FROM blobs").fetchone()
+        symbols = conn.execute("SELECT count(*), count(DISTINCT (blob_hash, ordinal)) FROM symbols").fetchone()
+    assert results is not None and blobs is not None and symbols is not None
+    count, distinct, stored, redeliveries, splits = (int(value or 0) for value in results)
+    assert count == distinct == report.state.batches_total, (count, distinct, report.state.batches_total)
+    assert stored == files and blobs[0] == files
+    assert symbols[0] == symbols[1] == blobs[1]
+    return Figures(stored, redeliveries, splits)
+
+
+def wait_for_batches(database_url: str, count: int, timeout_s: float = 120) -> None:
+    """Wait until ``count`` batches of any run are committed."""
+    deadline = time.monotonic() + timeout_s
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while (conn.execute("SELECT count(*) FROM batch_results").fetchone() or (0,))[0] < count:
+            assert time.monotonic() < deadline, f"fewer than {count} batches committed within {timeout_s:g} s"
+            time.sleep(0.02)

@@ -1,0 +1,278 @@
+"""Outages of the services a run depends on, against private Redis and PostgreSQL servers.
+
+Each test runs a real run of a few thousand files through real worker processes, breaks a service
+mid-run, and checks at the end that every file is accounted for exactly once (tests/accounting.py).
+The machine's own Redis and PostgreSQL are never touched: tests/services.py starts others.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from common.names import PARENT_PID_ENV, QUEUES
+from common.settings import Settings
+from parsefleet import commands
+from parsefleet.bench.probe import TreeProbe
+from parsefleet.fleet import LocalWorkers, worker_env
+from parsefleet.report import RunReport
+from tests.accounting import Figures, assert_exactly_once, many_files, wait_for_batches
+from tests.conftest import unavailable
+from tests.services import PostgresServer, RedisServer, WorkerHost, wait_until
+
+pytestmark = [pytest.mark.service, pytest.mark.slow, pytest.mark.timeout(300)]
+
+_FILES = 3000
+_VISIBILITY_TIMEOUT_S = 10
+
+
+def _settings(redis_url: str, database_url: str, tmp_path: Path, **overrides: int) -> Settings:
+    """Small batches and a short queue, so the producer is still sending when the fault hits."""
+    chosen = {"batch_max_bytes": 32 * 1024, "max_pending_batches": 4, "visibility_timeout_s": _VISIBILITY_TIMEOUT_S}
+    return Settings.from_env(
+        {}, redis_url=redis_url, database_url=database_url, data_dir=tmp_path / "data", **{**chosen, **overrides}
+    )
+
+
+class _Run:
+    """A submit --wait in a thread, with the worker trees probed for RSS and CPU."""
+
+    def __init__(self, settings: Settings, repo: Path, fleet: LocalWorkers) -> None:
+        self.settings = settings
+        self.report: RunReport | None = None
+        self.error: BaseException | None = None
+        self.probe = TreeProbe([process.pid for process in fleet.processes], interval_s=0.05)
+        self._thread = threading.Thread(target=self._submit, args=(repo,), name="submit")
+
+    def _submit(self, repo: Path) -> None:
+        try:
+            self.report = commands.submit(self.settings, [repo], wait=True, progress=False, ci=False)
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def __enter__(self) -> _Run:
+        self.probe.start()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._thread.join(timeout=240)
+        self.probe.stop()
+
+    def finished(self) -> RunReport:
+        """The report, once the submit has returned."""
+        assert not self._thread.is_alive(), "the run did not finish within 240 s"
+        assert self.error is None, f"submit failed: {self.error!r}"
+        assert self.report is not None
+        return self.report
+
+
+def _summary(name: str, figures: Figures, run: _Run, elapsed_s: float | None = None) -> str:
+    peak = max(run.probe.peak_rss_mb.values())
+    line = (
+        f"{name}: {figures.files} files, 0 lost, 0 duplicated, {figures.redeliveries} redeliveries of committed"
+        f" batches, peak worker RSS {peak:.0f} MB, worker CPU {run.probe.cpu_used_s:.1f} s"
+    )
+    return line + (f" over {elapsed_s:.0f} s" if elapsed_s else "")
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        server.init()
+    except (AssertionError, OSError) as exc:
+        server.destroy()
+        unavailable("a private PostgreSQL (initdb + pg_ctl)", exc)
+    yield server
+    server.destroy()
+
+
+def _with_workers(settings: Settings, log_dir: Path, count: int = 1) -> LocalWorkers:
+    assert settings.redis_url and settings.database_url
+    env = {"PARSEFLEET_VISIBILITY_TIMEOUT_S": str(settings.visibility_timeout_s)}
+    fleet = LocalWorkers(settings.redis_url, settings.database_url, log_dir, count=count, env=env)
+    fleet.start()
+    return fleet
+
+
+def _fault_after(database_url: str, batches: int, fault: Callable[[], None]) -> threading.Thread:
+    """Run ``fault`` in a thread once ``batches`` batches are committed (mid-run, whatever the speed)."""
+
+    def act() -> None:
+        wait_for_batches(database_url, batches)
+        fault()
+
+    thread = threading.Thread(target=act, name="fault")
+    thread.start()
+    return thread
+
+
+def _start_guest_worker(host: WorkerHost, settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+    """A Celery worker inside the namespace, on the host side's Redis and PostgreSQL."""
+    assert settings.redis_url and settings.database_url
+    env = {
+        **worker_env(settings.redis_url, settings.database_url),
+        PARENT_PID_ENV: str(os.getpid()),
+        "PARSEFLEET_VISIBILITY_TIMEOUT_S": str(settings.visibility_timeout_s),
+    }
+    command = host.command(
+        sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--queues", ",".join(QUEUES.values()),
+        "--hostname", "parsefleet-guest@%h", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+    )  # fmt: skip
+    with log.open("ab") as output:
+        return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output)
+
+
+def _fault_after_guest_commits(database_url: str, batches: int, fault: Callable[[], None]) -> threading.Thread:
+    """Run ``fault`` once the guest worker has committed ``batches`` batches."""
+
+    def guest_done() -> bool:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            row = conn.execute("SELECT count(*) FROM batch_results WHERE worker LIKE 'parsefleet-guest@%'").fetchone()
+        return row is not None and row[0] >= batches
+
+    def act() -> None:
+        wait_until(guest_done, f"{batches} batches committed by the guest worker", 120)
+        fault()
+
+    thread = threading.Thread(target=act, name="fault")
+    thread.start()
+    return thread
+
+
+def test_redis_restarted_mid_run_loses_nothing(clean_db: str, tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    repo = many_files(tmp_path / "repo", _FILES)
+    settings = _settings(server.url, clean_db, tmp_path)
+    fleet = _with_workers(settings, tmp_path / "logs")
+    down = threading.Event()
+
+    def restart() -> None:
+        server.shutdown()  # SHUTDOWN: the append-only file is written, then the server exits
+        down.set()
+        threading.Event().wait(3)  # the outage lasts 3 s
+        server.start()
+
+    try:
+        with _Run(settings, repo, fleet) as run:
+            fault = _fault_after(clean_db, 10, restart)
+            fault.join(timeout=120)
+        report = run.finished()
+    finally:
+        fleet.stop()
+        server.kill()
+    assert down.is_set(), "Redis was never restarted"
+    figures = assert_exactly_once(clean_db, report, _FILES)
+    print(_summary("redis restart", figures, run))
+
+
+def _submitted(database_url: str) -> bool:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM runs WHERE submitted_at IS NOT NULL").fetchone() is not None
+
+
+def test_postgres_stopped_for_30_s_mid_run_loses_nothing(
+    private_postgres: PostgresServer, redis_url: str, clean_redis: redis.Redis, tmp_path: Path
+) -> None:
+    database_url = private_postgres.create_database("parsefleet")
+    repo = many_files(tmp_path / "repo", _FILES)
+    # The whole run is queued at once (no backpressure wait), so the producer has finished writing
+    # its records when PostgreSQL goes; the workers and the waiting `submit --wait` ride it out.
+    settings = _settings(redis_url, database_url, tmp_path, max_pending_batches=64, visibility_timeout_s=300)
+    fleet = _with_workers(settings, tmp_path / "logs")
+    outage: dict[str, float] = {}
+
+    def stop_for_30_s() -> None:
+        wait_until(lambda: _submitted(database_url), "the run submitted", 120)
+        outage["stopped_at_s"] = time.monotonic()
+        private_postgres.stop()
+        threading.Event().wait(30)  # the fault's duration
+        private_postgres.start()
+        outage["started_at_s"] = time.monotonic()
+        outage["back_at_epoch_s"] = time.time()
+
+    try:
+        started_s = time.monotonic()
+        with _Run(settings, repo, fleet) as run:
+            fault = _fault_after(database_url, 10, stop_for_30_s)
+            fault.join(timeout=180)
+        report = run.finished()
+        elapsed_s = time.monotonic() - started_s
+    finally:
+        fleet.stop()
+    assert outage["started_at_s"] - outage["stopped_at_s"] >= 30
+    figures = assert_exactly_once(database_url, report, _FILES)
+    with psycopg.connect(database_url) as conn:
+        after = conn.execute(
+            "SELECT count(*) FROM batch_results WHERE finished_at > to_timestamp(%s)", (outage["back_at_epoch_s"],)
+        ).fetchone()
+    assert after is not None and after[0] > 0, "no batch was committed after PostgreSQL came back"
+    retries = (tmp_path / "logs" / "worker-0.log").read_text().count("store unavailable, retry in")
+    print(_summary("postgres stop 30 s", figures, run, elapsed_s) + f", {retries} batch retries while it was down")
+
+
+@pytest.fixture
+def worker_host() -> Iterator[WorkerHost]:
+    host = WorkerHost()
+    try:
+        host.create()
+    except OSError as exc:
+        host.destroy()
+        unavailable("ip netns (a network namespace and a veth pair; needs root)", exc)
+    try:
+        yield host
+    finally:
+        host.destroy()
+
+
+def _task_ids(log: Path, event: str) -> set[str]:
+    """Task ids the worker logged as ``received`` or ``succeeded``."""
+    return set(re.findall(rf"parse_batch\[([^\]]+)\] {event}", log.read_text()))
+
+
+def test_a_worker_host_cut_off_mid_run_has_its_batches_redelivered(worker_host: WorkerHost, tmp_path: Path) -> None:
+    # not on loopback, so Redis wants a password (protected mode), as it would between hosts
+    redis_server = RedisServer(tmp_path / "redis", host=worker_host.host_ip, password=os.urandom(8).hex())
+    postgres = PostgresServer(listen=(worker_host.host_ip,))
+    guest: subprocess.Popen[bytes] | None = None
+    fleet: LocalWorkers | None = None
+    try:
+        redis_server.start()
+        postgres.init()
+        database_url = postgres.create_database("parsefleet")
+        settings = _settings(redis_server.url, database_url, tmp_path, max_pending_batches=16)
+        repo = many_files(tmp_path / "repo", _FILES)
+        guest_log = tmp_path / "guest.log"
+        guest = _start_guest_worker(worker_host, settings, guest_log)
+        fleet = _with_workers(settings, tmp_path / "logs")
+        with _Run(settings, repo, fleet) as run:
+            fault = _fault_after_guest_commits(database_url, 5, worker_host.cut)
+            fault.join(timeout=120)
+        report = run.finished()
+    finally:
+        if guest is not None:
+            guest.kill()
+            guest.wait()
+        if fleet is not None:
+            fleet.stop()
+        redis_server.kill()
+        postgres.destroy()
+    figures = assert_exactly_once(database_url, report, _FILES)
+    held = _task_ids(guest_log, "received") - _task_ids(guest_log, "succeeded")
+    host_log = tmp_path / "logs" / "worker-0.log"
+    assert held, "the cut-off worker held no batch"
+    assert held <= _task_ids(host_log, "succeeded"), "a batch of the cut-off worker never reached the other"
+    print(_summary("worker host cut off", figures, run) + f", {len(held)} batches held by the cut-off host")

@@ -1,0 +1,1 @@
+"this crate needs the std or alloc feature"

@@ -1,0 +1,78 @@
+"""Attempts: how many times one task started on a worker without finishing, counted in Redis.
+
+A pool child that dies mid-batch (segfault, OOM kill, Celery's hard time limit) cannot say so;
+``task_reject_on_worker_lost`` just requeues its batch. So every start increments
+``parsefleet:attempts:<task id>`` *before* parsing, and every start that ends by itself (stored,
+dead-lettered, or handed to a retry) takes its increment back. What remains counts the deaths:
+the task module splits a batch once its count reaches ``poison_deliveries``.
+
+Redeliveries keep the task id (worker lost, visibility timeout, ``Task.retry``), so they share a
+counter; a split's halves get their own. Counters expire after a day. When Redis cannot be
+reached the count is unknown and the batch is parsed as a first attempt: poison detection waits
+for Redis, parsing does not.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import redis
+
+from common.broker import redis_client, translated
+from common.errors import BrokerUnavailable
+from common.names import ATTEMPTS_KEY_PREFIX
+
+__all__ = ["ATTEMPTS_TTL_S", "Attempts"]
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS_TTL_S = 24 * 3600
+
+
+class Attempts:
+    """One worker process's counter of unfinished starts per task id (connection opened lazily)."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+        self._client: redis.Redis | None = None
+
+    def begin(self, task_id: str) -> int:
+        """Count one start of ``task_id``; return the starts not yet finished, this one included."""
+        try:
+            with translated(self.redis_url):
+                pipe = self._redis().pipeline(transaction=False)
+                pipe.incr(ATTEMPTS_KEY_PREFIX + task_id)
+                pipe.expire(ATTEMPTS_KEY_PREFIX + task_id, ATTEMPTS_TTL_S)
+                started, _ = pipe.execute()
+                return int(started)
+        except BrokerUnavailable as exc:
+            self._drop()
+            log.warning("task %s: attempts not counted (%s); parsing it as a first attempt", task_id, exc)
+            return 1
+
+    def finish(self, task_id: str) -> None:
+        """The task ended by itself for good: forget its count."""
+        self._quietly(task_id, lambda client, key: client.delete(key))
+
+    def give_back(self, task_id: str) -> None:
+        """The task ended by itself but runs again (a retry): take this start's increment back."""
+        self._quietly(task_id, lambda client, key: client.decr(key))
+
+    def _quietly(self, task_id: str, command: Callable[[redis.Redis, str], object]) -> None:
+        try:
+            with translated(self.redis_url):
+                command(self._redis(), ATTEMPTS_KEY_PREFIX + task_id)
+        except BrokerUnavailable as exc:
+            self._drop()
+            log.warning("task %s: attempts not updated (%s); the count expires in a day", task_id, exc)
+
+    def _redis(self) -> redis.Redis:
+        if self._client is None:
+            self._client = redis_client(self.redis_url)
+        return self._client
+
+    def _drop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

@@ -1,0 +1,3 @@
+module parsefleet/reference/go
+
+go 1.19
