@@ -62,4 +62,9 @@ def test_tiny_bench_reports_every_figure_and_a_broken_cap_exits_non_zero(
     costs = figures["costs"]
     assert costs["queue_overhead_ms_per_task"] > 0 and costs["db_write_ms_per_1000_files"] > 0
     assert set(costs["adapter"]) == {"python", "go", "rust"}
+    telemetry = costs["telemetry_flag_0_vs_100"]
+    assert telemetry["runs_each"] == 2 and telemetry["p95_difference"] is not None
+    assert telemetry["p95_ms_at_0"] > 0 and telemetry["p95_ms_at_100"] > 0
+    assert telemetry["files_per_min_at_0"] > 0 and telemetry["files_per_min_at_100"] > 0
+    assert figures["efficiency"]["wall"] > 0 and figures["efficiency"]["total"] > figures["efficiency"]["wall"]
     assert any(b.startswith("peak RSS") for b in figures["breaches"])
