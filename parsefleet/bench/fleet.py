@@ -4,6 +4,7 @@ timed from the first file read to the last row committed, on a fresh database.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ from parsefleet.fleet import LocalWorkers
 from producer.submission import Submission
 from producer.walk import plan_targets
 
-__all__ = ["FleetRun", "fleet_run"]
+__all__ = ["FleetRun", "cores_given", "fleet_run"]
 
 _HERE = Path(__file__).parent
 _POLL_S = 0.05
@@ -38,8 +39,14 @@ class FleetRun:
     first_outline_s: float | None  # start of submit to the first committed batch
     first_batch_ms: float | None
     cold_start_s: float  # worker process start to the first committed outline of the warm-up
-    concurrency: int = 1
+    concurrency: int = 1  # pool processes of the worker
+    cores: int = 1  # CPUs the worker may use; cpu_share is of these
     skipped: int = 0
+
+
+def cores_given() -> int:
+    """CPUs this process tree may run on: the limit loop's processes and the workers' CPU share."""
+    return len(os.sched_getaffinity(0))
 
 
 def fleet_run(
@@ -79,12 +86,13 @@ def fleet_run(
         seconds=seconds,
         languages=languages,
         peak_rss_mb=list(probe.peak_rss_mb.values()),
-        cpu_share=probe.cpu_used_s / seconds / settings.concurrency if seconds else 0.0,
+        cpu_share=probe.cpu_used_s / seconds / cores_given() if seconds else 0.0,
         first_outline_s=first.get("after_s"),
         first_batch_ms=first.get("duration_ms"),
         cold_start_s=cold_start_s,
         skipped=skipped,
         concurrency=settings.concurrency,
+        cores=cores_given(),
     )
 
 

@@ -17,7 +17,7 @@ from common.languages import LANGUAGES
 from common.settings import Settings
 from parsefleet.bench.corpus_files import BenchFile, load_profile
 from parsefleet.bench.costs import db_write_ms_per_1000_files, queue_overhead_ms
-from parsefleet.bench.fleet import FleetRun, fleet_run
+from parsefleet.bench.fleet import FleetRun, cores_given, fleet_run
 from parsefleet.bench.limit import Throughput, adapter_cost, limit
 from parsefleet.migrations import scratch_database
 from parsefleet.services import Services
@@ -64,7 +64,7 @@ def run_bench(settings: Settings, profile: str, corpus_dir: Path, floors: Floors
     with tempfile.TemporaryDirectory(prefix="parsefleet-bench-") as scratch_dir:
         scratch = Path(scratch_dir)
         target, files = load_profile(profile, corpus_dir, scratch)
-        limits = _limits(files, settings.concurrency)
+        limits = _limits(files, cores_given())
         costs: dict[str, Any] = {"adapter": {}}
         for language in LANGUAGES:
             cost = adapter_cost([f for f in files if f.language == language][:_ADAPTER_SAMPLE])
@@ -142,6 +142,7 @@ def _telemetry_cost(
         "files_per_min_at_0": rate[0],
         "files_per_min_at_100": rate[100],
         "runs_each": len(runs[0]),
+        "p95_ms_each_run": {str(pct): [_weighted_p95(run) for run in done] for pct, done in runs.items()},
     }
 
 
@@ -193,7 +194,7 @@ def _efficiency(limits: dict[str, dict[str, float]], fleet: FleetRun, cap_share:
         figure = limits.get(row["language"], {})
         if figure.get("in_mix_files_per_min"):
             out[row["language"]] = float(row["files_per_min"]) / figure["in_mix_files_per_min"] / cap_share
-    worker_cpu_s = fleet.cpu_share * fleet.seconds * fleet.concurrency
+    worker_cpu_s = fleet.cpu_share * fleet.seconds * fleet.cores
     limit_files_per_cpu_s = total_files / limits["total"]["cpu_s"] if limits["total"]["cpu_s"] else 0.0
     if worker_cpu_s and limit_files_per_cpu_s:
         out["cpu"] = total_files / worker_cpu_s / limit_files_per_cpu_s
@@ -226,6 +227,7 @@ def _machine(settings: Settings, database_url: str) -> dict[str, Any]:
     return {
         "cores": os.cpu_count(),
         "worker_concurrency": settings.concurrency,
+        "cores_given": cores_given(),
         "cpu_limit_pct": settings.cpu_limit_pct,
         "platform": platform.platform(),
         "python": platform.python_version(),

@@ -45,14 +45,17 @@ def render(result: BenchResult) -> str:
         for lang, v in result.limit.items()
         if lang != "total"
     )
-    lines.append(f"limit, each language alone on {m['worker_concurrency']} processes: {alone}")
+    lines.append(f"limit, each language alone on {m['cores_given']} processes: {alone}")
     lines.append(
         f"eff. = fleet / (limit x CPU cap {m['cpu_limit_pct']}%); against the uncapped limit"
         f" {_f(result.efficiency.get('wall'), '.2f')}; per CPU-second of the workers"
         f" {_f(result.efficiency.get('cpu'), '.2f')}"
     )
     rss = ", ".join(f"{value:.0f}" for value in fleet.peak_rss_mb)
-    lines.append(f"peak RSS per worker (main + children): {rss} MB; CPU share of the workers: {fleet.cpu_share:.0%}")
+    lines.append(
+        f"peak RSS per worker (main + children): {rss} MB; CPU share of the workers: {fleet.cpu_share:.0%}"
+        f" of {m['cores_given']} cores"
+    )
     lines.append(
         f"cold start: worker start to first stored outline {fleet.cold_start_s:.2f} s; first batch of the run"
         f" {_f(fleet.first_batch_ms, '.1f')} ms, committed {_f(fleet.first_outline_s, '.2f')} s after submit"
