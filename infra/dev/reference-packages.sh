@@ -12,31 +12,4 @@ if ! command -v cargo >/dev/null 2>&1 && [ ! -x "${HOME:-/root}/.cargo/bin/cargo
   PACKAGES+=(cargo)
 fi
 
-installed() {
-  [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
-}
-
-missing=()
-for package in "${PACKAGES[@]}"; do
-  installed "$package" || missing+=("$package")
-done
-if [ "${#missing[@]}" -eq 0 ]; then
-  echo "reference-packages: all ${#PACKAGES[@]} packages are installed"
-  exit 0
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "reference-packages: no apt-get here; skipping (parity needs: ${missing[*]})"
-  exit 0
-fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "reference-packages: not root; skipping (as root: apt-get install ${missing[*]})"
-  exit 0
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-if ! apt-cache show "${missing[@]}" >/dev/null 2>&1; then
-  apt-get update -qq   # the package lists are missing or stale
-fi
-echo "reference-packages: installing ${missing[*]}"
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "reference-packages: installed ${#missing[@]} packages"
+exec bash "$(dirname "$0")/debian-packages.sh" reference-packages "${PACKAGES[@]}"
