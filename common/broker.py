@@ -15,6 +15,7 @@ import redis
 
 from common.errors import BrokerUnavailable
 from common.settings import Settings, redact_url
+from common.transport import TRANSPORT
 
 __all__ = ["celery_config", "kombu_url", "redis_client", "translated"]
 
@@ -55,7 +56,10 @@ def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
         "task_create_missing_queues": True,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
     }
-    if urlsplit(redis_url).scheme == "rediss":
+    scheme = urlsplit(redis_url).scheme
+    if scheme in ("redis", "rediss"):
+        config["broker_transport"] = TRANSPORT  # kombu's, surviving a Redis restart (common/transport.py)
+    if scheme == "rediss":
         config["broker_use_ssl"] = {"ssl_cert_reqs": "required"}
     return config
 

@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from common.errors import StoreRejected, StoreUnavailable
 from common.settings import redact_url
@@ -18,6 +19,19 @@ from common.settings import redact_url
 __all__ = ["connect", "session", "sql", "translated"]
 
 _CONNECT_TIMEOUT_S = 10
+# A client that vanishes without closing its connection (its host died, its network was cut) must
+# not keep its transaction, and the row locks of a half-written batch, for the kernel's two hours:
+# the server probes each session's socket (keepalives when idle, a 25 s limit on unacknowledged
+# replies) and rolls the session back about 25 s after the client went silent, so the batch's
+# redelivery to another worker is not blocked for long. libpq watches the server the same way, so a
+# client notices a vanished server. Both are ignored on unix sockets.
+_CLIENT_KEEPALIVE = {
+    "keepalives": "1", "keepalives_idle": "10", "keepalives_interval": "5", "keepalives_count": "3",
+    "tcp_user_timeout": "25000",
+}  # fmt: skip
+_SERVER_KEEPALIVE = (
+    "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3 -c tcp_user_timeout=25000"
+)
 
 
 @contextmanager
@@ -49,7 +63,15 @@ def _first_line(exc: Exception) -> str:
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
     """Open a connection, or raise StoreUnavailable."""
     with translated(url):
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=_CONNECT_TIMEOUT_S)
+        conninfo = make_conninfo(url, **_keepalive(url))
+        return psycopg.connect(conninfo, autocommit=autocommit, connect_timeout=_CONNECT_TIMEOUT_S)
+
+
+def _keepalive(url: str) -> dict[str, str]:
+    """Keepalive parameters the URL does not set itself (its own ``options`` are kept)."""
+    given = conninfo_to_dict(url)
+    params = {name: value for name, value in _CLIENT_KEEPALIVE.items() if name not in given}
+    return {**params, "options": f"{given.get('options') or ''} {_SERVER_KEEPALIVE}".strip()}
 
 
 @contextmanager

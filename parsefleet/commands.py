@@ -221,7 +221,7 @@ class _RunWatch:
             self._down = True
             return None
         if self._down:
-            log.warning("PostgreSQL is back; run %s goes on", run_id)
+            log.info("PostgreSQL is back; run %s goes on", run_id)
         self._down = False
         return state
 

@@ -116,7 +116,9 @@ class RedisServer:
         command += ["--port", str(self.port)] if self.tls is None else self._tls_options()
         if self.password:
             command += ["--requirepass", self.password]
-        self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
+        self._process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         wait_until(self.answers, f"redis-server on {self.host}:{self.port}")
 
     def _tls_options(self) -> list[str]:
@@ -192,7 +194,7 @@ class PostgresServer:
         return f"postgresql://postgres@{host or self.listen[0]}:{self.port}/{database}"
 
     def init(self) -> None:
-        """initdb, trust authentication from the listen networks, then start."""
+        """initdb (trust authentication: the server listens only on ``listen``), then start."""
         if self._user is not None:
             entry = pwd.getpwnam(self._user)
             self.directory.chmod(0o755)

@@ -30,7 +30,7 @@ def _run(
     )
 
 
-@pytest.mark.parametrize("command", ["run", "submit", "worker", "status", "report", "db"])
+@pytest.mark.parametrize("command", ["run", "submit", "worker", "status", "report", "db", "dead-letter"])
 def test_every_command_has_help(command: str) -> None:
     done = _run([command, "--help"])
     assert done.returncode == 0
