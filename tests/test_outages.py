@@ -7,6 +7,8 @@ The machine's own Redis and PostgreSQL are never touched: tests/services.py star
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 import subprocess
@@ -16,10 +18,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import msgpack
 import psycopg
 import pytest
 import redis
 
+from common.batch import decode_batch
 from common.names import PARENT_PID_ENV, QUEUES
 from common.settings import Settings
 from parsefleet import commands
@@ -47,11 +51,11 @@ def _settings(redis_url: str, database_url: str, tmp_path: Path, **overrides: in
 class _Run:
     """A submit --wait in a thread, with the worker trees probed for RSS and CPU."""
 
-    def __init__(self, settings: Settings, repo: Path, fleet: LocalWorkers) -> None:
+    def __init__(self, settings: Settings, repo: Path, worker_pids: list[int]) -> None:
         self.settings = settings
         self.report: RunReport | None = None
         self.error: BaseException | None = None
-        self.probe = TreeProbe([process.pid for process in fleet.processes], interval_s=0.05)
+        self.probe = TreeProbe(worker_pids, interval_s=0.05)
         self.elapsed_s = 0.0
         self._thread = threading.Thread(target=self._submit, args=(repo,), name="submit", daemon=True)
 
@@ -144,20 +148,48 @@ def _start_guest_worker(host: WorkerHost, settings: Settings, log: Path) -> subp
         return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=output)
 
 
-def _fault_after_guest_commits(
-    database_url: str, batches: int, guest_log: Path, fault: Callable[[], None]
-) -> threading.Thread:
-    """Run ``fault`` once the guest worker has committed ``batches`` batches and holds one."""
+def _held_batches(redis_url: str, database_url: str) -> dict[str, str]:
+    """Task id -> batch id of the batches Redis holds as delivered and unacknowledged (kombu's
+    ``unacked``) that have no result in the database yet."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        messages = [json.loads(raw)[0] for raw in client.hvals("unacked")]
+    finally:
+        client.close()
+    held = {}
+    for message in messages:
+        args, _kwargs, _embed = msgpack.unpackb(base64.b64decode(message["body"]), raw=False)
+        held[message["headers"]["id"]] = decode_batch(args[0]).batch_id
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute("SELECT batch_id FROM batch_results WHERE batch_id = ANY(%s)", (list(held.values()),))
+        done = {row[0] for row in rows}
+    return {task: batch for task, batch in held.items() if batch not in done}
 
-    def guest_busy() -> bool:
+
+def _fault_after_guest_commits(
+    settings: Settings, batches: int, fault: Callable[[], set[str]], held: set[str]
+) -> threading.Thread:
+    """Run ``fault`` once the guest worker, the only one running, has committed ``batches``
+    batches and holds one it has not committed; ``fault`` returns the task ids it held.
+
+    So that the guest surely holds such a batch at the cut, the test locks ``batch_results``
+    against writes first: the guest's next claim waits, its batch in hand, until the cut.
+    """
+    assert settings.redis_url and settings.database_url
+    redis_url, database_url = settings.redis_url, settings.database_url
+
+    def guest_committed() -> bool:
         with psycopg.connect(database_url, autocommit=True) as conn:
             row = conn.execute("SELECT count(*) FROM batch_results WHERE worker LIKE 'parsefleet-guest@%'").fetchone()
-        held = _task_ids(guest_log, "received") - _task_ids(guest_log, "succeeded")
-        return row is not None and row[0] >= batches and bool(held)
+        return row is not None and row[0] >= batches
 
     def act() -> None:
-        wait_until(guest_busy, f"{batches} batches committed by the guest worker, and one in its hands", 120)
-        fault()
+        wait_until(guest_committed, f"{batches} batches committed by the guest worker", 120)
+        with psycopg.connect(database_url) as locker:
+            locker.execute("LOCK TABLE batch_results IN EXCLUSIVE MODE")  # reads go on, writes wait
+            wait_until(lambda: bool(_held_batches(redis_url, database_url)), "a batch in the guest's hands", 60)
+            held.update(fault())
+            locker.rollback()
 
     thread = threading.Thread(target=act, name="fault")
     thread.start()
@@ -180,7 +212,7 @@ def test_redis_restarted_mid_run_loses_nothing(clean_db: str, tmp_path: Path) ->
         outage["back_at_epoch_s"] = time.time()
 
     try:
-        with _Run(settings, repo, fleet) as run:
+        with _Run(settings, repo, [process.pid for process in fleet.processes]) as run:
             fault = _fault_after(clean_db, 10, restart)
             fault.join(timeout=120)
         report = run.finished()
@@ -226,7 +258,7 @@ def test_postgres_stopped_for_30_s_mid_run_loses_nothing(
         outage["back_at_epoch_s"] = time.time()
 
     try:
-        with _Run(settings, repo, fleet) as run:
+        with _Run(settings, repo, [process.pid for process in fleet.processes]) as run:
             fault = _fault_after(database_url, 10, stop_for_30_s)
             fault.join(timeout=180)
         report = run.finished()
@@ -291,22 +323,32 @@ def test_a_worker_host_cut_off_mid_run_has_its_batches_redelivered(
     repo = many_files(tmp_path / "repo", _FILES)
     guest_log = tmp_path / "guest.log"
     guest = _start_guest_worker(worker_host, settings, guest_log)
-    fleet = _with_workers(settings, tmp_path / "logs")
+    host_workers: list[LocalWorkers] = []
+    held: set[str] = set()
+
+    def cut_then_start_the_other() -> set[str]:
+        # The other worker starts only once the guest is cut off: before, it could take every
+        # batch while the slow guest started, and the cut would find nothing to redeliver. What
+        # Redis holds as unacknowledged and uncommitted after the cut is the guest's, and the run
+        # cannot finish unless it comes back to the other worker.
+        worker_host.cut()
+        cut_off = set(_held_batches(redis_url, database_url))
+        host_workers.append(_with_workers(settings, tmp_path / "logs"))
+        return cut_off
+
     try:
-        with _Run(settings, repo, fleet) as run:
-            fault = _fault_after_guest_commits(database_url, 5, guest_log, worker_host.cut)
+        with _Run(settings, repo, [guest.pid]) as run:
+            fault = _fault_after_guest_commits(settings, 5, cut_then_start_the_other, held)
             fault.join(timeout=120)
         report = run.finished()
     finally:
         guest.kill()
         guest.wait()
-        fleet.stop()
+        for fleet in host_workers:
+            fleet.stop()
     figures = assert_exactly_once(database_url, report, _FILES)
     host_log = tmp_path / "logs" / "worker-0.log"
-    # Batches the cut-off worker had taken and not acknowledged went to the other worker; some it
-    # may even have parsed and committed after the cut (its log says succeeded), unacknowledged.
-    redelivered = _task_ids(guest_log, "received") & _task_ids(host_log, "received")
-    unfinished = _task_ids(guest_log, "received") - _task_ids(guest_log, "succeeded")
-    assert redelivered, "no batch of the cut-off worker was redelivered"
-    assert unfinished <= _task_ids(host_log, "succeeded"), "a batch of the cut-off worker never reached the other"
+    assert held, "the guest held no uncommitted batch when it was cut off"
+    assert held <= _task_ids(host_log, "succeeded"), "a batch held by the cut-off worker never reached the other"
+    redelivered = held
     print(run.summary("worker host cut off", figures) + f", {len(redelivered)} batches redelivered to the other")

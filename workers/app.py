@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import warnings
 from typing import Any
 
 from celery import Celery
@@ -33,6 +34,10 @@ RECYCLE_SHARE = 0.75
 _PR_SET_PDEATHSIG = 1
 
 settings = Settings.from_env()
+
+# Celery warns on each broker connection loss that it may one day cancel running late-ack tasks
+# by default; parsefleet chooses not to, deliberately (common.broker.celery_config).
+warnings.filterwarnings("ignore", message=r"\s*In Celery 5\.1 we introduced an optional breaking change")
 
 
 def child_budget_mb(config: Settings) -> float:
