@@ -8,9 +8,13 @@ from pathlib import Path
 
 import psycopg
 
+from common.settings import Settings
+from parsefleet import commands
+from parsefleet.bench.probe import TreeProbe
+from parsefleet.fleet import LocalWorkers
 from parsefleet.report import RunReport
 
-__all__ = ["Figures", "assert_exactly_once", "many_files", "wait_for_batches"]
+__all__ = ["Figures", "assert_exactly_once", "many_files", "probed_run", "wait_for_batches"]
 
 
 def many_files(root: Path, count: int) -> Path:
@@ -20,6 +24,24 @@ def many_files(root: Path, count: int) -> Path:
         body = "".join(f"def f{index}_{n}(x):\n    return x + {n}\n\n" for n in range(12))
         (root / f"m{index:05d}.py").write_text(f"class K{index}:\n    pass\n\n{body}")
     return root
+
+
+def probed_run(
+    settings: Settings, repo: Path, log_dir: Path, *, env: dict[str, str] | None = None, interval_s: float = 0.05
+) -> tuple[RunReport, TreeProbe]:
+    """Start a local worker (``env`` added to its environment), submit ``repo`` and wait, with the
+    worker tree probed for RSS and CPU meanwhile; the worker is stopped whatever happens."""
+    assert settings.redis_url and settings.database_url
+    fleet = LocalWorkers(settings.redis_url, settings.database_url, log_dir, env=env)
+    fleet.start()
+    probe = TreeProbe([process.pid for process in fleet.processes], interval_s=interval_s)
+    probe.start()
+    try:
+        report = commands.submit(settings, [repo], wait=True, progress=False, ci=False)
+    finally:
+        probe.stop()
+        fleet.stop()
+    return report, probe
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from common.settings import Settings
-from parsefleet import commands
-from parsefleet.bench.probe import TreeProbe
-from parsefleet.fleet import LocalWorkers
+from tests.accounting import probed_run
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
@@ -61,16 +59,7 @@ def test_hostile_repository_completes_with_every_file_accounted_and_caps_held(
         {}, redis_url=settings.redis_url, database_url=settings.database_url, data_dir=settings.data_dir,
         max_file_bytes=16 * 1024 * 1024,
     )  # fmt: skip
-    assert settings.redis_url and settings.database_url
-    fleet = LocalWorkers(settings.redis_url, settings.database_url, tmp_path / "logs")
-    fleet.start()
-    probe = TreeProbe([process.pid for process in fleet.processes], interval_s=0.02)
-    probe.start()
-    try:
-        report = commands.submit(settings, [repo], wait=True, progress=False, ci=False)
-    finally:
-        probe.stop()
-        fleet.stop()
+    report, probe = probed_run(settings, repo, tmp_path / "logs", interval_s=0.02)
     assert report.state.finished
     for item in report.languages:
         assert item.accounted, item

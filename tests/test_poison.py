@@ -26,11 +26,9 @@ from common.batch import Batch, BatchFile, FileRef, encode_batch
 from common.broker import celery_config
 from common.names import ATTEMPTS_KEY_PREFIX, DEAD_LETTER_KEY, PARSE_BATCH_TASK, queue_for
 from common.settings import Settings
-from parsefleet import commands
-from parsefleet.bench.probe import TreeProbe
 from parsefleet.fleet import LocalWorkers
 from producer.submission import blob_hash
-from tests.accounting import assert_exactly_once, many_files
+from tests.accounting import assert_exactly_once, many_files, probed_run
 from tests.services import wait_until
 
 pytestmark = [pytest.mark.service, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -45,15 +43,7 @@ def test_a_file_that_kills_its_worker_is_isolated_and_recorded_as_crash(settings
     (repo / "m01000 unclosed.py").write_bytes(_POISON)  # sorted into the middle of the run
     assert settings.redis_url and settings.database_url
     env = {"PARSEFLEET_BATCH_TIME_LIMIT_S": "2", "PARSEFLEET_PARSE_TIMEOUT_S": "60"}
-    fleet = LocalWorkers(settings.redis_url, settings.database_url, tmp_path / "logs", env=env)
-    fleet.start()
-    probe = TreeProbe([process.pid for process in fleet.processes], interval_s=0.05)
-    probe.start()
-    try:
-        report = commands.submit(settings, [repo], wait=True, progress=False, ci=False)
-    finally:
-        probe.stop()
-        fleet.stop()
+    report, probe = probed_run(settings, repo, tmp_path / "logs", env=env)
     figures = assert_exactly_once(settings.database_url, report, _FILES + 1, failed=1)
     assert [(kind, Path(path).name) for _lang, kind, path, _message in report.failed_files] == [
         ("crash", "m01000 unclosed.py")
