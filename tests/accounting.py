@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,10 +78,15 @@ def assert_exactly_once(database_url: str, report: RunReport, files: int, failed
     return Figures(stored, redeliveries, splits)
 
 
-def wait_for_batches(database_url: str, count: int, timeout_s: float = 120) -> None:
-    """Wait until ``count`` batches of any run are committed."""
+def wait_for_batches(
+    database_url: str, count: int, timeout_s: float = 120, stop: threading.Event | None = None
+) -> bool:
+    """Wait until ``count`` batches of any run are committed (True), or until ``stop`` is set (False)."""
     deadline = time.monotonic() + timeout_s
+    stop = stop or threading.Event()
     with psycopg.connect(database_url, autocommit=True) as conn:
         while (conn.execute("SELECT count(*) FROM batch_results").fetchone() or (0,))[0] < count:
             assert time.monotonic() < deadline, f"fewer than {count} batches committed within {timeout_s:g} s"
-            time.sleep(0.02)
+            if stop.wait(0.01):
+                return False
+    return True

@@ -23,6 +23,7 @@ from parsefleet.fleet import LocalWorkers
 from parsefleet.report import RunReport
 from producer.enqueue import Enqueuer
 from producer.submission import blob_hash
+from tests.accounting import assert_exactly_once, many_files, wait_for_batches
 from workers.languages import adapter_for
 from workers.limits import ParseBudget
 
@@ -31,46 +32,11 @@ pytestmark = [pytest.mark.service, pytest.mark.slow, pytest.mark.timeout(300)]
 _FILES = 3000
 
 
-def _many_files(root: Path, count: int = _FILES) -> Path:
-    root.mkdir()
-    for index in range(count):
-        body = "".join(f"def f{index}_{n}(x):\n    return x + {n}\n\n" for n in range(12))
-        (root / f"m{index:05d}.py").write_text(f"class K{index}:\n    pass\n\n{body}")
-    return root
-
-
 def _children(pid: int) -> list[int]:
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
         found.extend(int(child) for child in task.read_text().split())
     return found
-
-
-def _assert_exactly_once(database_url: str, report: RunReport, files: int) -> None:
-    assert report.state.finished
-    python = next(item for item in report.languages if item.language == "python")
-    assert python.seen == files and python.accounted
-    assert python.parsed == files and python.failed == 0
-    with psycopg.connect(database_url) as conn:
-        results = conn.execute(
-            "SELECT count(*), count(DISTINCT batch_id), sum(files) FROM batch_results WHERE run_id = %s",
-            (report.state.run_id,),
-        ).fetchone()
-        symbols = conn.execute("SELECT count(*) FROM symbols").fetchone()
-        blobs = conn.execute("SELECT count(*), sum(symbol_count) FROM blobs").fetchone()
-    assert results is not None and results[0] == results[1] == report.state.batches_total and results[2] == files
-    assert blobs is not None and blobs[0] == files
-    assert symbols is not None and symbols[0] == blobs[1]
-
-
-def _wait_for_batches(database_url: str, count: int, stop: threading.Event) -> bool:
-    """Wait until ``count`` batches are committed (True), or until ``stop`` is set or 120 s pass."""
-    deadline = time.monotonic() + 120
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        while (conn.execute("SELECT count(*) FROM batch_results").fetchone() or (0,))[0] < count:
-            if stop.wait(0.01) or time.monotonic() > deadline:
-                return False
-    return True
 
 
 def _fast_redelivery(settings: Settings) -> Settings:
@@ -85,7 +51,7 @@ def _fast_redelivery(settings: Settings) -> Settings:
 
 
 def test_killing_pool_children_mid_batch_loses_nothing(settings: Settings, tmp_path: Path) -> None:
-    repo = _many_files(tmp_path / "repo")
+    repo = many_files(tmp_path / "repo", _FILES)
     settings = _fast_redelivery(settings)
     assert settings.redis_url and settings.database_url
     fleet = LocalWorkers(
@@ -100,7 +66,7 @@ def test_killing_pool_children_mid_batch_loses_nothing(settings: Settings, tmp_p
         # every kill lands mid-run (the run has ~45 batches) however fast or slow the machine is,
         # and never while the pool is still starting.
         main_pid = fleet.processes[0].pid
-        while len(killed) < 5 and _wait_for_batches(settings.database_url or "", 3 + 3 * len(killed), stop):
+        while len(killed) < 5 and wait_for_batches(settings.database_url or "", 3 + 3 * len(killed), stop=stop):
             children = [child for child in _children(main_pid) if child not in killed]
             if children:
                 os.kill(children[0], signal.SIGKILL)
@@ -117,11 +83,11 @@ def test_killing_pool_children_mid_batch_loses_nothing(settings: Settings, tmp_p
         thread.join()
         fleet.stop()
     assert len(killed) == 5
-    _assert_exactly_once(settings.database_url, report, _FILES)
+    assert_exactly_once(settings.database_url, report, _FILES)
 
 
 def test_killing_the_worker_main_process_then_starting_another(settings: Settings, tmp_path: Path) -> None:
-    repo = _many_files(tmp_path / "repo")
+    repo = many_files(tmp_path / "repo", _FILES)
     settings = _fast_redelivery(settings)
     assert settings.redis_url and settings.database_url
     env = {"PARSEFLEET_VISIBILITY_TIMEOUT_S": "10"}
@@ -134,7 +100,7 @@ def test_killing_the_worker_main_process_then_starting_another(settings: Setting
         )
     )
     submit.start()
-    assert _wait_for_batches(settings.database_url, 5, threading.Event()), "the first worker never committed a batch"
+    wait_for_batches(settings.database_url, 5)  # the first worker has committed batches
     main_pid = first.processes[0].pid
     for child in _children(main_pid):
         os.kill(child, signal.SIGKILL)
@@ -147,7 +113,7 @@ def test_killing_the_worker_main_process_then_starting_another(settings: Setting
     finally:
         second.stop()
     assert not submit.is_alive()
-    _assert_exactly_once(settings.database_url, result["report"], _FILES)
+    assert_exactly_once(settings.database_url, result["report"], _FILES)
 
 
 def test_a_batch_delivered_twice_is_stored_once(settings: Settings, worker: LocalWorkers) -> None:
