@@ -7,10 +7,14 @@ from common.languages import LANGUAGES
 __all__ = [
     "ATTEMPTS_KEY_PREFIX",
     "DEAD_LETTER_KEY",
+    "KOMBU_UNACKED_KEY",
     "METRIC_CICD_SUCCESS_RATIO",
     "METRIC_CLI_CMD_DURATION_MS",
     "METRIC_PARSER_DURATION_MS",
     "METRIC_PARSER_FAILURE_TOTAL",
+    "OUTBOX_KEY",
+    "OUTBOX_MISSING_KEY",
+    "OUTBOX_SWEEP_LOCK_KEY",
     "PARENT_PID_ENV",
     "PARSE_BATCH_TASK",
     "QUEUES",
@@ -31,6 +35,13 @@ PARENT_PID_ENV = "PARSEFLEET_PARENT_PID"
 DEAD_LETTER_KEY = "parsefleet:dead_letter"
 # One counter per task id: times a batch started on a worker without finishing (poison batches).
 ATTEMPTS_KEY_PREFIX = "parsefleet:attempts:"
+# The outbox (common/outbox.py): batch id -> [queue, payload] of every batch sent and not finished;
+# batch id -> when a sweep first found it neither queued nor unacknowledged; the sweepers' turn.
+OUTBOX_KEY = "parsefleet:outbox"
+OUTBOX_MISSING_KEY = "parsefleet:outbox:missing"
+OUTBOX_SWEEP_LOCK_KEY = "parsefleet:outbox:sweep"
+# kombu's Redis transport: the hash of messages delivered and not yet acknowledged (its default name).
+KOMBU_UNACKED_KEY = "unacked"
 # The Step 2 telemetry flag: an integer percentage 0..100 (absent means 0).
 TELEMETRY_FLAG = "telemetry.v2.parser_cli"
 # Set by `parsefleet telemetry revert`: Step 2 off whatever the percentage, until re-enabled.

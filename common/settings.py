@@ -84,6 +84,12 @@ class Settings:
     # splitting it kills the worker) sends it to the dead-letter list. 3 tolerates one innocent loss
     # (a host going down) before a batch is treated as poison.
     poison_deliveries: int = 3
+    # PARSEFLEET_OUTBOX_SWEEP_S: how often the fleet (one worker at a time) looks for batches that
+    # left Redis without reaching a worker (common/outbox.py).
+    outbox_sweep_s: float = 10.0
+    # PARSEFLEET_OUTBOX_GRACE_S: a batch neither queued nor held unacknowledged at two sweeps this
+    # far apart is sent again; a lost batch is back within this plus outbox_sweep_s.
+    outbox_grace_s: float = 30.0
     # PARSEFLEET_MAX_MEMORY_MB: memory cap of one worker, main process and pool children together.
     max_memory_mb: int = 512
     # PARSEFLEET_CPU_LIMIT_PCT: share of the worker's CPUs it may use.
@@ -116,7 +122,7 @@ class Settings:
         """Return self, or raise ConfigError naming the first unusable value."""
         positive = (
             "batch_max_bytes", "batch_max_files", "max_pending_batches", "max_file_bytes", "parse_timeout_s",
-            "batch_time_limit_s", "broker_retry_s",
+            "batch_time_limit_s", "broker_retry_s", "outbox_sweep_s", "outbox_grace_s",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:

@@ -19,6 +19,7 @@ from common.broker import redis_client, translated
 from common.database import session
 from common.errors import ParsefleetError, StoreUnavailable
 from common.names import QUEUES
+from common.outbox import Outbox
 from common.runs import mark_finished_if_complete
 from common.settings import Settings
 from parsefleet.alerts import Alert, check_alerts
@@ -113,6 +114,7 @@ class FleetStatus:
     """What ``parsefleet status`` shows."""
 
     queues: dict[str, int]
+    in_flight: int
     dead_letter: int
     runs: list[RunState]
 
@@ -120,6 +122,7 @@ class FleetStatus:
         """JSON-ready data."""
         return {
             "queues": self.queues,
+            "in_flight": self.in_flight,
             "dead_letter": self.dead_letter,
             "runs": [_state_dict(r) for r in self.runs],
         }
@@ -127,6 +130,7 @@ class FleetStatus:
     def render(self) -> str:
         """Text for a terminal."""
         lines = ["queues: " + ", ".join(f"{lang} {depth}" for lang, depth in self.queues.items())]
+        lines.append(f"in flight: {self.in_flight} batches sent and not finished (queued or being parsed)")
         hint = " (parsefleet dead-letter list)" if self.dead_letter else ""
         lines.append(f"dead letters: {self.dead_letter}{hint}")
         for run in map(_state_dict, self.runs):
@@ -144,8 +148,9 @@ def status(settings: Settings, limit: int) -> FleetStatus:
         with translated(services.redis_url):
             depths = {language: int(client.llen(queue)) for language, queue in QUEUES.items()}
             dead = dead_letter.count(client)
+            in_flight = Outbox(client).count()
         with session(services.database_url) as conn:
-            return FleetStatus(depths, dead, recent_runs(conn, limit))
+            return FleetStatus(depths, in_flight, dead, recent_runs(conn, limit))
 
 
 def worker(settings: Settings, celery_args: Sequence[str]) -> int:

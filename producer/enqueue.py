@@ -1,14 +1,18 @@
 """Send batches to their language's Celery queue, holding back while a queue is full.
 
-The producer names the task (``parsefleet.parse_batch``) and never imports worker code. While
-Redis is unreachable (a restart, a failover) it keeps trying for ``broker_retry_s``: kombu retries
-the send, and the queue-depth check retries here.
+The producer names the task (``parsefleet.parse_batch``) and never imports worker code. Each batch
+is kept in the outbox (common/outbox.py) before it is sent, so that one Redis hands to a worker
+that dies before recording it is sent again instead of lost. While Redis is unreachable (a
+restart, a failover) it keeps trying for ``broker_retry_s``: kombu retries the send, and the
+queue-depth check and the outbox retry here.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import kombu.exceptions
 from celery import Celery
@@ -16,12 +20,14 @@ from celery import Celery
 from common.batch import Batch, encode_batch
 from common.broker import celery_config, redis_client, translated
 from common.errors import BrokerUnavailable
-from common.names import PARSE_BATCH_TASK, queue_for
+from common.names import queue_for
+from common.outbox import Kept, Outbox, send
 from common.settings import Settings, redact_url
 
 __all__ = ["Enqueuer"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _POLL_MIN_S = 0.01
 _POLL_MAX_S = 0.5
@@ -36,6 +42,7 @@ class Enqueuer:
         self.max_pending = settings.max_pending_batches
         self.broker_retry_s = settings.broker_retry_s
         self.redis = redis_client(redis_url)
+        self.outbox = Outbox(self.redis)
         self.app = Celery("parsefleet-producer", set_as_current=False)
         self.app.conf.update(celery_config(settings, redis_url))
         self.waited_s = 0.0
@@ -44,13 +51,12 @@ class Enqueuer:
         """Enqueue one batch once its queue has room."""
         queue = queue_for(batch.language)
         self._wait_for_room(queue)
-        payload = encode_batch(batch)
+        kept = Kept(batch.batch_id, queue, encode_batch(batch))
+        self._retrying(lambda: self.outbox.keep(kept))
         try:
-            self.app.send_task(
-                PARSE_BATCH_TASK,
-                args=[payload, time.time()],
-                queue=queue,
-                serializer="msgpack",
+            send(
+                self.app,
+                kept,
                 retry=True,
                 retry_policy={
                     "max_retries": max(1, int(self.broker_retry_s / _SEND_RETRY_MAX_S)),
@@ -65,12 +71,21 @@ class Enqueuer:
     def depth(self, queue: str) -> int:
         """Batches waiting in one queue; raises BrokerUnavailable once Redis has been unreachable for
         ``broker_retry_s``."""
+        return self._retrying(lambda: int(self.redis.llen(queue)))
+
+    def close(self) -> None:
+        """Release broker connections."""
+        self.app.close()
+        self.redis.close()
+
+    def _retrying(self, command: Callable[[], T]) -> T:
+        """``command``'s result, retried while Redis is unreachable, for up to ``broker_retry_s``."""
         deadline = time.monotonic() + self.broker_retry_s
         pause_s = _POLL_MIN_S
         while True:
             try:
                 with translated(self.redis_url):
-                    return int(self.redis.llen(queue))
+                    return command()
             except BrokerUnavailable as exc:
                 if time.monotonic() + pause_s > deadline:
                     raise
@@ -78,11 +93,6 @@ class Enqueuer:
                     log.warning("%s; retrying for up to %.0f s", exc, self.broker_retry_s)
                 time.sleep(pause_s)
                 pause_s = min(pause_s * 2, _POLL_MAX_S * 4)
-
-    def close(self) -> None:
-        """Release broker connections."""
-        self.app.close()
-        self.redis.close()
 
     def _wait_for_room(self, queue: str) -> None:
         pause_s = _POLL_MIN_S

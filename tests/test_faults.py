@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -16,7 +18,7 @@ import pytest
 import redis
 
 from common.batch import Batch, BatchFile, FileRef
-from common.names import TELEMETRY_FLAG
+from common.names import OUTBOX_KEY, TELEMETRY_FLAG, queue_for
 from common.settings import Settings
 from parsefleet import commands
 from parsefleet.fleet import LocalWorkers
@@ -24,12 +26,15 @@ from parsefleet.report import RunReport
 from producer.enqueue import Enqueuer
 from producer.submission import blob_hash
 from tests.accounting import assert_exactly_once, many_files, wait_for_batches
+from tests.services import wait_until
 from workers.languages import adapter_for
 from workers.limits import ParseBudget
 
 pytestmark = [pytest.mark.service, pytest.mark.slow, pytest.mark.timeout(300)]
 
 _FILES = 3000
+# The outbox sweep (common/outbox.py) at test pace: a batch lost without a trace is back in 2-3 s.
+_FAST_SWEEP = {"PARSEFLEET_OUTBOX_SWEEP_S": "0.5", "PARSEFLEET_OUTBOX_GRACE_S": "2"}
 
 
 def _children(pid: int) -> list[int]:
@@ -90,7 +95,7 @@ def test_killing_the_worker_main_process_then_starting_another(settings: Setting
     repo = many_files(tmp_path / "repo", _FILES)
     settings = _fast_redelivery(settings)
     assert settings.redis_url and settings.database_url
-    env = {"PARSEFLEET_VISIBILITY_TIMEOUT_S": "10"}
+    env = {"PARSEFLEET_VISIBILITY_TIMEOUT_S": "10", **_FAST_SWEEP}
     first = LocalWorkers(settings.redis_url, settings.database_url, tmp_path / "logs1", env=env)
     first.start()
     result: dict[str, RunReport] = {}
@@ -114,6 +119,42 @@ def test_killing_the_worker_main_process_then_starting_another(settings: Setting
         second.stop()
     assert not submit.is_alive()
     assert_exactly_once(settings.database_url, result["report"], _FILES)
+
+
+def test_a_batch_taken_from_redis_by_a_worker_that_died_unrecorded_is_sent_again(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """kombu's hand-off window, made certain: a worker that dies after BRPOP took a batch and before
+    kombu recorded it as unacknowledged leaves no trace of it in Redis. The outbox sends it again."""
+    repo = many_files(tmp_path / "repo", _FILES)
+    settings = replace(_fast_redelivery(settings), max_pending_batches=10_000)  # all sent, no worker yet
+    assert settings.redis_url and settings.database_url
+    result: dict[str, RunReport] = {}
+    submit = threading.Thread(
+        target=lambda: result.setdefault(
+            "report", commands.submit(settings, [repo], wait=True, progress=False, ci=False)
+        )
+    )
+    submit.start()
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        wait_until(
+            lambda: conn.execute("SELECT 1 FROM runs WHERE batches_total IS NOT NULL").fetchone(),
+            "every batch sent",
+        )
+    broker = redis.Redis.from_url(settings.redis_url)
+    taken = broker.rpop(queue_for("python"))  # what BRPOP hands a worker
+    assert isinstance(taken, bytes)
+    taken_id = json.loads(taken)["headers"]["id"]
+    fleet = LocalWorkers(settings.redis_url, settings.database_url, tmp_path / "logs", env=_FAST_SWEEP)
+    fleet.start()
+    try:
+        submit.join(timeout=240)
+    finally:
+        fleet.stop()
+    assert not submit.is_alive(), "the run never finished: the taken batch was lost"
+    assert_exactly_once(settings.database_url, result["report"], _FILES)
+    assert f"batch {taken_id} left Redis without reaching a worker" in (tmp_path / "logs" / "worker-0.log").read_text()
+    assert broker.hlen(OUTBOX_KEY) == 0
 
 
 def test_a_batch_delivered_twice_is_stored_once(settings: Settings, worker: LocalWorkers) -> None:

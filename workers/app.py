@@ -23,6 +23,7 @@ from common.names import PARENT_PID_ENV, QUEUES
 from common.settings import Settings
 from workers.languages import load_adapters
 from workers.limits import CpuGovernor, child_cpu_share
+from workers.sweeper import OutboxSweep
 
 __all__ = ["MAIN_PROCESS_BUDGET_MB", "RECYCLE_SHARE", "app", "child_budget_mb", "settings"]
 
@@ -65,6 +66,7 @@ def _build(config: Settings) -> Celery:
         task_acks_on_timeout=False,
         imports=("workers.tasks",),
     )
+    celery.steps["worker"].add(OutboxSweep)  # batches lost between BRPOP and kombu's record (common/outbox.py)
     return celery
 
 

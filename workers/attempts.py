@@ -6,6 +6,9 @@ A pool child that dies mid-batch (segfault, OOM kill, Celery's hard time limit) 
 dead-lettered, or handed to a retry) takes its increment back. What remains counts the deaths:
 the task module splits a batch once its count reaches ``poison_deliveries``.
 
+A start that ends by itself for good also drops its batch from the outbox (common/outbox.py), in the
+same round trip: the task id is the batch id.
+
 Redeliveries keep the task id (worker lost, visibility timeout, ``Task.retry``), so they share a
 counter; a split's halves get their own. Counters expire after a day. When Redis cannot be
 reached the count is unknown and the batch is parsed as a first attempt: poison detection waits
@@ -22,6 +25,7 @@ import redis
 from common.broker import redis_client, translated
 from common.errors import BrokerUnavailable
 from common.names import ATTEMPTS_KEY_PREFIX
+from common.outbox import forget
 
 __all__ = ["ATTEMPTS_TTL_S", "Attempts"]
 
@@ -52,8 +56,8 @@ class Attempts:
             return 1
 
     def finish(self, task_id: str) -> None:
-        """The task ended by itself for good: forget its count."""
-        self._quietly(task_id, lambda client, key: client.delete(key))
+        """The task ended by itself for good: forget its count, and its batch in the outbox."""
+        self._quietly(task_id, lambda client, key: _finished(client, key, task_id))
 
     def give_back(self, task_id: str) -> None:
         """The task ended by itself but runs again (a retry): take this start's increment back."""
@@ -65,7 +69,11 @@ class Attempts:
                 command(self._redis(), ATTEMPTS_KEY_PREFIX + task_id)
         except BrokerUnavailable as exc:
             self._drop()
-            log.warning("task %s: attempts not updated (%s); the count expires in a day", task_id, exc)
+            log.warning(
+                "task %s: attempts not updated (%s); the count expires in a day, the outbox sends it again",
+                task_id,
+                exc,
+            )
 
     def _redis(self) -> redis.Redis:
         if self._client is None:
@@ -76,3 +84,10 @@ class Attempts:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _finished(client: redis.Redis, key: str, task_id: str) -> None:
+    pipe = client.pipeline(transaction=False)
+    pipe.delete(key)
+    forget(pipe, task_id)
+    pipe.execute()

@@ -17,6 +17,7 @@ from common.errors import BatchFormatError, ParsefleetError, StoreRejected, Stor
 from common.flag import FlagCache
 from common.metrics import Metrics
 from common.names import METRIC_PARSER_DURATION_MS, METRIC_PARSER_FAILURE_TOTAL, PARSE_BATCH_TASK, queue_for
+from common.outbox import Kept, Outbox, send
 from workers.app import app, child_budget_mb, settings
 from workers.attempts import Attempts
 from workers.outcome import BatchOutcome, outline_batch
@@ -111,15 +112,14 @@ def _isolate(task: Task[Any, Any], batch: Batch, deaths: int) -> dict[str, int]:
 
 
 def _send_parts(task: Task[Any, Any], batch: Batch) -> None:
-    """Send the halves of a split batch; their task ids are their batch ids, so resends share a count."""
-    for part in halves(batch):
-        task.app.send_task(
-            PARSE_BATCH_TASK,
-            args=[encode_batch(part), time.time()],
-            queue=queue_for(part.language),
-            task_id=part.batch_id,
-            serializer="msgpack",
-        )
+    """Send the halves of a split batch through the outbox; their task ids are their batch ids, so
+    resends share a count."""
+    with translated(settings.redis_url or ""):
+        outbox = Outbox(redis_client(settings.redis_url or ""))
+        for part in halves(batch):
+            kept = Kept(part.batch_id, queue_for(part.language), encode_batch(part))
+            outbox.keep(kept)
+            send(task.app, kept)
 
 
 def _commit(outcome: BatchOutcome, timing: BatchTiming) -> bool:

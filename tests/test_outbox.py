@@ -1,0 +1,96 @@
+"""The outbox against real Redis and kombu: a batch waiting in its queue or held unacknowledged is
+never taken for lost; one that left Redis unrecorded is, once its grace has passed."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+from celery import Celery
+from kombu import Connection
+
+from common.batch import Batch, BatchFile, FileRef, encode_batch
+from common.broker import celery_config, kombu_url
+from common.names import KOMBU_UNACKED_KEY, OUTBOX_KEY, OUTBOX_MISSING_KEY, queue_for
+from common.outbox import Kept, Outbox, send
+from common.settings import Settings
+from producer.enqueue import Enqueuer
+from producer.submission import blob_hash
+from workers.attempts import Attempts
+
+pytestmark = pytest.mark.service
+
+_GRACE_S = 30.0
+
+
+def _batch(index: int) -> Batch:
+    content = f"def f{index}():\n    return {index}\n".encode()
+    run_id = str(uuid.uuid4())
+    ref = FileRef(1, f"m{index}.py", blob_hash(content), "python", len(content))
+    return Batch(f"{run_id}:{index:06d}", run_id, "python", (BatchFile(ref, content),))
+
+
+@pytest.fixture
+def sent(clean_redis: redis.Redis, redis_url: str) -> Iterator[list[Batch]]:
+    """Three batches sent by the producer's Enqueuer, no worker running."""
+    batches = [_batch(index) for index in range(3)]
+    enqueuer = Enqueuer(Settings(redis_url=redis_url), redis_url)
+    try:
+        for batch in batches:
+            enqueuer.send(batch)
+    finally:
+        enqueuer.close()
+    yield batches
+
+
+def test_only_a_batch_missing_from_queue_and_unacked_for_its_grace_is_lost(
+    sent: list[Batch], clean_redis: redis.Redis, redis_url: str
+) -> None:
+    delivered, dropped, queued = sent  # the queue hands out the oldest first
+    app = Celery(set_as_current=False)
+    app.conf.update(celery_config(Settings(), redis_url))
+    with Connection(kombu_url(redis_url)) as connection:
+        # a worker's delivery, recorded in kombu's hash of unacknowledged messages
+        assert connection.default_channel.basic_get(queue_for("python"), no_ack=False) is not None
+        assert clean_redis.hlen(KOMBU_UNACKED_KEY) == 1
+        # a delivery whose worker died before kombu recorded it: gone from Redis without a trace
+        raw = clean_redis.rpop(queue_for("python"))
+        assert isinstance(raw, bytes) and json.loads(raw)["headers"]["id"] == dropped.batch_id
+        outbox = Outbox(clean_redis)
+        assert outbox.count() == 3
+        assert outbox.lost(1000.0, _GRACE_S) == []  # first sighting of the gap
+        assert clean_redis.hkeys(OUTBOX_MISSING_KEY) == [dropped.batch_id.encode()]
+        assert outbox.lost(1000.0 + _GRACE_S - 1, _GRACE_S) == []
+        lost = outbox.lost(1000.0 + _GRACE_S, _GRACE_S)
+        assert lost == [Kept(dropped.batch_id, queue_for("python"), encode_batch(dropped))]
+        assert outbox.lost(1000.0 + _GRACE_S + 1, _GRACE_S) == []  # its grace restarts once returned
+        send(app, lost[0])  # sent again, it waits in its queue: no longer missing
+        assert outbox.lost(5000.0, _GRACE_S) == []
+        assert clean_redis.hlen(OUTBOX_MISSING_KEY) == 0
+        assert outbox.count() == 3 and {delivered.batch_id, queued.batch_id} < {
+            key.decode() for key in clean_redis.hkeys(OUTBOX_KEY)
+        }
+
+
+def test_a_finished_task_leaves_the_outbox(sent: list[Batch], clean_redis: redis.Redis, redis_url: str) -> None:
+    first, second, third = sent
+    clean_redis.delete(queue_for("python"))  # every message gone: all three look lost
+    outbox = Outbox(clean_redis)
+    outbox.lost(0.0, _GRACE_S)
+    assert clean_redis.hlen(OUTBOX_MISSING_KEY) == 3
+    Attempts(redis_url).finish(first.batch_id)
+    Attempts(redis_url).finish(second.batch_id)
+    assert outbox.count() == 1
+    assert clean_redis.hlen(OUTBOX_MISSING_KEY) == 1
+    assert [kept.batch_id for kept in outbox.lost(_GRACE_S, _GRACE_S)] == [third.batch_id]
+
+
+def test_one_sweeper_per_period(clean_redis: redis.Redis) -> None:
+    outbox = Outbox(clean_redis)
+    assert outbox.claim_sweep("a", 60)
+    assert not outbox.claim_sweep("b", 60)
+    clean_redis.delete("parsefleet:outbox:sweep")
+    assert outbox.claim_sweep("b", 60)
