@@ -66,6 +66,9 @@ class Settings:
     # PARSEFLEET_BROKER_RETRY_S: how long the producer keeps trying while Redis is unreachable (a
     # restart, a failover) before it gives up with exit code 3.
     broker_retry_s: float = 60.0
+    # PARSEFLEET_DATABASE_RETRY_S: how long the producer waits for PostgreSQL mid-run (a restart, a
+    # failover) before it gives up with exit code 3; workers retry their commits for as long as it takes.
+    database_retry_s: float = 300.0
     # PARSEFLEET_MAX_FILE_BYTES: larger files are refused as failure ``too-large``.
     max_file_bytes: int = 8 * 1024 * 1024
     # PARSEFLEET_PARSE_TIMEOUT_S: a parse running longer is cancelled and recorded as ``timeout``.
@@ -122,7 +125,7 @@ class Settings:
         """Return self, or raise ConfigError naming the first unusable value."""
         positive = (
             "batch_max_bytes", "batch_max_files", "max_pending_batches", "max_file_bytes", "parse_timeout_s",
-            "batch_time_limit_s", "broker_retry_s", "outbox_sweep_s", "outbox_grace_s",
+            "batch_time_limit_s", "broker_retry_s", "database_retry_s", "outbox_sweep_s", "outbox_grace_s",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:

@@ -184,21 +184,20 @@ def _submit_and_wait(
     fleet: LocalWorkers | None,
 ) -> Tally:
     bar = ProgressBar(enabled=progress)
-    with session(services.database_url) as conn:
+    watch = _RunWatch(services.database_url)
 
-        def show(tally: Tally) -> None:
-            state = load_state(conn, tally.run_id)
-            total = sum(tally.sent.values())
-            bar.update(state.files_done, total, "waiting" if tally.submitted else "submitting")
+    def show(tally: Tally) -> None:
+        state = watch.state(tally.run_id)
+        if state is not None:
+            bar.update(state.files_done, sum(tally.sent.values()), "waiting" if tally.submitted else "submitting")
 
-        submission = Submission(settings, services.redis_url, services.database_url, ci=ci, progress=show)
-        watch = _RunWatch(services.database_url)
-        try:
-            tally = submission.run(plan)
-            _wait(watch, tally, bar, fleet)
-        finally:
-            watch.close()
-            bar.close()
+    submission = Submission(settings, services.redis_url, services.database_url, ci=ci, progress=show)
+    try:
+        tally = submission.run(plan)
+        _wait(watch, tally, bar, fleet)
+    finally:
+        watch.close()
+        bar.close()
     return tally
 
 

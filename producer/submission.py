@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.batch import Batch, BatchFile, FileRef
-from common.database import session
-from common.runs import mark_finished_if_complete
 from common.settings import Settings
 from common.versions import parser_version
 from producer.chunk import Chunker
@@ -84,17 +82,16 @@ class Submission:
     def run(self, plan: Plan) -> Tally:
         """Filter, batch and enqueue every planned file (see ``plan_targets``); return the tally."""
         enqueuer = Enqueuer(self.settings, self.redis_url)
+        ledger = Ledger(self.database_url, self.tally.run_id, self.settings.database_retry_s)
         try:
-            with session(self.database_url) as conn:
-                ledger = Ledger(conn, self.tally.run_id)
-                ledger.start([str(root) for root, _listed in plan], self.ci)
-                for root, listed in plan:
-                    self._submit_root(ledger, enqueuer, root, listed)
-                self._send(ledger, enqueuer, _Window(), list(self._chunker.flush()))
-                self._finish(ledger)
-                mark_finished_if_complete(conn, self.tally.run_id)
-                conn.commit()
+            ledger.start([str(root) for root, _listed in plan], self.ci)
+            for root, listed in plan:
+                self._submit_root(ledger, enqueuer, root, listed)
+            self._send(ledger, enqueuer, _Window(), list(self._chunker.flush()))
+            self._finish(ledger)
+            ledger.mark_finished_if_complete()
         finally:
+            ledger.close()
             enqueuer.close()
         return self.tally
 

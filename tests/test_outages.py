@@ -242,14 +242,14 @@ def test_postgres_stopped_for_30_s_mid_run_loses_nothing(
 ) -> None:
     database_url = private_postgres.create_database("parsefleet")
     repo = many_files(tmp_path / "repo", _FILES)
-    # The whole run is queued at once (no backpressure wait), so the producer has finished writing
-    # its records when PostgreSQL goes; the workers and the waiting `submit --wait` ride it out.
-    settings = _settings(redis_url, database_url, tmp_path, max_pending_batches=64, visibility_timeout_s=300)
+    # A short queue holds the producer back, so it is still sending (and writing its records) when
+    # PostgreSQL goes: the producer, the workers and the waiting `submit --wait` all ride it out.
+    settings = _settings(redis_url, database_url, tmp_path, visibility_timeout_s=300)
     fleet = _with_workers(settings, tmp_path / "logs")
     outage: dict[str, float] = {}
 
     def stop_for_30_s() -> None:
-        wait_until(lambda: _submitted(database_url), "the run submitted", 120)
+        assert not _submitted(database_url), "the producer had finished sending before PostgreSQL went"
         outage["stopped_at_s"] = time.monotonic()
         private_postgres.stop()
         threading.Event().wait(30)  # the fault's duration
@@ -270,7 +270,9 @@ def test_postgres_stopped_for_30_s_mid_run_loses_nothing(
         after = conn.execute(
             "SELECT count(*) FROM batch_results WHERE finished_at > to_timestamp(%s)", (outage["back_at_epoch_s"],)
         ).fetchone()
+        submitted = conn.execute("SELECT extract(epoch FROM submitted_at) FROM runs").fetchone()
     assert after is not None and after[0] > 0, "no batch was committed after PostgreSQL came back"
+    assert submitted is not None and float(str(submitted[0])) > outage["back_at_epoch_s"]
     retries = (tmp_path / "logs" / "worker-0.log").read_text().count("store unavailable, retry in")
     print(run.summary("postgres stopped 30 s", figures) + f", {retries} batch retries while it was down")
 

@@ -1,0 +1,1 @@
+SELECT producer_step FROM runs WHERE id = %(run_id)s

@@ -1,0 +1,1 @@
+UPDATE runs SET producer_step = %(step)s WHERE id = %(run_id)s
