@@ -20,6 +20,7 @@ from common.errors import ConfigError
 __all__ = ["Settings", "redact_url"]
 
 _ENV_PREFIX = "PARSEFLEET_"
+_BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
 def _default_data_dir() -> Path:
@@ -69,6 +70,9 @@ class Settings:
     # PARSEFLEET_DATABASE_RETRY_S: how long the producer waits for PostgreSQL mid-run (a restart, a
     # failover) before it gives up with exit code 3; workers retry their commits for as long as it takes.
     database_retry_s: float = 300.0
+    # PARSEFLEET_RETRY_CRASHED: 1 sends again the files that killed a worker (failure ``crash``) under
+    # this parser version; by default later runs skip them as ``crashed-before``. `--retry-crashed`.
+    retry_crashed: bool = False
     # PARSEFLEET_MAX_FILE_BYTES: larger files are refused as failure ``too-large``.
     max_file_bytes: int = 8 * 1024 * 1024
     # PARSEFLEET_PARSE_TIMEOUT_S: a parse running longer is cancelled and recorded as ``timeout``.
@@ -162,6 +166,10 @@ class Settings:
 
 def _convert(name: str, raw: str, annotation: object) -> Any:
     kind = str(annotation)
+    if kind == "bool":
+        if raw.lower() not in _BOOLEANS:
+            raise ConfigError(f"{_ENV_PREFIX}{name.upper()} must be one of {', '.join(_BOOLEANS)}, got {raw!r}")
+        return _BOOLEANS[raw.lower()]
     try:
         if kind == "int":
             return int(raw)

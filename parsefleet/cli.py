@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from common.errors import (
@@ -117,6 +118,11 @@ def _run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--json", metavar="FILE", help="also write the report as JSON ('-' for stdout)")
     command.add_argument("--strict", action="store_true", help="exit 1 when any file failed")
     command.add_argument("--ci", action="store_true", default=None, help="count this as a CI run (default: $CI)")
+    command.add_argument(
+        "--retry-crashed",
+        action="store_true",
+        help="send again files that killed a worker before (default: skipped as crashed-before)",
+    )
 
 
 def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
@@ -264,16 +270,22 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ConfigError("--workers must be 1 or more")
     targets = args.targets or [Path.cwd()]
+    settings = _with_run_options(settings, args)
     report = commands.run(settings, targets, workers=args.workers, progress=not args.no_progress, ci=_ci(args))
     return _finish(report, args)
 
 
 def _submit(settings: Settings, args: argparse.Namespace) -> int:
+    settings = _with_run_options(settings, args)
     report = commands.submit(settings, args.targets, wait=args.wait, progress=not args.no_progress, ci=_ci(args))
     if not args.wait:
         print(f"submitted run {report.state.run_id}: {report.state.batches_total} batches")
         return EXIT_OK
     return _finish(report, args)
+
+
+def _with_run_options(settings: Settings, args: argparse.Namespace) -> Settings:
+    return replace(settings, retry_crashed=True) if args.retry_crashed else settings
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:

@@ -23,13 +23,16 @@ from common.database import sql
 from common.errors import StoreUnavailable
 from common.runs import mark_finished_if_complete
 
-__all__ = ["Failure", "Ledger"]
+__all__ = ["CRASHED_BEFORE", "UNCHANGED", "Failure", "Ledger"]
 
 log = logging.getLogger(__name__)
 _HERE = Path(__file__).parent
 _RETRY_MIN_S = 0.25
 _RETRY_MAX_S = 5.0
 Failure = tuple[FileRef, str, str]  # (file, kind, message)
+# Why a known blob is skipped: outlined by this parser version before, or it killed a worker.
+UNCHANGED = "unchanged"
+CRASHED_BEFORE = "crashed-before"
 Connection = psycopg.Connection[tuple[object, ...]]
 T = TypeVar("T")
 
@@ -55,13 +58,15 @@ class Ledger:
         assert row is not None
         return int(str(row[0]))
 
-    def known(self, parser_version: str, hashes: Iterable[bytes]) -> set[bytes]:
-        """Return the hashes among ``hashes`` already outlined by ``parser_version``."""
-        params = {"parser_version": parser_version, "hashes": list(hashes)}
+    def known(self, parser_version: str, hashes: Iterable[bytes], *, retry_crashed: bool) -> dict[bytes, str]:
+        """The hashes among ``hashes`` that ``parser_version`` has dealt with, each with the reason
+        to skip it: ``unchanged``, or ``crashed-before`` (it killed a worker; sent again with
+        ``retry_crashed``)."""
+        params = {"parser_version": parser_version, "hashes": list(hashes), "retry_crashed": retry_crashed}
         if not params["hashes"]:
-            return set()
+            return {}
         rows = self._read(lambda conn: conn.execute(sql(_HERE, "known_blobs"), params).fetchall())
-        return {row[0] for row in rows if isinstance(row[0], bytes)}
+        return {row[0]: CRASHED_BEFORE if row[1] else UNCHANGED for row in rows if isinstance(row[0], bytes)}
 
     def record(self, files: Sequence[FileRef], batches: Sequence[Batch], failures: Sequence[Failure]) -> None:
         """Store one window of the producer's work in one transaction (bulk, with COPY)."""

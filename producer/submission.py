@@ -143,14 +143,16 @@ class Submission:
             language: ledger.known(
                 parser_version(language),
                 {i.ref.blob_hash for i in window.fresh if i.ref.language == language},
+                retry_crashed=self.settings.retry_crashed,
             )
             for language in languages
         }
         batches: list[Batch] = []
         for item in window.fresh:
             key = (item.ref.language, item.ref.blob_hash)
-            if item.ref.blob_hash in known[item.ref.language]:
-                self.tally.skip(item.ref.language, "unchanged")
+            reason = known[item.ref.language].get(item.ref.blob_hash)
+            if reason is not None:
+                self.tally.skip(item.ref.language, reason)
             elif key in self._sent_hashes:
                 self.tally.skip(item.ref.language, "duplicate")
             else:

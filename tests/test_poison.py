@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -26,6 +27,7 @@ from common.batch import Batch, BatchFile, FileRef, encode_batch
 from common.broker import celery_config
 from common.names import ATTEMPTS_KEY_PREFIX, DEAD_LETTER_KEY, PARSE_BATCH_TASK, queue_for
 from common.settings import Settings
+from parsefleet import commands
 from parsefleet.fleet import LocalWorkers
 from producer.submission import blob_hash
 from tests.accounting import assert_exactly_once, many_files, probed_run
@@ -58,6 +60,12 @@ def test_a_file_that_kills_its_worker_is_isolated_and_recorded_as_crash(settings
             (report.state.run_id,),
         ).fetchone()
     assert early == (0,), "the run was marked finished before its last batch"
+    # The next run does not feed the file to a worker again, unless asked to
+    again = commands.submit(settings, [repo], wait=False, progress=False, ci=False)
+    python = next(item for item in again.languages if item.language == "python")
+    assert python.skipped == {"unchanged": _FILES, "crashed-before": 1}, python
+    retry = replace(settings, retry_crashed=True)
+    assert commands.submit(retry, [repo], wait=False, progress=False, ci=False).state.batches_total == 1
     peak = max(probe.peak_rss_mb.values())
     print(
         f"poison: {figures.files} files, 0 lost, 0 duplicated, {figures.splits} splits, {kills} pool children killed"

@@ -12,8 +12,11 @@ def test_environment_values_are_typed() -> None:
             "PARSEFLEET_BATCH_MAX_BYTES": "2048",
             "PARSEFLEET_PARSE_TIMEOUT_S": "1.5",
             "PARSEFLEET_DATA_DIR": "/tmp/pf",
+            "PARSEFLEET_RETRY_CRASHED": "Yes",
         }
     )
+    assert settings.retry_crashed is True
+    assert Settings.from_env({"PARSEFLEET_RETRY_CRASHED": "0"}).retry_crashed is False
     assert settings.batch_max_bytes == 2048
     assert settings.parse_timeout_s == 1.5
     assert settings.data_dir == Path("/tmp/pf")
@@ -34,6 +37,7 @@ def test_overrides_win_over_environment_and_none_is_ignored() -> None:
         ({"PARSEFLEET_BATCH_MAX_BYTES": "lots"}, "must be a number"),
         ({"PARSEFLEET_BATCH_MAX_BYTES": "0"}, "must be positive"),
         ({"PARSEFLEET_CPU_LIMIT_PCT": "170"}, "within 1..100"),
+        ({"PARSEFLEET_RETRY_CRASHED": "maybe"}, "must be one of 1, true, yes, 0, false, no"),
         ({"PARSEFLEET_REDIS_URL": "http://user:hunter2@host/"}, "unsupported URL"),
     ],
 )

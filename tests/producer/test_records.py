@@ -10,7 +10,7 @@ import pytest
 
 from common.batch import Batch, BatchFile, FileRef
 from common.errors import StoreUnavailable
-from producer.records import Ledger
+from producer.records import CRASHED_BEFORE, UNCHANGED, Ledger
 from producer.submission import blob_hash
 
 pytestmark = pytest.mark.service
@@ -61,3 +61,25 @@ def test_an_outage_longer_than_the_budget_is_one_clear_error() -> None:
         ledger.start(["/repo"], ci=False)
     assert "unreachable" in str(caught.value) and "s3cret" not in str(caught.value)
     assert "***" in str(caught.value)
+
+
+def test_a_blob_that_crashed_a_worker_is_skipped_unless_retried(clean_db: str) -> None:
+    hashes = {name: blob_hash(name.encode()) for name in ("parsed", "crash", "timeout")}
+    with psycopg.connect(clean_db) as conn:
+        for name, digest in hashes.items():
+            failed = name != "parsed"
+            conn.execute(
+                "INSERT INTO blobs (hash, parser_version, language, status, failure_kind, size_bytes, symbol_count)"
+                " VALUES (%s, 'v1', 'python', %s, %s, 1, 0)",
+                (digest, "failed" if failed else "parsed", name if failed else None),
+            )
+    ledger = Ledger(clean_db, str(uuid.uuid4()), retry_s=5)
+    try:
+        skipped = ledger.known("v1", hashes.values(), retry_crashed=False)
+        retried = ledger.known("v1", hashes.values(), retry_crashed=True)
+        other_version = ledger.known("v2", hashes.values(), retry_crashed=False)
+    finally:
+        ledger.close()
+    assert skipped == {hashes["parsed"]: UNCHANGED, hashes["crash"]: CRASHED_BEFORE}  # a timeout may pass next time
+    assert retried == {hashes["parsed"]: UNCHANGED}
+    assert other_version == {}
