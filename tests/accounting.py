@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -15,7 +16,7 @@ from parsefleet.bench.probe import TreeProbe
 from parsefleet.fleet import LocalWorkers
 from parsefleet.report import RunReport
 
-__all__ = ["Figures", "assert_exactly_once", "many_files", "probed_run", "wait_for_batches"]
+__all__ = ["Figures", "Watched", "assert_exactly_once", "many_files", "probed_run", "wait_for_batches"]
 
 
 def many_files(root: Path, count: int) -> Path:
@@ -90,3 +91,48 @@ def wait_for_batches(
             if stop.wait(0.01):
                 return False
     return True
+
+
+@dataclass
+class Watched:
+    """Worker trees sampled for RSS and CPU over a test's run: the figures docs/reliability.md reports.
+    Stop a tree's probe before killing it (a dead tree's CPU time can no longer be read)."""
+
+    probes: list[TreeProbe] = field(default_factory=list)
+    _started: dict[int, float] = field(default_factory=dict)
+    _elapsed_s: dict[int, float] = field(default_factory=dict)
+
+    def watch(self, fleet: LocalWorkers) -> TreeProbe:
+        """Start sampling a fleet's worker trees."""
+        probe = TreeProbe([process.pid for process in fleet.processes], interval_s=0.05)
+        probe.start()
+        self._started[id(probe)] = time.monotonic()
+        self.probes.append(probe)
+        return probe
+
+    def stop(self, probe: TreeProbe) -> None:
+        """Stop one probe (idempotent)."""
+        if id(probe) not in self._elapsed_s:
+            probe.stop()
+            self._elapsed_s[id(probe)] = time.monotonic() - self._started[id(probe)]
+
+    def stop_all(self) -> None:
+        """Stop every probe: before the workers stop."""
+        for probe in self.probes:
+            self.stop(probe)
+
+    def summary(self, name: str, figures: Figures) -> str:
+        """One line of figures: files, loss, duplicates, redeliveries, peak RSS, CPU share of the cores."""
+        self.stop_all()
+        peak = max(max(probe.peak_rss_mb.values(), default=0.0) for probe in self.probes)
+        cores = len(os.sched_getaffinity(0))
+        shares = [
+            probe.cpu_used_s / (self._elapsed_s[id(probe)] * len(probe.pids) * cores)
+            for probe in self.probes
+            if self._elapsed_s[id(probe)] > 0
+        ]
+        return (
+            f"{name}: {figures.files} files, 0 lost, 0 duplicated, {figures.redeliveries} redeliveries of"
+            f" committed batches, peak worker RSS {peak:.0f} MB, worker CPU share"
+            f" {', '.join(f'{share:.0%}' for share in shares)}"
+        )

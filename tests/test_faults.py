@@ -25,7 +25,7 @@ from parsefleet.fleet import LocalWorkers
 from parsefleet.report import RunReport
 from producer.enqueue import Enqueuer
 from producer.submission import blob_hash
-from tests.accounting import assert_exactly_once, many_files, wait_for_batches
+from tests.accounting import Watched, assert_exactly_once, many_files, wait_for_batches
 from tests.services import wait_until
 from workers.languages import adapter_for
 from workers.limits import ParseBudget
@@ -63,6 +63,8 @@ def test_killing_pool_children_mid_batch_loses_nothing(settings: Settings, tmp_p
         settings.redis_url, settings.database_url, tmp_path / "logs", env={"PARSEFLEET_VISIBILITY_TIMEOUT_S": "10"}
     )
     fleet.start()
+    watched = Watched()
+    watched.watch(fleet)
     killed: list[int] = []
     stop = threading.Event()
 
@@ -86,9 +88,11 @@ def test_killing_pool_children_mid_batch_loses_nothing(settings: Settings, tmp_p
     finally:
         stop.set()
         thread.join()
+        watched.stop_all()
         fleet.stop()
     assert len(killed) == 5
-    assert_exactly_once(settings.database_url, report, _FILES)
+    figures = assert_exactly_once(settings.database_url, report, _FILES)
+    print(watched.summary("5 pool children killed", figures))
 
 
 def test_killing_the_worker_main_process_then_starting_another(settings: Settings, tmp_path: Path) -> None:
@@ -98,6 +102,8 @@ def test_killing_the_worker_main_process_then_starting_another(settings: Setting
     env = {"PARSEFLEET_VISIBILITY_TIMEOUT_S": "10", **_FAST_SWEEP}
     first = LocalWorkers(settings.redis_url, settings.database_url, tmp_path / "logs1", env=env)
     first.start()
+    watched = Watched()
+    first_probe = watched.watch(first)
     result: dict[str, RunReport] = {}
     submit = threading.Thread(
         target=lambda: result.setdefault(
@@ -107,18 +113,22 @@ def test_killing_the_worker_main_process_then_starting_another(settings: Setting
     submit.start()
     wait_for_batches(settings.database_url, 5)  # the first worker has committed batches
     main_pid = first.processes[0].pid
+    watched.stop(first_probe)
     for child in _children(main_pid):
         os.kill(child, signal.SIGKILL)
     os.kill(main_pid, signal.SIGKILL)
     first.processes[0].wait()
     second = LocalWorkers(settings.redis_url, settings.database_url, tmp_path / "logs2", env=env)
     second.start()
+    watched.watch(second)
     try:
         submit.join(timeout=600)
     finally:
+        watched.stop_all()
         second.stop()
     assert not submit.is_alive()
-    assert_exactly_once(settings.database_url, result["report"], _FILES)
+    figures = assert_exactly_once(settings.database_url, result["report"], _FILES)
+    print(watched.summary("worker main process killed, another started", figures))
 
 
 def test_a_batch_taken_from_redis_by_a_worker_that_died_unrecorded_is_sent_again(
@@ -147,12 +157,16 @@ def test_a_batch_taken_from_redis_by_a_worker_that_died_unrecorded_is_sent_again
     taken_id = json.loads(taken)["headers"]["id"]
     fleet = LocalWorkers(settings.redis_url, settings.database_url, tmp_path / "logs", env=_FAST_SWEEP)
     fleet.start()
+    watched = Watched()
+    watched.watch(fleet)
     try:
         submit.join(timeout=240)
     finally:
+        watched.stop_all()
         fleet.stop()
     assert not submit.is_alive(), "the run never finished: the taken batch was lost"
-    assert_exactly_once(settings.database_url, result["report"], _FILES)
+    figures = assert_exactly_once(settings.database_url, result["report"], _FILES)
+    print(watched.summary("a batch taken unrecorded", figures))
     assert f"batch {taken_id} left Redis without reaching a worker" in (tmp_path / "logs" / "worker-0.log").read_text()
     assert broker.hlen(OUTBOX_KEY) == 0
 
