@@ -44,6 +44,31 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+class _Submit:
+    """``submit --wait`` in a thread, started at once."""
+
+    def __init__(self, settings: Settings, repo: Path) -> None:
+        self.result: dict[str, RunReport] = {}
+        self.thread = threading.Thread(
+            target=lambda: self.result.setdefault(
+                "report", commands.submit(settings, [repo], wait=True, progress=False, ci=False)
+            )
+        )
+        self.thread.start()
+
+    def finished_with(self, fleet: LocalWorkers, watched: Watched, timeout_s: float) -> RunReport:
+        """Start ``fleet`` (watched), wait for the run to finish, stop the fleet; the run's report."""
+        fleet.start()
+        watched.watch(fleet)
+        try:
+            self.thread.join(timeout=timeout_s)
+        finally:
+            watched.stop_all()
+            fleet.stop()
+        assert not self.thread.is_alive(), f"the run did not finish within {timeout_s:g} s: a batch was lost"
+        return self.result["report"]
+
+
 def _fast_redelivery(settings: Settings) -> Settings:
     return Settings.from_env(
         {},
@@ -104,13 +129,7 @@ def test_killing_the_worker_main_process_then_starting_another(settings: Setting
     first.start()
     watched = Watched()
     first_probe = watched.watch(first)
-    result: dict[str, RunReport] = {}
-    submit = threading.Thread(
-        target=lambda: result.setdefault(
-            "report", commands.submit(settings, [repo], wait=True, progress=False, ci=False)
-        )
-    )
-    submit.start()
+    submit = _Submit(settings, repo)
     wait_for_batches(settings.database_url, 5)  # the first worker has committed batches
     main_pid = first.processes[0].pid
     watched.stop(first_probe)
@@ -119,15 +138,8 @@ def test_killing_the_worker_main_process_then_starting_another(settings: Setting
     os.kill(main_pid, signal.SIGKILL)
     first.processes[0].wait()
     second = LocalWorkers(settings.redis_url, settings.database_url, tmp_path / "logs2", env=env)
-    second.start()
-    watched.watch(second)
-    try:
-        submit.join(timeout=600)
-    finally:
-        watched.stop_all()
-        second.stop()
-    assert not submit.is_alive()
-    figures = assert_exactly_once(settings.database_url, result["report"], _FILES)
+    report = submit.finished_with(second, watched, timeout_s=240)
+    figures = assert_exactly_once(settings.database_url, report, _FILES)
     print(watched.summary("worker main process killed, another started", figures))
 
 
@@ -139,13 +151,7 @@ def test_a_batch_taken_from_redis_by_a_worker_that_died_unrecorded_is_sent_again
     repo = many_files(tmp_path / "repo", _FILES)
     settings = replace(_fast_redelivery(settings), max_pending_batches=10_000)  # all sent, no worker yet
     assert settings.redis_url and settings.database_url
-    result: dict[str, RunReport] = {}
-    submit = threading.Thread(
-        target=lambda: result.setdefault(
-            "report", commands.submit(settings, [repo], wait=True, progress=False, ci=False)
-        )
-    )
-    submit.start()
+    submit = _Submit(settings, repo)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         wait_until(
             lambda: conn.execute("SELECT 1 FROM runs WHERE batches_total IS NOT NULL").fetchone(),
@@ -156,16 +162,9 @@ def test_a_batch_taken_from_redis_by_a_worker_that_died_unrecorded_is_sent_again
     assert isinstance(taken, bytes)
     taken_id = json.loads(taken)["headers"]["id"]
     fleet = LocalWorkers(settings.redis_url, settings.database_url, tmp_path / "logs", env=_FAST_SWEEP)
-    fleet.start()
     watched = Watched()
-    watched.watch(fleet)
-    try:
-        submit.join(timeout=240)
-    finally:
-        watched.stop_all()
-        fleet.stop()
-    assert not submit.is_alive(), "the run never finished: the taken batch was lost"
-    figures = assert_exactly_once(settings.database_url, result["report"], _FILES)
+    report = submit.finished_with(fleet, watched, timeout_s=240)
+    figures = assert_exactly_once(settings.database_url, report, _FILES)
     print(watched.summary("a batch taken unrecorded", figures))
     assert f"batch {taken_id} left Redis without reaching a worker" in (tmp_path / "logs" / "worker-0.log").read_text()
     assert broker.hlen(OUTBOX_KEY) == 0
