@@ -47,11 +47,13 @@ import tree_sitter_rust
 from common.errors import ParseFailure
 from common.outline import FileStatus, Import, ImportOrigin, Outline, SymbolKind, Visibility
 from workers.languages.base import LanguageAdapter
+from workers.languages.rust_walk import find_items
 from workers.languages.tree import (
     Definition,
     Source,
     build_symbols,
     count_errors,
+    field_ids,
     first_named,
     scope_captures,
 )
@@ -86,6 +88,10 @@ _ITEM_START = re.compile(
     rb"|macro_rules)\b|[A-Za-z_]\w*\s*!)",
     re.DOTALL,
 )
+_ALIAS, _ARGUMENT, _LIST, _NAME, _PATH, _TRAIT, _TYPE = field_ids(
+    tree_sitter_rust.language(), "alias", "argument", "list", "name", "path", "trait", "type"
+)
+_MODIFIER_STARTS = frozenset({b"p", b"c"})  # the first byte of `pub…` and of `crate`
 _STDLIB_CRATES = frozenset({"std", "core", "alloc", "proc_macro"})
 _LOCAL_ROOTS = frozenset({"crate", "self", "super"})
 
@@ -141,7 +147,8 @@ class RustAdapter(LanguageAdapter):
 
     def _items(self, root: tree_sitter.Node, source: Source, expansion: _Expansion) -> _Items:
         items = _Items()
-        for name, nodes in scope_captures(self, root).items():
+        found = scope_captures(self, root) if root.has_error else find_items(root)
+        for name, nodes in found.items():
             if name == "macro":
                 for node in nodes:
                     self._expand(node, source, expansion, items)
@@ -197,15 +204,15 @@ def _definitions(source: Source, capture: str, nodes: list[tree_sitter.Node]) ->
     visibility_of = _VISIBILITY_RULES.get(rule, _visibility)
     definitions = []
     for node in nodes:
-        name_node = node.child_by_field_name("name")
+        name_node = node.child_by_field_id(_NAME)
         name = "" if name_node is None else source.text(name_node)
         definitions.append(source.definition(kind, name, node, visibility_of(source, node)))
     return definitions
 
 
 def _impl(source: Source, node: tree_sitter.Node) -> Definition:
-    type_name = _type_name(source, node.child_by_field_name("type"))
-    trait = node.child_by_field_name("trait")
+    type_name = _type_name(source, node.child_by_field_id(_TYPE))
+    trait = node.child_by_field_id(_TRAIT)
     if trait is None:
         name = f"impl {type_name}"
     else:  # a negative impl keeps its `!`: `impl !Send for T` says the opposite of `impl Send for T`
@@ -217,11 +224,18 @@ def _impl(source: Source, node: tree_sitter.Node) -> Definition:
 def _type_name(source: Source, node: tree_sitter.Node | None) -> str:
     """A type as written, generic arguments stripped from the outermost name."""
     while node is not None and node.type == "generic_type":
-        node = node.child_by_field_name("type")
+        node = node.child_by_field_id(_TYPE)
     return "" if node is None else " ".join(source.text(node).split())
 
 
 def _visibility(source: Source, node: tree_sitter.Node) -> Visibility:
+    """The item's own: its first child when it is a ``visibility_modifier`` (``pub…``, ``crate``).
+
+    An item that starts with neither ``p`` nor ``c`` has none (most items: ``fn``, ``struct``,
+    ``impl``…), which the first byte tells without asking the tree for the child.
+    """
+    if source.data[node.start_byte : node.start_byte + 1] not in _MODIFIER_STARTS:
+        return Visibility.PRIVATE
     modifier = first_named(node)
     if modifier is None or modifier.type != "visibility_modifier":
         return Visibility.PRIVATE
@@ -268,7 +282,7 @@ _Leaf = tuple[tuple[str, ...], str | None, bool]  # (path segments, alias, is gl
 
 
 def _uses(source: Source, node: tree_sitter.Node) -> Iterator[Import]:
-    argument = node.child_by_field_name("argument")
+    argument = node.child_by_field_id(_ARGUMENT)
     if argument is None:
         return
     line = source.line(node)
@@ -283,13 +297,13 @@ def _leaves(source: Source, node: tree_sitter.Node, prefix: tuple[str, ...]) -> 
         for child in node.named_children:
             yield from _leaves(source, child, prefix)
     elif kind == "scoped_use_list":
-        path = node.child_by_field_name("path")
-        items = node.child_by_field_name("list")
+        path = node.child_by_field_id(_PATH)
+        items = node.child_by_field_id(_LIST)
         if items is not None:
             yield from _leaves(source, items, prefix + _segments(source, path))
     elif kind == "use_as_clause":
-        alias = node.child_by_field_name("alias")
-        segments = prefix + _segments(source, node.child_by_field_name("path"))
+        alias = node.child_by_field_id(_ALIAS)
+        segments = prefix + _segments(source, node.child_by_field_id(_PATH))
         yield segments, None if alias is None else source.text(alias), False
     elif kind == "use_wildcard":
         yield prefix + _segments(source, first_named(node)), None, True
@@ -314,8 +328,8 @@ def _use_import(segments: tuple[str, ...], alias: str | None, glob: bool, line: 
 
 
 def _extern_crate(source: Source, node: tree_sitter.Node) -> Import:
-    name = node.child_by_field_name("name")
-    alias = node.child_by_field_name("alias")
+    name = node.child_by_field_id(_NAME)
+    alias = node.child_by_field_id(_ALIAS)
     module = "" if name is None else source.text(name)
     return Import(module, None, None if alias is None else source.text(alias), _origin(module), source.line(node))
 
