@@ -42,9 +42,21 @@ from workers.languages.python_reference import (
     reference_outline,
     variable_kind,
 )
-from workers.languages.tree import Definition, Source, build_symbols, count_errors, first_named
+from workers.languages.tree import (
+    Definition,
+    Source,
+    build_symbols,
+    count_errors,
+    field_ids,
+    first_named,
+    kind_ids,
+)
 
 __all__ = ["FALLBACK_MAX_BYTES", "Found", "PythonAdapter", "find_by_walk"]
+
+_ALIAS, _BODY, _DEFINITION, _LEFT, _MODULE_NAME, _NAME, _RIGHT, _TYPE = field_ids(
+    tree_sitter_python.language(), "alias", "body", "definition", "left", "module_name", "name", "right", "type"
+)
 
 # CPython's ast takes about 60 MB per MB of source and nothing watches it while it runs (unlike the
 # tree-sitter parse): larger files with syntax errors keep the tree-sitter outline.
@@ -151,7 +163,7 @@ def find_by_walk(root: tree_sitter.Node, source: bytes) -> Found:
         statements, top_level = walk.todo.pop()
         visitors = _TOP_LEVEL_VISITORS if top_level else _VISITORS
         for node in statements.named_children:
-            visit = visitors.get(node.type)
+            visit = visitors.get(node.kind_id)
             if visit is not None:
                 visit(node, top_level, walk)
     return walk.found
@@ -177,13 +189,13 @@ def _may_define(source: bytes, start: int, end: int) -> bool:
 
 def _visit_definition(node: tree_sitter.Node, _top_level: bool, walk: _Walk) -> None:
     walk.found["class" if node.type == "class_definition" else "function"].append(node)
-    body = node.child_by_field_name("body")
+    body = node.child_by_field_id(_BODY)
     if body is not None and _may_define(walk.source, body.start_byte, body.end_byte):
         walk.todo.append((body, False))
 
 
 def _visit_decorated(node: tree_sitter.Node, top_level: bool, walk: _Walk) -> None:
-    definition = node.child_by_field_name("definition")
+    definition = node.child_by_field_id(_DEFINITION)
     if definition is not None:
         _visit_definition(definition, top_level, walk)
 
@@ -200,7 +212,7 @@ def _visit_import(node: tree_sitter.Node, _top_level: bool, walk: _Walk) -> None
 
 
 def _visit_type_alias(node: tree_sitter.Node, _top_level: bool, walk: _Walk) -> None:
-    left = node.child_by_field_name("left")
+    left = node.child_by_field_id(_LEFT)
     name = None if left is None else first_named(left)
     if name is not None and name.type in _ALIAS_NAMES:
         walk.found["type_alias"].append(node)
@@ -216,7 +228,7 @@ def _visit_loop(node: tree_sitter.Node, _top_level: bool, walk: _Walk) -> None:
     walk.todo.append((node, False))
 
 
-_VISITORS: dict[str, _Visitor] = {
+_VISITOR_NAMES: dict[str, _Visitor] = {
     "class_definition": _visit_definition,
     "function_definition": _visit_definition,
     "decorated_definition": _visit_decorated,
@@ -234,7 +246,11 @@ _VISITORS: dict[str, _Visitor] = {
     "block": _visit_compound,
     **dict.fromkeys(_CLAUSES, _visit_compound),
 }
-_TOP_LEVEL_VISITORS: dict[str, _Visitor] = {**_VISITORS, "expression_statement": _visit_expression}
+# keyed by Node.kind_id: the walk looks up every statement it visits
+_VISITORS = kind_ids(tree_sitter_python.language(), _VISITOR_NAMES)
+_TOP_LEVEL_VISITORS = kind_ids(
+    tree_sitter_python.language(), {**_VISITOR_NAMES, "expression_statement": _visit_expression}
+)
 
 
 def _at_top_level(assignment: tree_sitter.Node) -> bool:
@@ -250,14 +266,14 @@ def _at_top_level(assignment: tree_sitter.Node) -> bool:
 
 
 def _named(source: Source, kind: SymbolKind, node: tree_sitter.Node) -> Definition:
-    name_node = node.child_by_field_name("name")
+    name_node = node.child_by_field_id(_NAME)
     name = "" if name_node is None else source.text(name_node)
     return source.definition(kind, name, node, python_visibility(name))
 
 
 def _type_alias(source: Source, node: tree_sitter.Node) -> Definition:
     """``type Name[T] = ...``: the name is the first identifier of the left side."""
-    left = node.child_by_field_name("left")
+    left = node.child_by_field_id(_LEFT)
     while left is not None and left.type != "identifier":
         left = first_named(left)
     name = "" if left is None else source.text(left)
@@ -268,12 +284,12 @@ def _variables(source: Source, assignment: tree_sitter.Node) -> Iterator[Definit
     """One definition per plain name bound by a (possibly chained) assignment."""
     node: tree_sitter.Node | None = assignment
     while node is not None and node.type == "assignment":
-        left = node.child_by_field_name("left")
-        annotated = node.child_by_field_name("type") is not None
+        left = node.child_by_field_id(_LEFT)
+        annotated = node.child_by_field_id(_TYPE) is not None
         for target in _target_names(left, annotated):
             name = source.text(target)
             yield source.definition(variable_kind(name), name, assignment, python_visibility(name))
-        node = node.child_by_field_name("right")
+        node = node.child_by_field_id(_RIGHT)
 
 
 def _target_names(target: tree_sitter.Node | None, annotated: bool) -> list[tree_sitter.Node]:
@@ -290,15 +306,15 @@ def _target_names(target: tree_sitter.Node | None, annotated: bool) -> list[tree
 def _imports(source: Source, node: tree_sitter.Node) -> Iterator[Import]:
     line = source.line(node)
     if node.type == "import_statement":
-        for item in _named_field(node, "name"):
+        for item in _named_field(node, _NAME):
             module, alias = _aliased(source, item)
             yield Import(module, None, alias, python_origin(module), line)
         return
     if node.type == "future_import_statement":
         module = "__future__"
     else:
-        module = _module_name(source, node.child_by_field_name("module_name"))
-    names = _named_field(node, "name")
+        module = _module_name(source, node.child_by_field_id(_MODULE_NAME))
+    names = _named_field(node, _NAME)
     if not names and any(child.type == "wildcard_import" for child in node.children):
         yield Import(module, "*", None, python_origin(module), line)
     for item in names:
@@ -306,17 +322,17 @@ def _imports(source: Source, node: tree_sitter.Node) -> Iterator[Import]:
         yield Import(module, name, alias, python_origin(module), line)
 
 
-def _named_field(node: tree_sitter.Node, name: str) -> list[tree_sitter.Node]:
+def _named_field(node: tree_sitter.Node, field_id: int) -> list[tree_sitter.Node]:
     """A field's named nodes (a comma-separated field also holds its commas)."""
-    return [child for child in node.children_by_field_name(name) if child.is_named]
+    return [child for child in node.children_by_field_id(field_id) if child.is_named]
 
 
 def _aliased(source: Source, node: tree_sitter.Node) -> tuple[str, str | None]:
     """(dotted name, alias) of ``a.b`` or ``a.b as c``."""
     if node.type != "aliased_import":
         return _dotted(source, node), None
-    name = node.child_by_field_name("name")
-    alias = node.child_by_field_name("alias")
+    name = node.child_by_field_id(_NAME)
+    alias = node.child_by_field_id(_ALIAS)
     return (
         "" if name is None else _dotted(source, name),
         None if alias is None else source.text(alias),

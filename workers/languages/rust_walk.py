@@ -10,53 +10,69 @@ find the same nodes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import tree_sitter
 import tree_sitter_rust
 
-from workers.languages.tree import field_ids
+from workers.languages.tree import field_ids, kind_ids
 
 __all__ = ["find_items"]
 
 Captures = dict[str, list[tree_sitter.Node]]  # capture name (as in rust.scm) -> nodes
 
-_BODY, _TRAIT = field_ids(tree_sitter_rust.language(), "body", "trait")
-# item type -> capture name, for the items of a scope (the file, an inline module's body)
-_ITEMS = {
-    "mod_item": "module",
-    "struct_item": "struct",
-    "union_item": "union",
-    "enum_item": "enum",
-    "trait_item": "trait",
-    "impl_item": "impl",
-    "function_item": "function",
-    "const_item": "constant",
-    "static_item": "static",
-    "type_item": "type_alias",
-    "macro_definition": "macro_rules.export",
-    "use_declaration": "use",
-    "extern_crate_declaration": "extern_crate",
-    "macro_invocation": "macro",
-}
+_GRAMMAR = tree_sitter_rust.language()
+_BODY, _TRAIT = field_ids(_GRAMMAR, "body", "trait")
+# item kind -> capture name, for the items of a scope (the file, an inline module's body); all
+# these tables are keyed by Node.kind_id (see kind_ids), as the walk looks up every node it visits
+_ITEMS = kind_ids(
+    _GRAMMAR,
+    {
+        "mod_item": "module",
+        "struct_item": "struct",
+        "union_item": "union",
+        "enum_item": "enum",
+        "trait_item": "trait",
+        "impl_item": "impl",
+        "function_item": "function",
+        "const_item": "constant",
+        "static_item": "static",
+        "type_item": "type_alias",
+        "macro_definition": "macro_rules.export",
+        "use_declaration": "use",
+        "extern_crate_declaration": "extern_crate",
+        "macro_invocation": "macro",
+    },
+)
 # member type -> capture name, in the body of a trait, an inherent impl, a trait impl, an extern block
-_TRAIT_MEMBERS = {
-    "function_item": "function.trait",
-    "function_signature_item": "function.trait",
-    "const_item": "constant.trait",
-    "macro_invocation": "macro",
-}
-_IMPL_MEMBERS = {
-    "function_item": "function",
-    "const_item": "constant",
-    "type_item": "type_alias",
-    "macro_invocation": "macro",
-}
-_TRAIT_IMPL_MEMBERS = {
-    "function_item": "function.public",
-    "const_item": "constant.public",
-    "type_item": "type_alias.public",
-    "macro_invocation": "macro",
-}
-_FOREIGN_MEMBERS = {"function_signature_item": "function", "static_item": "static"}
+_TRAIT_MEMBERS = kind_ids(
+    _GRAMMAR,
+    {
+        "function_item": "function.trait",
+        "function_signature_item": "function.trait",
+        "const_item": "constant.trait",
+        "macro_invocation": "macro",
+    },
+)
+_IMPL_MEMBERS = kind_ids(
+    _GRAMMAR,
+    {
+        "function_item": "function",
+        "const_item": "constant",
+        "type_item": "type_alias",
+        "macro_invocation": "macro",
+    },
+)
+_TRAIT_IMPL_MEMBERS = kind_ids(
+    _GRAMMAR,
+    {
+        "function_item": "function.public",
+        "const_item": "constant.public",
+        "type_item": "type_alias.public",
+        "macro_invocation": "macro",
+    },
+)
+_FOREIGN_MEMBERS = kind_ids(_GRAMMAR, {"function_signature_item": "function", "static_item": "static"})
 
 
 def find_items(root: tree_sitter.Node) -> Captures:
@@ -65,18 +81,13 @@ def find_items(root: tree_sitter.Node) -> Captures:
     scopes = [root]
     while scopes:
         for node in scopes.pop().named_children:
-            kind = node.type
-            capture = _ITEMS.get(kind)
+            kind_id = node.kind_id
+            capture = _ITEMS.get(kind_id)
             if capture is not None:
                 _add(found, capture, node)
-                if kind in _CONTAINERS:
-                    _CONTAINERS[kind](node, found, scopes)
-            elif kind == "expression_statement":  # `m!(...);` at item level
-                call = node.named_child(0) if node.named_child_count else None
-                if call is not None and call.type == "macro_invocation":
-                    _add(found, "macro", call)
-            elif kind == "foreign_mod_item":
-                _members(node, _FOREIGN_MEMBERS, found)
+            visit = _VISITORS.get(kind_id)
+            if visit is not None:
+                visit(node, found, scopes)
     return found
 
 
@@ -88,12 +99,12 @@ def _add(found: Captures, capture: str, node: tree_sitter.Node) -> None:
         nodes.append(node)
 
 
-def _members(node: tree_sitter.Node, captures: dict[str, str], found: Captures) -> None:
+def _members(node: tree_sitter.Node, captures: dict[int, str], found: Captures) -> None:
     """The members of a trait, impl or extern block body (a ``declaration_list``)."""
     body = node.child_by_field_id(_BODY)
     if body is not None and body.type == "declaration_list":
         for member in body.named_children:
-            capture = captures.get(member.type)
+            capture = captures.get(member.kind_id)
             if capture is not None:
                 _add(found, capture, member)
 
@@ -121,10 +132,28 @@ def _impl(node: tree_sitter.Node, found: Captures, _scopes: list[tree_sitter.Nod
     _members(node, _IMPL_MEMBERS if trait is None else _TRAIT_IMPL_MEMBERS, found)
 
 
-_CONTAINERS = {
-    "mod_item": _module,
-    "struct_item": _fields,
-    "union_item": _fields,
-    "trait_item": _trait,
-    "impl_item": _impl,
-}
+def _macro_statement(node: tree_sitter.Node, found: Captures, _scopes: list[tree_sitter.Node]) -> None:
+    """``m!(...);`` at item level is an expression statement."""
+    call = node.named_child(0) if node.named_child_count else None
+    if call is not None and call.type == "macro_invocation":
+        _add(found, "macro", call)
+
+
+def _foreign(node: tree_sitter.Node, found: Captures, _scopes: list[tree_sitter.Node]) -> None:
+    _members(node, _FOREIGN_MEMBERS, found)
+
+
+_Visitor = Callable[[tree_sitter.Node, Captures, list[tree_sitter.Node]], None]
+# what an item's members add (or its body, to visit next), by kind id
+_VISITORS: dict[int, _Visitor] = kind_ids(
+    _GRAMMAR,
+    {
+        "mod_item": _module,
+        "struct_item": _fields,
+        "union_item": _fields,
+        "trait_item": _trait,
+        "impl_item": _impl,
+        "foreign_mod_item": _foreign,
+        "expression_statement": _macro_statement,
+    },
+)

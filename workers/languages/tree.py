@@ -13,10 +13,10 @@ them by start byte and finds each one's parent with a stack of open containers (
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import tree_sitter
 
@@ -31,8 +31,11 @@ __all__ = [
     "count_errors",
     "field_ids",
     "first_named",
+    "kind_ids",
     "scope_captures",
 ]
+
+_V = TypeVar("_V")
 
 SCOPE = "scope"  # the capture name of a nested scope to query next
 
@@ -65,6 +68,21 @@ def field_ids(grammar: object, *names: str) -> tuple[int, ...]:
     if missing:
         raise ValueError(f"{language.name} has no field {', '.join(missing)}")
     return tuple(field_id for field_id in ids if field_id is not None)
+
+
+def kind_ids(grammar: object, table: Mapping[str, _V]) -> dict[int, _V]:
+    """``table`` (keyed by named node type) keyed by the grammar's numeric kinds, ``Node.kind_id``.
+
+    A lookup by ``kind_id`` skips building (and hashing) a new string per node, as ``Node.type``
+    does; a type may have several ids (aliases), all of them are keys.
+    """
+    language = tree_sitter.Language(grammar)
+    by_id = {}
+    for kind_id in range(language.node_kind_count):
+        name = language.node_kind_for_id(kind_id)
+        if name is not None and name in table and language.node_kind_is_named(kind_id):
+            by_id[kind_id] = table[name]
+    return by_id
 
 
 def first_named(node: tree_sitter.Node) -> tree_sitter.Node | None:
