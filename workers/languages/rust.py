@@ -170,30 +170,31 @@ class RustAdapter(LanguageAdapter):
         body = invocation.named_child(count - 1) if count else None
         expanded = None
         if expansion.depth < MAX_MACRO_DEPTH and body is not None and body.type == "token_tree":
-            inner = source.data[body.start_byte + 1 : body.end_byte - 1]
-            tree = self._parse_body(inner, expansion.budget)
-            if tree is not None:
-                nested = Source(
-                    inner,
-                    byte_offset=source.byte_offset + body.start_byte + 1,
-                    row_offset=source.row_offset + body.start_point[0],
-                    from_macro=True,
-                )
-                expanded = self._items(tree.root_node, nested, expansion.deeper())
+            expanded = self._expand_body(body, source, expansion)
         if expanded is None or not (expanded.definitions or expanded.imports):
             items.unexpanded_macros += 1 + (0 if expanded is None else expanded.unexpanded_macros)
         else:
             items.merge(expanded)
 
-    def _parse_body(self, inner: bytes, budget: ParseBudget) -> tree_sitter.Tree | None:
-        """The tree of a macro body that may hold items and parses cleanly within the budget."""
-        if not _ITEM_START.match(inner):
+    def _expand_body(self, body: tree_sitter.Node, source: Source, expansion: _Expansion) -> _Items | None:
+        """The items of a token tree that may hold items and parses cleanly within the budget."""
+        start, end = body.start_byte + 1, body.end_byte - 1  # inside the brackets
+        if not _ITEM_START.match(source.data, start, end):
             return None
+        inner = source.data[start:end]
         try:
-            tree = self.parse(inner, budget)
+            tree = self.parse(inner, expansion.budget)
         except ParseFailure:
             return None
-        return None if tree.root_node.has_error else tree
+        if tree.root_node.has_error:
+            return None
+        nested = Source(
+            inner,
+            byte_offset=source.byte_offset + start,
+            row_offset=source.row_offset + body.start_point[0],
+            from_macro=True,
+        )
+        return self._items(tree.root_node, nested, expansion.deeper())
 
 
 def _definitions(source: Source, capture: str, nodes: list[tree_sitter.Node]) -> list[Definition]:
@@ -314,7 +315,7 @@ def _leaves(source: Source, node: tree_sitter.Node, prefix: tuple[str, ...]) -> 
 def _segments(source: Source, node: tree_sitter.Node | None) -> tuple[str, ...]:
     if node is None:
         return ()
-    return tuple(part for part in "".join(source.text(node).split()).split("::") if part)
+    return tuple(filter(None, "".join(source.text(node).split()).split("::")))
 
 
 def _use_import(segments: tuple[str, ...], alias: str | None, glob: bool, line: int) -> Import:

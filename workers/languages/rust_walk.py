@@ -84,19 +84,11 @@ def find_items(root: tree_sitter.Node) -> Captures:
             kind_id = node.kind_id
             capture = _ITEMS.get(kind_id)
             if capture is not None:
-                _add(found, capture, node)
+                found.setdefault(capture, []).append(node)
             visit = _VISITORS.get(kind_id)
             if visit is not None:
                 visit(node, found, scopes)
     return found
-
-
-def _add(found: Captures, capture: str, node: tree_sitter.Node) -> None:
-    nodes = found.get(capture)
-    if nodes is None:
-        found[capture] = [node]
-    else:
-        nodes.append(node)
 
 
 def _members(node: tree_sitter.Node, captures: dict[int, str], found: Captures) -> None:
@@ -106,7 +98,7 @@ def _members(node: tree_sitter.Node, captures: dict[int, str], found: Captures) 
         for member in body.named_children:
             capture = captures.get(member.kind_id)
             if capture is not None:
-                _add(found, capture, member)
+                found.setdefault(capture, []).append(member)
 
 
 def _module(node: tree_sitter.Node, _found: Captures, scopes: list[tree_sitter.Node]) -> None:
@@ -120,7 +112,7 @@ def _fields(node: tree_sitter.Node, found: Captures, _scopes: list[tree_sitter.N
     if body is not None and body.type == "field_declaration_list":
         for field in body.named_children:
             if field.type == "field_declaration":
-                _add(found, "field", field)
+                found.setdefault("field", []).append(field)
 
 
 def _trait(node: tree_sitter.Node, found: Captures, _scopes: list[tree_sitter.Node]) -> None:
@@ -136,7 +128,7 @@ def _macro_statement(node: tree_sitter.Node, found: Captures, _scopes: list[tree
     """``m!(...);`` at item level is an expression statement."""
     call = node.named_child(0) if node.named_child_count else None
     if call is not None and call.type == "macro_invocation":
-        _add(found, "macro", call)
+        found.setdefault("macro", []).append(call)
 
 
 def _foreign(node: tree_sitter.Node, found: Captures, _scopes: list[tree_sitter.Node]) -> None:
