@@ -212,14 +212,24 @@ def _definitions(source: Source, capture: str, nodes: list[tree_sitter.Node]) ->
 
 
 def _impl(source: Source, node: tree_sitter.Node) -> Definition:
-    type_name = _type_name(source, node.child_by_field_id(_TYPE))
+    type_node = node.child_by_field_id(_TYPE)
+    type_name = _type_name(source, type_node)
     trait = node.child_by_field_id(_TRAIT)
     if trait is None:
         name = f"impl {type_name}"
     else:  # a negative impl keeps its `!`: `impl !Send for T` says the opposite of `impl Send for T`
-        negative = "!" if any(child.type == "!" for child in node.children) else ""
+        negative = "!" if _negative(source, node, type_node) else ""
         name = f"impl {negative}{_type_name(source, trait)} for {type_name}"
     return source.definition(SymbolKind.IMPL, name, node, Visibility.PUBLIC, scope=type_name)
+
+
+def _negative(source: Source, impl: tree_sitter.Node, type_node: tree_sitter.Node | None) -> bool:
+    """Whether the impl has a ``!`` token; its children are built only when its header (up to the
+    self type) holds a ``!`` byte at all."""
+    header_end = impl.end_byte if type_node is None else type_node.end_byte
+    if source.data.find(b"!", impl.start_byte, header_end) < 0:
+        return False
+    return any(child.type == "!" for child in impl.children)
 
 
 def _type_name(source: Source, node: tree_sitter.Node | None) -> str:

@@ -82,12 +82,13 @@ def find_items(root: tree_sitter.Node) -> Captures:
     while scopes:
         for node in scopes.pop().named_children:
             kind_id = node.kind_id
-            capture = _ITEMS.get(kind_id)
-            if capture is not None:
-                found.setdefault(capture, []).append(node)
-            visit = _VISITORS.get(kind_id)
-            if visit is not None:
-                visit(node, found, scopes)
+            if kind_id in _SCOPE_KINDS:  # most nodes are comments and attributes: one lookup
+                capture = _ITEMS.get(kind_id)
+                if capture is not None:
+                    found.setdefault(capture, []).append(node)
+                visit = _VISITORS.get(kind_id)
+                if visit is not None:
+                    visit(node, found, scopes)
     return found
 
 
@@ -149,3 +150,4 @@ _VISITORS: dict[int, _Visitor] = kind_ids(
         "expression_statement": _macro_statement,
     },
 )
+_SCOPE_KINDS = frozenset(_ITEMS) | frozenset(_VISITORS)
