@@ -5,7 +5,10 @@ of the parse itself. ``scope_captures`` instead runs a query scope by scope with
 1: a scope is the root, an inline module body or an ERROR node; patterns start only at the
 scope's direct children, and the query skips everything deeper (function bodies, expressions)
 except the nested scopes the patterns capture as ``@scope``. This pays where scopes are few (Go,
-Rust); Python, with a scope per block, walks its statement lists instead (see python.py).
+and Rust trees with errors); Python, with a scope per block, walks its statement lists instead
+(see python.py), and clean Rust trees are cheaper still to walk item list by item list (see
+rust_walk.py). Walks look nodes up by ``Node.kind_id`` (``kind_ids``) and fields by id
+(``field_ids``): both skip a string per call.
 
 Parents: every adapter collects flat ``Definition`` records in any order; ``build_symbols`` sorts
 them by start byte and finds each one's parent with a stack of open containers (span containment).
