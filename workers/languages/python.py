@@ -70,7 +70,7 @@ _NAMED = (("class", SymbolKind.CLASS), ("function", SymbolKind.FUNCTION))
 _TUPLE_TARGETS = frozenset({"pattern_list", "tuple_pattern", "list_pattern"})
 _ALIAS_NAMES = frozenset({"identifier", "generic_type"})
 _CAPTURES = ("class", "function", "type_alias", "assignment", "import")  # as in python.scm
-# the keywords that start what a definition's body may hold to find (see _may_define), and the
+# the keywords in what a definition's body may hold to find (see _may_define), and the
 # bytes around them that make a word of them (or of `default`, `dtype`, `importlib`: not keywords)
 _KEYWORDS = (b"def", b"class", b"import", b"type")
 _WORD_BYTES = frozenset(
@@ -173,9 +173,9 @@ def _may_define(source: bytes, start: int, end: int) -> bool:
     """Whether ``source[start:end]`` may hold a definition, an import or a type alias.
 
     Below the top level only those are found (assignments count at top level only), and each
-    starts with its keyword, a whole word: ``def``, ``class``, ``import``, ``type``. Most function
-    bodies hold none of the four, and a few substring searches cost far less than visiting their
-    statements.
+    holds its keyword as a whole word: ``def`` (also ``async def``, decorated), ``class``,
+    ``import`` (also ``from m import n``), ``type``. Most function bodies hold none of the four,
+    and a few substring searches cost far less than visiting their statements.
     """
     for keyword in _KEYWORDS:
         at = source.find(keyword, start, end)
