@@ -263,7 +263,7 @@ def test_query_on_damaged_trees_finds_what_the_walk_finds(source: bytes) -> None
     def spans(found: dict[str, list[tree_sitter.Node]]) -> dict[str, list[tuple[int, int]]]:
         return {key: sorted((n.start_byte, n.end_byte) for n in nodes) for key, nodes in found.items() if nodes}
 
-    by_walk = spans(find_by_walk(root))
+    by_walk = spans(find_by_walk(root, source))
     assert {"function", "import"} <= set(by_walk) or "type_alias" in by_walk
     assert spans(adapter.find_by_query(root)) == by_walk
 

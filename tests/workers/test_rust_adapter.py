@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import tree_sitter
 
 from common.outline import FileStatus, ImportOrigin, Outline, SymbolKind, Visibility
 from tests.workers.outline_rows import imports, outline_of, rows
-from workers.languages import rust
+from workers.languages import adapter_for, rust
 from workers.languages.rust import MAX_MACRO_DEPTH
+from workers.languages.rust_walk import find_items
+from workers.languages.tree import scope_captures
+from workers.limits import ParseBudget
 
 K, V, Origin = SymbolKind, Visibility, ImportOrigin
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "rust"
@@ -246,3 +250,61 @@ def test_macro_bodies_share_a_parse_budget(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(rust, "MACRO_PARSE_TIMEOUT_S", 0.0)
     result = outline(source)
     assert (result.symbols, result.unexpanded_macros) == ((), 1)
+
+
+WALKED = b"""//! crate docs
+#![allow(dead_code)]
+extern crate alloc as a;
+use std::{fmt, io::Write as _};
+/// docs
+#[derive(Debug)]
+pub(crate) struct S { pub x: u8, /* c */ crate_field: u8, #[cfg(test)] pub(super) y: u8 }
+pub union U { a: u32 }
+pub enum E { A, B(u8) }
+pub trait T { const N: usize; fn f(&self); fn g(&self) {} m!(); }
+impl<X> T for S { const N: usize = 1; type A = u8; fn f(&self) {} m!(); }
+impl S { pub const C: u8 = 0; type B = u8; fn new() -> Self { todo!() } n! { fn inner() {} } }
+extern "C" { fn ext(); static EXT: u8; }
+#[macro_export]
+macro_rules! mac { () => {}; }
+mod m { pub mod deeper { fn f() {} } items! { struct Q; } }
+thread_local! { static TL: u8 = 0; }
+m2!(struct R;);
+crate fn old_crate() {}
+pub static P: u8 = 0;
+type Alias = u8;
+"""
+
+
+@pytest.mark.parametrize(
+    "path",
+    [FIXTURES / "store.rs", *(Path(__file__).parent / "parity_samples" / name for name in ("edges.rs", "limits.rs"))],
+    ids=lambda path: path.name,
+)
+def test_walk_finds_what_the_query_finds(path: Path) -> None:
+    _assert_walk_matches_query(path.read_bytes())
+
+
+def test_walk_finds_what_the_query_finds_on_every_item_kind() -> None:
+    _assert_walk_matches_query(WALKED)
+    assert [(s.qualified_name, s.visibility) for s in outline(WALKED).symbols if s.kind is K.FIELD] == [
+        ("S::x", V.PUBLIC),
+        ("S::crate_field", V.PRIVATE),
+        ("S::y", V.RESTRICTED),
+        ("U::a", V.PRIVATE),
+    ]
+
+
+def _assert_walk_matches_query(source: bytes) -> None:
+    adapter = adapter_for("rust")
+    root = adapter.parse(source, ParseBudget(timeout_s=10)).root_node
+    assert not root.has_error
+
+    def spans(found: dict[str, list[tree_sitter.Node]]) -> dict[str, list[tuple[int, int]]]:
+        return {
+            key: sorted((n.start_byte, n.end_byte) for n in nodes) for key, nodes in found.items() if key != "scope"
+        }
+
+    by_walk = spans(find_items(root))
+    assert by_walk == spans(scope_captures(adapter, root))
+    assert by_walk

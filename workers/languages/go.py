@@ -38,11 +38,14 @@ from workers.languages.tree import (
     Source,
     build_symbols,
     count_errors,
+    field_ids,
     first_named,
     scope_captures,
 )
 
 __all__ = ["GoAdapter"]
+
+_NAME, _PATH, _RECEIVER, _TYPE = field_ids(tree_sitter_go.language(), "name", "path", "receiver", "type")
 
 _CONTAINERS = frozenset({SymbolKind.STRUCT, SymbolKind.INTERFACE})
 _TYPE_KINDS = {"struct_type": SymbolKind.STRUCT, "interface_type": SymbolKind.INTERFACE}
@@ -86,7 +89,7 @@ def _visibility(name: str) -> Visibility:
 
 
 def _name(source: Source, node: tree_sitter.Node) -> str:
-    name = node.child_by_field_name("name")
+    name = node.child_by_field_id(_NAME)
     return "" if name is None else source.text(name)
 
 
@@ -103,7 +106,7 @@ def _function(source: Source, node: tree_sitter.Node) -> Iterator[Definition]:
 
 def _method(source: Source, node: tree_sitter.Node) -> Iterator[Definition]:
     name = _name(source, node)
-    receiver = _receiver(source, node.child_by_field_name("receiver"))
+    receiver = _receiver(source, node.child_by_field_id(_RECEIVER))
     qualifier = f"{receiver}.{name}" if receiver else name
     yield source.definition(SymbolKind.METHOD, name, node, _visibility(name), qualifier=qualifier)
 
@@ -114,7 +117,7 @@ def _receiver(source: Source, receiver: tree_sitter.Node | None) -> str:
     declaration = None if receiver is None else _first_syntax(receiver)
     if declaration is None or declaration.type != "parameter_declaration":
         return ""
-    node = declaration.child_by_field_name("type")
+    node = declaration.child_by_field_id(_TYPE)
     pointer = False
     while node is not None and node.type in _UNWRAP:
         pointer = pointer or node.type == "pointer_type"
@@ -128,9 +131,9 @@ def _receiver(source: Source, receiver: tree_sitter.Node | None) -> str:
 def _unwrapped(node: tree_sitter.Node) -> tree_sitter.Node | None:
     """The named type inside ``*T``, ``(T)``, ``T[K]`` or ``pkg.T``."""
     if node.type == "generic_type":
-        return node.child_by_field_name("type")
+        return node.child_by_field_id(_TYPE)
     if node.type == "qualified_type":
-        return node.child_by_field_name("name")
+        return node.child_by_field_id(_NAME)
     return _first_syntax(node)
 
 
@@ -141,15 +144,15 @@ def _first_syntax(node: tree_sitter.Node) -> tree_sitter.Node | None:
 
 def _type(source: Source, node: tree_sitter.Node) -> Iterator[Definition]:
     name = _name(source, node)
-    type_node = node.child_by_field_name("type") if node.type == "type_spec" else None
+    type_node = node.child_by_field_id(_TYPE) if node.type == "type_spec" else None
     kind = SymbolKind.TYPE_ALIAS if type_node is None else _TYPE_KINDS.get(type_node.type, SymbolKind.TYPE_ALIAS)
     yield source.definition(kind, name, node, _visibility(name))
 
 
 def _field(source: Source, node: tree_sitter.Node) -> Iterator[Definition]:
-    names = [source.text(name) for name in node.children_by_field_name("name") if name.is_named]
+    names = [source.text(name) for name in node.children_by_field_id(_NAME) if name.is_named]
     if not names:  # an embedded field is named after its type
-        embedded = node.child_by_field_name("type")
+        embedded = node.child_by_field_id(_TYPE)
         while embedded is not None and embedded.type in _UNWRAP:
             embedded = _unwrapped(embedded)
         names = [] if embedded is None else [source.text(embedded)]
@@ -164,7 +167,7 @@ def _interface_method(source: Source, node: tree_sitter.Node) -> Iterator[Defini
 
 def _values(kind: SymbolKind) -> Callable[[Source, tree_sitter.Node], Iterable[Definition]]:
     def names(source: Source, node: tree_sitter.Node) -> Iterator[Definition]:
-        for name_node in node.children_by_field_name("name"):
+        for name_node in node.children_by_field_id(_NAME):
             name = source.text(name_node)
             if name_node.is_named and name != "_":
                 yield source.definition(kind, name, node, _visibility(name))
@@ -185,9 +188,9 @@ _DEFINITIONS: dict[str, Callable[[Source, tree_sitter.Node], Iterable[Definition
 
 
 def _import(source: Source, spec: tree_sitter.Node) -> Import:
-    path_node = spec.child_by_field_name("path")
+    path_node = spec.child_by_field_id(_PATH)
     path = "" if path_node is None else source.text(path_node)[1:-1]
-    alias = spec.child_by_field_name("name")
+    alias = spec.child_by_field_id(_NAME)
     return Import(
         module=path,
         name=None,

@@ -47,11 +47,13 @@ import tree_sitter_rust
 from common.errors import ParseFailure
 from common.outline import FileStatus, Import, ImportOrigin, Outline, SymbolKind, Visibility
 from workers.languages.base import LanguageAdapter
+from workers.languages.rust_walk import find_items
 from workers.languages.tree import (
     Definition,
     Source,
     build_symbols,
     count_errors,
+    field_ids,
     first_named,
     scope_captures,
 )
@@ -86,6 +88,10 @@ _ITEM_START = re.compile(
     rb"|macro_rules)\b|[A-Za-z_]\w*\s*!)",
     re.DOTALL,
 )
+_ALIAS, _ARGUMENT, _LIST, _NAME, _PATH, _TRAIT, _TYPE = field_ids(
+    tree_sitter_rust.language(), "alias", "argument", "list", "name", "path", "trait", "type"
+)
+_MODIFIER_STARTS = frozenset({b"p", b"c"})  # the first byte of `pub…` and of `crate`
 _STDLIB_CRATES = frozenset({"std", "core", "alloc", "proc_macro"})
 _LOCAL_ROOTS = frozenset({"crate", "self", "super"})
 
@@ -141,7 +147,8 @@ class RustAdapter(LanguageAdapter):
 
     def _items(self, root: tree_sitter.Node, source: Source, expansion: _Expansion) -> _Items:
         items = _Items()
-        for name, nodes in scope_captures(self, root).items():
+        found = scope_captures(self, root) if root.has_error else find_items(root)
+        for name, nodes in found.items():
             if name == "macro":
                 for node in nodes:
                     self._expand(node, source, expansion, items)
@@ -163,30 +170,31 @@ class RustAdapter(LanguageAdapter):
         body = invocation.named_child(count - 1) if count else None
         expanded = None
         if expansion.depth < MAX_MACRO_DEPTH and body is not None and body.type == "token_tree":
-            inner = source.data[body.start_byte + 1 : body.end_byte - 1]
-            tree = self._parse_body(inner, expansion.budget)
-            if tree is not None:
-                nested = Source(
-                    inner,
-                    byte_offset=source.byte_offset + body.start_byte + 1,
-                    row_offset=source.row_offset + body.start_point[0],
-                    from_macro=True,
-                )
-                expanded = self._items(tree.root_node, nested, expansion.deeper())
+            expanded = self._expand_body(body, source, expansion)
         if expanded is None or not (expanded.definitions or expanded.imports):
             items.unexpanded_macros += 1 + (0 if expanded is None else expanded.unexpanded_macros)
         else:
             items.merge(expanded)
 
-    def _parse_body(self, inner: bytes, budget: ParseBudget) -> tree_sitter.Tree | None:
-        """The tree of a macro body that may hold items and parses cleanly within the budget."""
-        if not _ITEM_START.match(inner):
+    def _expand_body(self, body: tree_sitter.Node, source: Source, expansion: _Expansion) -> _Items | None:
+        """The items of a token tree that may hold items and parses cleanly within the budget."""
+        start, end = body.start_byte + 1, body.end_byte - 1  # inside the brackets
+        if not _ITEM_START.match(source.data, start, end):
             return None
+        inner = source.data[start:end]
         try:
-            tree = self.parse(inner, budget)
+            tree = self.parse(inner, expansion.budget)
         except ParseFailure:
             return None
-        return None if tree.root_node.has_error else tree
+        if tree.root_node.has_error:
+            return None
+        nested = Source(
+            inner,
+            byte_offset=source.byte_offset + start,
+            row_offset=source.row_offset + body.start_point[0],
+            from_macro=True,
+        )
+        return self._items(tree.root_node, nested, expansion.deeper())
 
 
 def _definitions(source: Source, capture: str, nodes: list[tree_sitter.Node]) -> list[Definition]:
@@ -197,31 +205,48 @@ def _definitions(source: Source, capture: str, nodes: list[tree_sitter.Node]) ->
     visibility_of = _VISIBILITY_RULES.get(rule, _visibility)
     definitions = []
     for node in nodes:
-        name_node = node.child_by_field_name("name")
+        name_node = node.child_by_field_id(_NAME)
         name = "" if name_node is None else source.text(name_node)
         definitions.append(source.definition(kind, name, node, visibility_of(source, node)))
     return definitions
 
 
 def _impl(source: Source, node: tree_sitter.Node) -> Definition:
-    type_name = _type_name(source, node.child_by_field_name("type"))
-    trait = node.child_by_field_name("trait")
+    type_node = node.child_by_field_id(_TYPE)
+    type_name = _type_name(source, type_node)
+    trait = node.child_by_field_id(_TRAIT)
     if trait is None:
         name = f"impl {type_name}"
     else:  # a negative impl keeps its `!`: `impl !Send for T` says the opposite of `impl Send for T`
-        negative = "!" if any(child.type == "!" for child in node.children) else ""
+        negative = "!" if _negative(source, node, type_node) else ""
         name = f"impl {negative}{_type_name(source, trait)} for {type_name}"
     return source.definition(SymbolKind.IMPL, name, node, Visibility.PUBLIC, scope=type_name)
+
+
+def _negative(source: Source, impl: tree_sitter.Node, type_node: tree_sitter.Node | None) -> bool:
+    """Whether the impl has a ``!`` token; its children are built only when its header (up to the
+    self type) holds a ``!`` byte at all."""
+    header_end = impl.end_byte if type_node is None else type_node.end_byte
+    if source.data.find(b"!", impl.start_byte, header_end) < 0:
+        return False
+    return any(child.type == "!" for child in impl.children)
 
 
 def _type_name(source: Source, node: tree_sitter.Node | None) -> str:
     """A type as written, generic arguments stripped from the outermost name."""
     while node is not None and node.type == "generic_type":
-        node = node.child_by_field_name("type")
+        node = node.child_by_field_id(_TYPE)
     return "" if node is None else " ".join(source.text(node).split())
 
 
 def _visibility(source: Source, node: tree_sitter.Node) -> Visibility:
+    """The item's own: its first child when it is a ``visibility_modifier`` (``pub…``, ``crate``).
+
+    An item that starts with neither ``p`` nor ``c`` has none (most items: ``fn``, ``struct``,
+    ``impl``…), which the first byte tells without asking the tree for the child.
+    """
+    if source.data[node.start_byte : node.start_byte + 1] not in _MODIFIER_STARTS:
+        return Visibility.PRIVATE
     modifier = first_named(node)
     if modifier is None or modifier.type != "visibility_modifier":
         return Visibility.PRIVATE
@@ -268,7 +293,7 @@ _Leaf = tuple[tuple[str, ...], str | None, bool]  # (path segments, alias, is gl
 
 
 def _uses(source: Source, node: tree_sitter.Node) -> Iterator[Import]:
-    argument = node.child_by_field_name("argument")
+    argument = node.child_by_field_id(_ARGUMENT)
     if argument is None:
         return
     line = source.line(node)
@@ -283,13 +308,13 @@ def _leaves(source: Source, node: tree_sitter.Node, prefix: tuple[str, ...]) -> 
         for child in node.named_children:
             yield from _leaves(source, child, prefix)
     elif kind == "scoped_use_list":
-        path = node.child_by_field_name("path")
-        items = node.child_by_field_name("list")
+        path = node.child_by_field_id(_PATH)
+        items = node.child_by_field_id(_LIST)
         if items is not None:
             yield from _leaves(source, items, prefix + _segments(source, path))
     elif kind == "use_as_clause":
-        alias = node.child_by_field_name("alias")
-        segments = prefix + _segments(source, node.child_by_field_name("path"))
+        alias = node.child_by_field_id(_ALIAS)
+        segments = prefix + _segments(source, node.child_by_field_id(_PATH))
         yield segments, None if alias is None else source.text(alias), False
     elif kind == "use_wildcard":
         yield prefix + _segments(source, first_named(node)), None, True
@@ -300,7 +325,7 @@ def _leaves(source: Source, node: tree_sitter.Node, prefix: tuple[str, ...]) -> 
 def _segments(source: Source, node: tree_sitter.Node | None) -> tuple[str, ...]:
     if node is None:
         return ()
-    return tuple(part for part in "".join(source.text(node).split()).split("::") if part)
+    return tuple(filter(None, "".join(source.text(node).split()).split("::")))
 
 
 def _use_import(segments: tuple[str, ...], alias: str | None, glob: bool, line: int) -> Import:
@@ -314,8 +339,8 @@ def _use_import(segments: tuple[str, ...], alias: str | None, glob: bool, line: 
 
 
 def _extern_crate(source: Source, node: tree_sitter.Node) -> Import:
-    name = node.child_by_field_name("name")
-    alias = node.child_by_field_name("alias")
+    name = node.child_by_field_id(_NAME)
+    alias = node.child_by_field_id(_ALIAS)
     module = "" if name is None else source.text(name)
     return Import(module, None, None if alias is None else source.text(alias), _origin(module), source.line(node))
 

@@ -5,7 +5,10 @@ of the parse itself. ``scope_captures`` instead runs a query scope by scope with
 1: a scope is the root, an inline module body or an ERROR node; patterns start only at the
 scope's direct children, and the query skips everything deeper (function bodies, expressions)
 except the nested scopes the patterns capture as ``@scope``. This pays where scopes are few (Go,
-Rust); Python, with a scope per block, walks its statement lists instead (see python.py).
+and Rust trees with errors); Python, with a scope per block, walks its statement lists instead
+(see python.py), and clean Rust trees are cheaper still to walk item list by item list (see
+rust_walk.py). Walks look nodes up by ``Node.kind_id`` (``kind_ids``) and fields by id
+(``field_ids``): both skip a string per call.
 
 Parents: every adapter collects flat ``Definition`` records in any order; ``build_symbols`` sorts
 them by start byte and finds each one's parent with a stack of open containers (span containment).
@@ -13,8 +16,10 @@ them by start byte and finds each one's parent with a stack of open containers (
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
+from typing import NamedTuple, TypeVar
 
 import tree_sitter
 
@@ -27,9 +32,13 @@ __all__ = [
     "Source",
     "build_symbols",
     "count_errors",
+    "field_ids",
     "first_named",
+    "kind_ids",
     "scope_captures",
 ]
+
+_V = TypeVar("_V")
 
 SCOPE = "scope"  # the capture name of a nested scope to query next
 
@@ -48,6 +57,35 @@ def scope_captures(adapter: LanguageAdapter, root: tree_sitter.Node) -> Captures
             else:
                 merged.setdefault(name, []).extend(nodes)
     return merged
+
+
+def field_ids(grammar: object, *names: str) -> tuple[int, ...]:
+    """The grammar's ids of the fields ``names``.
+
+    ``Node.child_by_field_id`` skips what ``child_by_field_name`` does on every call: finding the
+    id by comparing the name with each of the grammar's field names.
+    """
+    language = tree_sitter.Language(grammar)
+    ids = tuple(language.field_id_for_name(name) for name in names)
+    missing = [name for name, field_id in zip(names, ids, strict=True) if field_id is None]
+    if missing:
+        raise ValueError(f"{language.name} has no field {', '.join(missing)}")
+    return tuple(field_id for field_id in ids if field_id is not None)
+
+
+def kind_ids(grammar: object, table: Mapping[str, _V]) -> dict[int, _V]:
+    """``table`` (keyed by named node type) keyed by the grammar's numeric kinds, ``Node.kind_id``.
+
+    A lookup by ``kind_id`` skips building (and hashing) a new string per node, as ``Node.type``
+    does; a type may have several ids (aliases), all of them are keys.
+    """
+    language = tree_sitter.Language(grammar)
+    by_id = {}
+    for kind_id in range(language.node_kind_count):
+        name = language.node_kind_for_id(kind_id)
+        if name is not None and name in table and language.node_kind_is_named(kind_id):
+            by_id[kind_id] = table[name]
+    return by_id
 
 
 def first_named(node: tree_sitter.Node) -> tree_sitter.Node | None:
@@ -120,16 +158,17 @@ class Source:
         scope: str | None = None,
     ) -> Definition:
         """A definition spanning ``node``."""
-        start_row = node.start_point[0] + self.row_offset + 1
+        row_offset = self.row_offset
+        start_row = node.start_point[0] + row_offset + 1
         end_row, end_column = node.end_point
-        end_row += self.row_offset + (1 if end_column else 0)
+        end_row += (row_offset + 1) if end_column else row_offset
         return Definition(
             kind,
             name,
             node.start_byte + self.byte_offset,
             node.end_byte + self.byte_offset,
             start_row,
-            max(start_row, end_row),
+            end_row if end_row > start_row else start_row,
             visibility,
             qualifier,
             scope,
@@ -137,14 +176,17 @@ class Source:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Open:
-    """A container on the stack: where it ends, its index, its kind and its children's prefix."""
+class _Open(NamedTuple):
+    """A container on the stack: where it ends, its index in the symbols, its kind and its children's prefix."""
 
     end_byte: int
-    index: int
+    symbol_index: int
     kind: SymbolKind
     scope: str
+
+
+_START_BYTE = attrgetter("start_byte")
+_END_BYTE = attrgetter("end_byte")
 
 
 def build_symbols(
@@ -158,7 +200,8 @@ def build_symbols(
     Only ``containers`` kinds can be parents. A FUNCTION whose parent kind is in
     ``method_parents`` becomes a METHOD.
     """
-    ordered = sorted(definitions, key=lambda item: (item.start_byte, -item.end_byte))
+    ordered = sorted(definitions, key=_END_BYTE, reverse=True)  # stable: then by start, outer first
+    ordered.sort(key=_START_BYTE)
     stack: list[_Open] = []
     symbols: list[Symbol] = []
     for item in ordered:
@@ -166,14 +209,25 @@ def build_symbols(
             stack.pop()
         parent = stack[-1] if stack else None
         kind = item.kind
-        qualifier = item.qualifier or item.name
-        if parent is None:
-            qualified = qualifier
-        else:
-            qualified = f"{parent.scope}{separator}{qualifier}"
+        qualified = item.qualifier or item.name
+        if parent is not None:
+            qualified = f"{parent.scope}{separator}{qualified}"
             if kind is SymbolKind.FUNCTION and parent.kind in method_parents:
                 kind = SymbolKind.METHOD
-        symbols.append(_symbol(item, kind, qualified, parent))
+        symbols.append(
+            Symbol(
+                kind,
+                item.name,
+                qualified,
+                None if parent is None else parent.symbol_index,
+                item.start_line,
+                item.end_line,
+                item.start_byte,
+                item.end_byte,
+                item.visibility,
+                item.from_macro,
+            )
+        )
         if kind in containers:
             scope = qualified if item.scope is None else _join(parent, separator, item.scope)
             stack.append(_Open(item.end_byte, len(symbols) - 1, kind, scope))
@@ -182,18 +236,3 @@ def build_symbols(
 
 def _join(parent: _Open | None, separator: str, name: str) -> str:
     return name if parent is None else f"{parent.scope}{separator}{name}"
-
-
-def _symbol(item: Definition, kind: SymbolKind, qualified: str, parent: _Open | None) -> Symbol:
-    return Symbol(
-        kind,
-        item.name,
-        qualified,
-        None if parent is None else parent.index,
-        item.start_line,
-        item.end_line,
-        item.start_byte,
-        item.end_byte,
-        item.visibility,
-        item.from_macro,
-    )
