@@ -1,8 +1,10 @@
 """The worker's writes: one batch's outlines, result, timing and failures in one transaction.
 
-Idempotent: the batch_results row is claimed first (``ON CONFLICT DO NOTHING``), so a redelivered
-batch writes nothing twice; blob rows are keyed by (hash, parser version), so a blob outlined by
-another batch keeps its first outline. Bulk rows go through COPY.
+Idempotent: the batch_results row is claimed first, in the statement that inserts the blobs only
+for a new claim (sql/claim_batch.sql), so a redelivered batch writes nothing twice; blob rows are
+keyed by (hash, parser version), so a blob outlined by another batch keeps its first outline.
+Symbols and imports go through binary COPY. Per batch: BEGIN, claim and blobs, two COPYs, the
+metric row, COMMIT, then the run's completion check (autocommit).
 """
 
 from __future__ import annotations
