@@ -12,8 +12,9 @@ import os
 import re
 import stat
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from common.errors import NoSupportedFiles, TargetNotFound, TargetUnreadable
@@ -42,10 +43,16 @@ class Listed:
 def discover(root: Path) -> Iterator[Listed]:
     """Yield every file of ``root`` with a supported extension, in a stable order."""
     real_root = _checked_root(root)
+
+    @cache
+    def inside(directory: str) -> bool:
+        """Whether a directory of the listing resolves inside the root (once per directory)."""
+        return (real_root / directory).resolve().is_relative_to(real_root)
+
     for relative in sorted(_list_paths(real_root)):
         language = language_for(relative)
         if language is not None:
-            yield Listed(relative, language, _skip_reason(real_root, relative))
+            yield Listed(relative, language, _skip_reason(real_root, relative, inside))
 
 
 Plan = list[tuple[Path, list[Listed]]]
@@ -129,7 +136,10 @@ def _walk(root: Path) -> Iterator[str]:
             yield (base / name).as_posix()
 
 
-def _skip_reason(root: Path, relative: str) -> str | None:
+def _skip_reason(root: Path, relative: str, inside: Callable[[str], bool]) -> str | None:
+    """Why a listed file is not read, or None. The file itself is no symlink (lstat) when its
+    directory is checked, so it resolves inside the root exactly when its directory does.
+    """
     parts = relative.split("/")
     if VENDORED_DIRS.intersection(parts[:-1]):
         return "vendored"
@@ -142,6 +152,6 @@ def _skip_reason(root: Path, relative: str) -> str | None:
         return "symlink"
     if not stat.S_ISREG(info.st_mode):
         return "not-regular"
-    if not path.resolve().is_relative_to(root):
+    if not inside(relative.rpartition("/")[0]):
         return "outside-root"
     return None

@@ -1,8 +1,10 @@
 """The worker's writes: one batch's outlines, result, timing and failures in one transaction.
 
-Idempotent: the batch_results row is claimed first (``ON CONFLICT DO NOTHING``), so a redelivered
-batch writes nothing twice; blob rows are keyed by (hash, parser version), so a blob outlined by
-another batch keeps its first outline. Bulk rows go through COPY.
+Idempotent: the batch_results row is claimed first, in the statement that inserts the blobs only
+for a new claim (sql/claim_batch.sql), so a redelivered batch writes nothing twice; blob rows are
+keyed by (hash, parser version), so a blob outlined by another batch keeps its first outline.
+Symbols and imports go through binary COPY. Per batch: BEGIN, claim and blobs, two COPYs, the
+metric row, COMMIT, then the run's completion check (autocommit).
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ _SYMBOL_COLUMNS = (
     " start_line, end_line, start_byte, end_byte, visibility, from_macro"
 )
 _IMPORT_COLUMNS = "blob_hash, parser_version, ordinal, module, name, alias, origin, line"
+# Column types of the binary COPYs: the key (blob_hash, parser_version, ordinal), then the fields of
+# common.outline.Symbol and Import in their order (enums are str, and go as their values).
+_KEY_TYPES = ["bytea", "text", "int4"]
+_SYMBOL_TYPES = [*_KEY_TYPES, "text", "text", "text", "int4", "int4", "int4", "int4", "int4", "text", "bool"]
+_IMPORT_TYPES = [*_KEY_TYPES, "text", "text", "text", "text", "int4"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +59,17 @@ class Store:
 
         ``step2``: the batch is in the telemetry flag's sampled share, so its batch_metrics row is
         written too (Step 1 keeps batch_results and parse_failures for every batch).
+
+        The run's completion is checked after the commit, so that of two batches committed at once
+        the later sees the other's row; and also when the batch had been committed before, since
+        that earlier delivery may have died between its commit and the check.
         """
         try:
             with translated(self.database_url):
                 conn = self._connection()
                 with conn.transaction():
                     written = self._write(conn, outcome, timing, step2)
-                if written:
-                    mark_finished_if_complete(conn, outcome.batch.run_id)
-                    conn.commit()
+                mark_finished_if_complete(conn, outcome.batch.run_id)
                 return written
         except BaseException:
             self.close()
@@ -117,76 +126,41 @@ class Store:
 
     def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
         if self._conn is None or self._conn.closed:
-            self._conn = connect(self.database_url)
+            # autocommit: a batch's writes are one explicit transaction (Connection.transaction), the
+            # completion check after it a statement of its own, without a BEGIN/COMMIT round trip.
+            self._conn = connect(self.database_url, autocommit=True)
         return self._conn
 
     def _write(
         self, conn: psycopg.Connection[tuple[object, ...]], outcome: BatchOutcome, timing: BatchTiming, step2: bool
     ) -> bool:
         batch = outcome.batch
-        claimed = conn.execute(
-            sql(_HERE, "claim_batch"),
-            {
-                "batch_id": batch.batch_id,
-                "run_id": batch.run_id,
-                "language": batch.language,
-                "files": len(outcome.files),
-                "parsed": len(outcome.files) - outcome.count(FileStatus.FAILED),
-                "partial": outcome.count(FileStatus.PARTIAL),
-                "fallback": outcome.count(FileStatus.FALLBACK),
-                "failed": outcome.count(FileStatus.FAILED),
-                "symbols": outcome.symbols,
-                "duration_ms": outcome.duration_ms,
-                "worker": timing.worker,
-            },
-        ).fetchone()
-        if claimed is None or claimed[0] is not True:
-            return False
         version = parser_version(batch.language)
-        fresh = self._write_blobs(conn, outcome.files, version)
+        row = conn.execute(sql(_HERE, "claim_batch"), _claim_params(outcome, timing, version)).fetchone()
+        if row is None or row[0] is not True:
+            return False
+        fresh = {item for item in row[1] if isinstance(item, bytes)} if isinstance(row[1], list) else set()
         self._write_outlines(conn, [f for f in outcome.files if f.ref.blob_hash in fresh], version)
         self._write_measurements(conn, outcome, timing, step2)
         return True
 
-    def _write_blobs(
-        self, conn: psycopg.Connection[tuple[object, ...]], files: tuple[FileOutcome, ...], version: str
-    ) -> set[bytes]:
-        if not files:
-            return set()
-        outlines = [item.outline for item in files]
-        params = {
-            "parser_version": version,
-            "language": files[0].ref.language,
-            "hashes": [item.ref.blob_hash for item in files],
-            "statuses": [item.status.value for item in files],
-            "failure_kinds": [item.failure_kind for item in files],
-            "error_counts": [o.error_count if o else 0 for o in outlines],
-            "unexpanded": [o.unexpanded_macros if o else 0 for o in outlines],
-            "sizes": [item.ref.size_bytes for item in files],
-            "symbol_counts": [len(o.symbols) if o else 0 for o in outlines],
-        }
-        rows = conn.execute(sql(_HERE, "blobs_insert"), params).fetchall()
-        return {row[0] for row in rows if isinstance(row[0], bytes)}
-
     def _write_outlines(
         self, conn: psycopg.Connection[tuple[object, ...]], files: list[FileOutcome], version: str
     ) -> None:
+        """Binary COPY; a Symbol's and an Import's fields are in their table's column order."""
         outlines = {item.ref.blob_hash: item.outline for item in files if item.outline is not None}
         if any(outline.symbols for outline in outlines.values()):
-            with conn.cursor().copy(f"COPY symbols ({_SYMBOL_COLUMNS}) FROM STDIN") as copy:
+            with conn.cursor().copy(f"COPY symbols ({_SYMBOL_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(_SYMBOL_TYPES)
                 for blob, outline in outlines.items():
-                    for ordinal, s in enumerate(outline.symbols):
-                        copy.write_row(
-                            (blob, version, ordinal, s.kind.value, s.name, s.qualified_name, s.parent,
-                             s.start_line, s.end_line, s.start_byte, s.end_byte, s.visibility.value, s.from_macro)
-                        )  # fmt: skip
+                    for ordinal, symbol in enumerate(outline.symbols):
+                        copy.write_row((blob, version, ordinal, *symbol))
         if any(outline.imports for outline in outlines.values()):
-            with conn.cursor().copy(f"COPY imports ({_IMPORT_COLUMNS}) FROM STDIN") as copy:
+            with conn.cursor().copy(f"COPY imports ({_IMPORT_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(_IMPORT_TYPES)
                 for blob, outline in outlines.items():
                     for ordinal, imp in enumerate(outline.imports):
-                        copy.write_row(
-                            (blob, version, ordinal, imp.module, imp.name, imp.alias, imp.origin.value, imp.line)
-                        )
+                        copy.write_row((blob, version, ordinal, *imp))
 
     def _write_measurements(
         self, conn: psycopg.Connection[tuple[object, ...]], outcome: BatchOutcome, timing: BatchTiming, step2: bool
@@ -219,6 +193,33 @@ class Store:
                     (timing.finished_at, batch.run_id, batch.batch_id, item.ref.repository_id, item.ref.path,
                      item.ref.blob_hash, batch.language, item.failure_kind, item.message)
                 )  # fmt: skip
+
+
+def _claim_params(outcome: BatchOutcome, timing: BatchTiming, version: str) -> dict[str, object]:
+    batch = outcome.batch
+    files = outcome.files
+    outlines = [item.outline for item in files]
+    return {
+        "batch_id": batch.batch_id,
+        "run_id": batch.run_id,
+        "language": batch.language,
+        "files": len(files),
+        "parsed": len(files) - outcome.count(FileStatus.FAILED),
+        "partial": outcome.count(FileStatus.PARTIAL),
+        "fallback": outcome.count(FileStatus.FALLBACK),
+        "failed": outcome.count(FileStatus.FAILED),
+        "symbols": outcome.symbols,
+        "duration_ms": outcome.duration_ms,
+        "worker": timing.worker,
+        "parser_version": version,
+        "hashes": [item.ref.blob_hash for item in files],
+        "statuses": [item.status.value for item in files],
+        "failure_kinds": [item.failure_kind for item in files],
+        "error_counts": [o.error_count if o else 0 for o in outlines],
+        "unexpanded": [o.unexpanded_macros if o else 0 for o in outlines],
+        "sizes": [item.ref.size_bytes for item in files],
+        "symbol_counts": [len(o.symbols) if o else 0 for o in outlines],
+    }
 
 
 def now_utc() -> datetime:
