@@ -9,7 +9,6 @@ queue-depth check and the outbox retry here.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -17,6 +16,7 @@ from typing import TypeVar
 import kombu.exceptions
 from celery import Celery
 
+from common.backoff import Backoff
 from common.batch import Batch, encode_batch
 from common.broker import celery_config, redis_client, translated
 from common.errors import BrokerUnavailable
@@ -26,7 +26,6 @@ from common.settings import Settings, redact_url
 
 __all__ = ["Enqueuer"]
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _POLL_MIN_S = 0.01
@@ -80,19 +79,13 @@ class Enqueuer:
 
     def _retrying(self, command: Callable[[], T]) -> T:
         """``command``'s result, retried while Redis is unreachable, for up to ``broker_retry_s``."""
-        deadline = time.monotonic() + self.broker_retry_s
-        pause_s = _POLL_MIN_S
+        backoff = Backoff(self.broker_retry_s, _POLL_MIN_S, _POLL_MAX_S * 4)
         while True:
             try:
                 with translated(self.redis_url):
                     return command()
             except BrokerUnavailable as exc:
-                if time.monotonic() + pause_s > deadline:
-                    raise
-                if pause_s == _POLL_MIN_S:
-                    log.warning("%s; retrying for up to %.0f s", exc, self.broker_retry_s)
-                time.sleep(pause_s)
-                pause_s = min(pause_s * 2, _POLL_MAX_S * 4)
+                backoff.pause(exc)
 
     def _wait_for_room(self, queue: str) -> None:
         pause_s = _POLL_MIN_S

@@ -8,8 +8,6 @@ ledger reconnects, reads how far the run got, and writes again only what had not
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import TypeVar
 import psycopg
 
 from common import database
+from common.backoff import Backoff
 from common.batch import Batch, FileRef
 from common.database import sql
 from common.errors import StoreUnavailable
@@ -25,7 +24,6 @@ from common.runs import mark_finished_if_complete
 
 __all__ = ["CRASHED_BEFORE", "UNCHANGED", "Failure", "Ledger"]
 
-log = logging.getLogger(__name__)
 _HERE = Path(__file__).parent
 _RETRY_MIN_S = 0.25
 _RETRY_MAX_S = 5.0
@@ -148,20 +146,12 @@ class Ledger:
     def _attempt(self, once: Callable[[Connection, bool], T]) -> T:
         """``once(connection, retried)``, again on a new connection while PostgreSQL is unreachable,
         for up to ``retry_s``."""
-        deadline = time.monotonic() + self.retry_s
-        pause_s = _RETRY_MIN_S
-        retried = False
+        backoff = Backoff(self.retry_s, _RETRY_MIN_S, _RETRY_MAX_S)
         while True:
             try:
                 with database.translated(self.database_url):
                     self._conn = self._conn or database.connect(self.database_url)
-                    return once(self._conn, retried)
+                    return once(self._conn, backoff.pauses > 0)
             except StoreUnavailable as exc:
                 self.close()
-                if time.monotonic() + pause_s > deadline:
-                    raise
-                if not retried:
-                    log.warning("%s; the producer waits for it up to %.0f s", exc, self.retry_s)
-                retried = True
-                time.sleep(pause_s)
-                pause_s = min(pause_s * 2, _RETRY_MAX_S)
+                backoff.pause(exc)

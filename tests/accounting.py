@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,9 +103,9 @@ class Watched:
     _started: dict[int, float] = field(default_factory=dict)
     _elapsed_s: dict[int, float] = field(default_factory=dict)
 
-    def watch(self, fleet: LocalWorkers) -> TreeProbe:
-        """Start sampling a fleet's worker trees."""
-        probe = TreeProbe([process.pid for process in fleet.processes], interval_s=0.05)
+    def watch(self, pids: Sequence[int]) -> TreeProbe:
+        """Start sampling the process trees of ``pids`` (worker main processes)."""
+        probe = TreeProbe(list(pids), interval_s=0.05)
         probe.start()
         self._started[id(probe)] = time.monotonic()
         self.probes.append(probe)
@@ -122,7 +123,7 @@ class Watched:
             self.stop(probe)
 
     def summary(self, name: str, figures: Figures) -> str:
-        """One line of figures: files, loss, duplicates, redeliveries, peak RSS, CPU share of the cores."""
+        """One line of figures: files, time, loss, duplicates, redeliveries, peak RSS, CPU share of the cores."""
         self.stop_all()
         peak = max(max(probe.peak_rss_mb.values(), default=0.0) for probe in self.probes)
         cores = len(os.sched_getaffinity(0))
@@ -131,8 +132,10 @@ class Watched:
             for probe in self.probes
             if self._elapsed_s[id(probe)] > 0
         ]
+        ended_s = max(self._started[id(probe)] + self._elapsed_s[id(probe)] for probe in self.probes)
+        elapsed_s = ended_s - min(self._started.values())
         return (
-            f"{name}: {figures.files} files, 0 lost, 0 duplicated, {figures.redeliveries} redeliveries of"
-            f" committed batches, peak worker RSS {peak:.0f} MB, worker CPU share"
+            f"{name}: {figures.files} files in {elapsed_s:.0f} s, 0 lost, 0 duplicated, {figures.redeliveries}"
+            f" redeliveries of committed batches, peak worker RSS {peak:.0f} MB, worker CPU share"
             f" {', '.join(f'{share:.0%}' for share in shares)}"
         )

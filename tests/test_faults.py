@@ -59,7 +59,7 @@ class _Submit:
     def finished_with(self, fleet: LocalWorkers, watched: Watched, timeout_s: float) -> RunReport:
         """Start ``fleet`` (watched), wait for the run to finish, stop the fleet; the run's report."""
         fleet.start()
-        watched.watch(fleet)
+        watched.watch([process.pid for process in fleet.processes])
         try:
             self.thread.join(timeout=timeout_s)
         finally:
@@ -89,7 +89,7 @@ def test_killing_pool_children_mid_batch_loses_nothing(settings: Settings, tmp_p
     )
     fleet.start()
     watched = Watched()
-    watched.watch(fleet)
+    watched.watch([process.pid for process in fleet.processes])
     killed: list[int] = []
     stop = threading.Event()
 
@@ -128,7 +128,7 @@ def test_killing_the_worker_main_process_then_starting_another(settings: Setting
     first = LocalWorkers(settings.redis_url, settings.database_url, tmp_path / "logs1", env=env)
     first.start()
     watched = Watched()
-    first_probe = watched.watch(first)
+    first_probe = watched.watch([process.pid for process in first.processes])
     submit = _Submit(settings, repo)
     wait_for_batches(settings.database_url, 5)  # the first worker has committed batches
     main_pid = first.processes[0].pid

@@ -27,10 +27,9 @@ from common.batch import decode_batch
 from common.names import PARENT_PID_ENV, QUEUES
 from common.settings import Settings
 from parsefleet import commands
-from parsefleet.bench.probe import TreeProbe
 from parsefleet.fleet import LocalWorkers, worker_env
 from parsefleet.report import RunReport
-from tests.accounting import Figures, assert_exactly_once, many_files, wait_for_batches
+from tests.accounting import Figures, Watched, assert_exactly_once, many_files, wait_for_batches
 from tests.conftest import unavailable
 from tests.services import PostgresServer, RedisServer, WorkerHost, wait_until
 
@@ -55,8 +54,8 @@ class _Run:
         self.settings = settings
         self.report: RunReport | None = None
         self.error: BaseException | None = None
-        self.probe = TreeProbe(worker_pids, interval_s=0.05)
-        self.elapsed_s = 0.0
+        self.worker_pids = worker_pids
+        self.watched = Watched()
         self._thread = threading.Thread(target=self._submit, args=(repo,), name="submit", daemon=True)
 
     def _submit(self, repo: Path) -> None:
@@ -67,25 +66,17 @@ class _Run:
             raise
 
     def __enter__(self) -> _Run:
-        self.probe.start()
-        self.elapsed_s = time.monotonic()
+        self.watched.watch(self.worker_pids)
         self._thread.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self._thread.join(timeout=240)
-        self.probe.stop()
-        self.elapsed_s = time.monotonic() - self.elapsed_s
+        self.watched.stop_all()
 
     def summary(self, name: str, figures: Figures) -> str:
         """One line of figures for docs/reliability.md (pytest -s shows it)."""
-        peak = max(self.probe.peak_rss_mb.values())
-        share = self.probe.cpu_used_s / (self.elapsed_s * len(self.probe.pids) * len(os.sched_getaffinity(0)))
-        return (
-            f"{name}: {figures.files} files in {self.elapsed_s:.0f} s, 0 lost, 0 duplicated,"
-            f" {figures.redeliveries} redeliveries of committed batches, peak worker RSS {peak:.0f} MB,"
-            f" worker CPU share {share:.0%}"
-        )
+        return self.watched.summary(name, figures)
 
     def finished(self) -> RunReport:
         """The report, once the submit has returned."""

@@ -64,9 +64,9 @@ class OutboxSweep(bootsteps.StartStopStep):
     def _run(self, app: Celery) -> None:
         config = Settings.from_env()
         owner = f"{socket.gethostname()}:{os.getpid()}"
+        url = config.redis_url or ""
         outbox: Outbox | None = None
         while not self._stop.wait(config.outbox_sweep_s):
-            url = config.redis_url or ""
             try:
                 with translated(url):
                     outbox = outbox or Outbox(redis_client(url))
