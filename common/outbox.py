@@ -12,8 +12,12 @@ milliseconds: between BRPOP and kombu's record, or while kombu restores it to it
 resend carries the same batch id, so if the batch was not lost after all, the store's claim by batch
 id makes the second delivery change nothing.
 
-Redis keeps one copy of each batch in flight here, next to the one in its queue: bounded, as the
-queues are, by ``max_pending_batches`` per language plus the batches being parsed.
+The outbox is also where a worker reads the batch (a claim check): the Celery message carries the
+batch id and no payload, so Redis keeps one copy of each batch in flight, here, instead of one in
+its queue, one in kombu's unacknowledged hash and one here; the worker's main process, which
+receives, records and hands over every message, handles a few hundred bytes per batch instead of
+the batch. A message that does carry its payload (sent by an earlier version) is parsed from it.
+Bounded, as the queues are, by ``max_pending_batches`` per language plus the batches being parsed.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from common.names import (
     QUEUES,
 )
 
-__all__ = ["Kept", "Outbox", "forget", "send"]
+__all__ = ["Kept", "Outbox", "fetch", "forget", "payload_of", "send"]
 
 _PRESENT_TASKS = (Path(__file__).parent / "lua" / "present_tasks.lua").read_text()
 
@@ -56,11 +60,22 @@ def forget(pipe: redis.client.Pipeline, batch_id: str) -> None:
     pipe.hdel(OUTBOX_MISSING_KEY, batch_id)
 
 
+def fetch(pipe: redis.client.Pipeline, batch_id: str) -> None:
+    """Queue, on ``pipe``, the command that reads a kept batch (its result goes to ``payload_of``)."""
+    pipe.hget(OUTBOX_KEY, batch_id)
+
+
+def payload_of(record: bytes | str | None) -> bytes | None:
+    """The payload of an outbox record as ``fetch`` read it; None when the batch is not kept."""
+    return None if record is None else _read("", record).payload
+
+
 def send(app: Celery, kept: Kept, **options: Any) -> None:
-    """Send a batch kept in the outbox (``Outbox.keep`` first), with its batch id as task id."""
+    """Send a batch kept in the outbox (``Outbox.keep`` first), with its batch id as task id; the
+    message carries no payload: the worker reads it from the outbox."""
     app.send_task(
         PARSE_BATCH_TASK,
-        args=[kept.payload, time.time()],
+        args=[None, time.time()],
         queue=kept.queue,
         task_id=kept.batch_id,
         serializer="msgpack",

@@ -3,10 +3,12 @@ never taken for lost; one that left Redis unrecorded is, once its grace has pass
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Iterator
 
+import msgpack
 import pytest
 import redis
 from celery import Celery
@@ -15,7 +17,7 @@ from kombu import Connection
 from common.batch import Batch, BatchFile, FileRef, encode_batch
 from common.broker import celery_config, kombu_url
 from common.names import KOMBU_UNACKED_KEY, OUTBOX_KEY, OUTBOX_MISSING_KEY, queue_for
-from common.outbox import Kept, Outbox, send
+from common.outbox import Kept, Outbox, payload_of, send
 from common.settings import Settings
 from producer.enqueue import Enqueuer
 from producer.submission import blob_hash
@@ -44,6 +46,20 @@ def sent(clean_redis: redis.Redis, redis_url: str) -> Iterator[list[Batch]]:
     finally:
         enqueuer.close()
     yield batches
+
+
+def test_the_message_names_its_batch_and_the_outbox_holds_the_only_copy(
+    sent: list[Batch], clean_redis: redis.Redis
+) -> None:
+    queued = [json.loads(raw) for raw in clean_redis.lrange(queue_for("python"), 0, -1)]
+    assert sorted(message["headers"]["id"] for message in queued) == sorted(batch.batch_id for batch in sent)
+    for message in queued:
+        args, _kwargs, _embed = msgpack.unpackb(base64.b64decode(message["body"]), raw=False)  # Celery protocol 2
+        assert args[0] is None  # the payload argument
+        assert len(base64.b64decode(message["body"])) < 64
+    records = clean_redis.hgetall(OUTBOX_KEY)
+    for batch in sent:
+        assert payload_of(records[batch.batch_id.encode()]) == encode_batch(batch)
 
 
 def test_only_a_batch_missing_from_queue_and_unacked_for_its_grace_is_lost(

@@ -14,13 +14,14 @@ from celery import Celery
 from common.batch import Batch, BatchFile, FileRef, decode_batch
 from common.broker import celery_config
 from common.languages import language_for
-from common.names import DEAD_LETTER_KEY, PARSE_BATCH_TASK, TELEMETRY_FLAG, queue_for
+from common.names import DEAD_LETTER_KEY, KOMBU_UNACKED_KEY, PARSE_BATCH_TASK, TELEMETRY_FLAG, queue_for
 from common.settings import Settings
 from parsefleet import commands
 from parsefleet.fleet import LocalWorkers
 from parsefleet.report import RunReport
 from producer.enqueue import Enqueuer
 from producer.submission import blob_hash
+from tests.services import wait_until
 from workers.languages import adapter_for
 from workers.limits import ParseBudget
 
@@ -170,6 +171,25 @@ def test_undecodable_batch_goes_to_the_dead_letter_list(
     assert record["payload"] == b"definitely not a batch"
     assert "undecodable batch" in record["reason"]
     app.close()
+
+
+def test_a_message_whose_batch_left_the_outbox_is_acknowledged_as_finished_before(
+    settings: Settings, worker: LocalWorkers, clean_redis: redis.Redis, tmp_path: Path
+) -> None:
+    """A resend that was not needed arrives after its batch finished: no payload to read, nothing to do."""
+    assert settings.redis_url is not None
+    app = Celery("test-sender", set_as_current=False)
+    app.conf.update(celery_config(settings, settings.redis_url))
+    app.send_task(PARSE_BATCH_TASK, args=[None, 0.0], queue=queue_for("python"), task_id="finished-batch")
+    app.close()
+    log = tmp_path / "logs" / "worker-0.log"
+    wait_until(lambda: "task finished-batch: finished before" in log.read_text(), "the message consumed", 60)
+    wait_until(
+        lambda: clean_redis.llen(queue_for("python")) == 0 and clean_redis.hlen(KOMBU_UNACKED_KEY) == 0,
+        "the message acknowledged",
+        10,
+    )
+    assert "Traceback" not in log.read_text()
 
 
 def test_a_batch_the_database_rejects_goes_to_the_dead_letter_list_not_a_retry_loop(

@@ -6,32 +6,44 @@ A pool child that dies mid-batch (segfault, OOM kill, Celery's hard time limit) 
 dead-lettered, or handed to a retry) takes its increment back. What remains counts the deaths:
 the task module splits a batch once its count reaches ``poison_deliveries``.
 
-A start that ends by itself for good also drops its batch from the outbox (common/outbox.py), in the
-same round trip: the task id is the batch id.
+A start also reads its batch from the outbox (common/outbox.py; the message carries only the batch
+id), in the same round trip as the count; a start that ends by itself for good drops the batch from
+the outbox, in the same round trip as its count: the task id is the batch id.
 
 Redeliveries keep the task id (worker lost, visibility timeout, ``Task.retry``), so they share a
 counter; a split's halves get their own. Counters expire after a day. When Redis cannot be
-reached the count is unknown and the batch is parsed as a first attempt: poison detection waits
-for Redis, parsing does not.
+reached the count is unknown (``Start.reached`` is False) and a batch that came with its payload
+is parsed as a first attempt: poison detection waits for Redis, parsing does not.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import redis
 
 from common.broker import redis_client, translated
 from common.errors import BrokerUnavailable
 from common.names import ATTEMPTS_KEY_PREFIX
-from common.outbox import forget
+from common.outbox import fetch, forget, payload_of
 
-__all__ = ["ATTEMPTS_TTL_S", "Attempts"]
+__all__ = ["ATTEMPTS_TTL_S", "Attempts", "Start"]
 
 log = logging.getLogger(__name__)
 
 ATTEMPTS_TTL_S = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """One start of a task: its unfinished starts, this one included, and its batch as kept in the
+    outbox (None when it is not kept: finished already, or Redis unreachable)."""
+
+    count: int
+    kept_payload: bytes | None
+    reached: bool = True
 
 
 class Attempts:
@@ -41,19 +53,20 @@ class Attempts:
         self.redis_url = redis_url
         self._client: redis.Redis | None = None
 
-    def begin(self, task_id: str) -> int:
-        """Count one start of ``task_id``; return the starts not yet finished, this one included."""
+    def begin(self, task_id: str) -> Start:
+        """Count one start of ``task_id`` and read its batch from the outbox, in one round trip."""
         try:
             with translated(self.redis_url):
                 pipe = self._redis().pipeline(transaction=False)
                 pipe.incr(ATTEMPTS_KEY_PREFIX + task_id)
                 pipe.expire(ATTEMPTS_KEY_PREFIX + task_id, ATTEMPTS_TTL_S)
-                started, _ = pipe.execute()
-                return int(started)
+                fetch(pipe, task_id)
+                started, _, record = pipe.execute()
+                return Start(int(started), payload_of(record))
         except BrokerUnavailable as exc:
             self._drop()
-            log.warning("task %s: attempts not counted (%s); parsing it as a first attempt", task_id, exc)
-            return 1
+            log.warning("task %s: attempts not counted (%s)", task_id, exc)
+            return Start(1, None, reached=False)
 
     def finish(self, task_id: str) -> None:
         """The task ended by itself for good: forget its count, and its batch in the outbox."""

@@ -38,25 +38,41 @@ _emitted = EmissionLedger(settings.redis_url or "")
 
 
 @app.task(name=PARSE_BATCH_TASK, bind=True, acks_late=True, max_retries=None)
-def parse_batch(self: Task[Any, Any], payload: bytes, enqueued_at_s: float) -> dict[str, int]:
+def parse_batch(self: Task[Any, Any], payload: bytes | None, enqueued_at_s: float) -> dict[str, int]:
     """Parse one batch; retried with backoff while PostgreSQL is unreachable, never dropped.
 
-    Every start is counted (workers.attempts) until it ends by itself: a batch whose worker keeps
-    dying is split, then its file recorded as ``crash`` (workers.poison). An unexpected error
-    requeues the batch, so a file that trips a bug ends the same way instead of being dropped.
+    The message names the batch (its task id) and carries no payload: the batch is read from the
+    outbox (common/outbox.py) in the round trip that counts the start. Every start is counted
+    (workers.attempts) until it ends by itself: a batch whose worker keeps dying is split, then its
+    file recorded as ``crash`` (workers.poison). An unexpected error requeues the batch, so a file
+    that trips a bug ends the same way instead of being dropped.
     """
     task_id = str(self.request.id)
-    attempt = _attempts.begin(task_id)
+    start = _attempts.begin(task_id)
+    payload = start.kept_payload if payload is None else payload
+    if payload is None:
+        return _not_kept(task_id, reached=start.reached)
     try:
-        result = _attempt(self, payload, enqueued_at_s, attempt)
+        result = _attempt(self, payload, enqueued_at_s, start.count)
     except Retry:
         _attempts.give_back(task_id)
         raise
     except Exception as exc:
-        log.exception("task %s: unexpected error on attempt %d; requeued", task_id, attempt)
+        log.exception("task %s: unexpected error on attempt %d; requeued", task_id, start.count)
         raise Reject(str(exc), requeue=True) from exc
     _attempts.finish(task_id)
     return result
+
+
+def _not_kept(task_id: str, *, reached: bool) -> dict[str, int]:
+    """A message whose batch the outbox does not hold: finished by an earlier delivery (a resend
+    that was not needed), or unreadable while Redis is unreachable (then requeued)."""
+    if not reached:
+        log.warning("task %s: Redis unreachable, its batch cannot be read; requeued", task_id)
+        raise Reject("batch unreadable: Redis unreachable", requeue=True)
+    log.info("task %s: finished before (no longer in the outbox); nothing to do", task_id)
+    _attempts.finish(task_id)
+    return {"files": 0, "written": 0}
 
 
 def _attempt(task: Task[Any, Any], payload: bytes, enqueued_at_s: float, attempt: int) -> dict[str, int]:
