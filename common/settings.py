@@ -7,11 +7,12 @@ CLI flags override the environment through ``dataclasses.replace``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -21,6 +22,11 @@ __all__ = ["Settings", "redact_url"]
 
 _ENV_PREFIX = "PARSEFLEET_"
 _BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+# Secrets a URL can carry besides its userinfo: libpq's password parameters (also in a keyword DSN,
+# ``host=db password=x``); redis-py reads ``password`` from the query as well.
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:ssl)?password=)[^&#]*")
+_SECRET_KEYWORD = re.compile(r"(?i)\b((?:ssl)?password\s*=\s*)(?:'(?:[^'\\]|\\.)*'|\S*)")
+_KEEP_NAME = r"\1***"
 
 
 def _default_data_dir() -> Path:
@@ -144,12 +150,7 @@ class Settings:
             raise ConfigError(f"snapshot_keep_h must be positive, got {self.snapshot_keep_h}")
         if self.worker_concurrency < 0:
             raise ConfigError(f"worker_concurrency must be 0 (one per CPU) or more, got {self.worker_concurrency}")
-        for url, schemes in (
-            (self.redis_url, ("redis", "rediss", "unix")),
-            (self.database_url, ("postgresql", "postgres")),
-        ):
-            if url is not None and urlsplit(url).scheme not in schemes:
-                raise ConfigError(f"unsupported URL {redact_url(url)}: expected one of {', '.join(schemes)}")
+        _check_urls(self.redis_url, self.database_url)
         return self
 
     @property
@@ -183,11 +184,45 @@ def _convert(name: str, raw: str, annotation: object) -> Any:
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` with its password replaced by ``***`` (safe for logs and errors)."""
+    """Return ``url`` with its password replaced by ``***`` (safe for logs and errors): the one in
+    its userinfo, a ``password``/``sslpassword`` query parameter, or a keyword DSN's ``password=``."""
+    if "://" not in url:
+        return _SECRET_KEYWORD.sub(_KEEP_NAME, url)
+    scheme, _, rest = url.partition("://")
+    end = min((i for i in (rest.find(c) for c in "?#") if i >= 0), default=len(rest))
+    at = rest.rfind("@", 0, end)  # a password may hold '/': the userinfo ends at the last '@'
+    if at >= 0 and ":" in rest[:at]:
+        rest = f"{rest[:at].partition(':')[0]}:***{rest[at:]}"
+    return f"{scheme}://{_SECRET_QUERY.sub(_KEEP_NAME, rest)}"
+
+
+def _check_urls(redis_url: str | None, database_url: str | None) -> None:
+    """ConfigError for a URL of the wrong scheme or an unusable Redis URL."""
+    for url, schemes in ((redis_url, ("redis", "rediss", "unix")), (database_url, ("postgresql", "postgres"))):
+        if url is not None and urlsplit(url).scheme not in schemes:
+            raise ConfigError(f"unsupported URL {redact_url(url)}: expected one of {', '.join(schemes)}")
+    if redis_url is not None:
+        _check_redis_url(redis_url)
+
+
+def _check_redis_url(url: str) -> None:
+    """ConfigError unless ``url`` names a Redis the way redis-py and kombu both read it."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+    database = parts.path.strip("/")
+    if not _port_is_number(url):
+        problem = "its port is not a number"
+    elif parts.scheme == "unix" and not parts.path:
+        problem = "a unix:// URL needs the socket's path (unix:///path/to/redis.sock)"
+    elif parts.scheme != "unix" and database and not database.isdigit():
+        problem = "its database must be a number (redis://host:port/N; a socket is unix:///path)"
+    else:
+        return
+    raise ConfigError(f"unusable Redis URL {redact_url(url)}: {problem}")
+
+
+def _port_is_number(url: str) -> bool:
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        return False
+    return port is None or port >= 0

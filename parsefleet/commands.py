@@ -28,7 +28,7 @@ from parsefleet.migrations import migrate
 from parsefleet.progress import ProgressBar
 from parsefleet.report import RunReport, RunState, load_report, load_state, recent_runs
 from parsefleet.retention import Retention, apply_retention
-from parsefleet.services import Services
+from parsefleet.services import Services, usable_data_dir
 from producer.submission import Submission, Tally
 from producer.walk import Plan, plan_targets
 
@@ -80,7 +80,8 @@ def run(settings: Settings, targets: Sequence[Path], *, workers: int, progress: 
     plan = plan_targets(targets)
     with Services(settings) as services:
         migrate(services.database_url)
-        fleet = LocalWorkers(services.redis_url, services.database_url, settings.data_dir / "logs", workers)
+        log_dir = usable_data_dir(settings.data_dir) / "logs"
+        fleet = LocalWorkers(services.redis_url, services.database_url, log_dir, workers)
         fleet.start()
         try:
             tally = _submit_and_wait(settings, services, plan, ci=ci, progress=progress, fleet=fleet)

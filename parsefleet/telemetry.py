@@ -60,7 +60,7 @@ def cli_redis_url(settings: Settings) -> str | None:
     if settings.redis_url is not None:
         return settings.redis_url
     socket = settings.data_dir / "redis" / "redis.sock"
-    return f"unix://{socket}" if socket.exists() else None
+    return f"unix://{socket}" if _exists(socket) else None
 
 
 def _flag(redis_url: str) -> FlagState:
@@ -77,7 +77,7 @@ def _flag(redis_url: str) -> FlagState:
 def _store(settings: Settings, params: dict[str, object], *, with_ratio: bool) -> float | None:
     """Insert the cli_runs row; return cicd_success_ratio when asked (None without data or database)."""
     embedded_data = settings.data_dir / "postgres" / "PG_VERSION"
-    if settings.database_url is None and not embedded_data.exists():
+    if settings.database_url is None and not _exists(embedded_data):
         return None  # never start an embedded database only to record a command that did not need one
     try:
         with Services(settings, need_redis=False) as services, session(services.database_url) as conn:
@@ -87,3 +87,11 @@ def _store(settings: Settings, params: dict[str, object], *, with_ratio: bool) -
         log.debug("cli run of %s not recorded: %s", params["command"], exc)
         return None
     return None if row is None or row[0] is None else float(str(row[0]))
+
+
+def _exists(path: Path) -> bool:
+    """Whether ``path`` exists; False when it cannot be looked at (a data directory of another user)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False

@@ -2,8 +2,9 @@
 
 Inside a git work tree the files are those git lists (tracked, plus untracked ones that no
 .gitignore rule excludes); elsewhere, or when the target itself is ignored by git (a corpus
-inside a checkout), a directory walk. Either way vendored trees, symlinks,
-non-regular files and anything resolving outside the root are skipped with a named reason.
+inside a checkout), a directory walk under the same ignore rules: the .gitignore files found
+under the root, judged by git itself. Either way vendored trees, symlinks, non-regular files and
+anything resolving outside the root are skipped with a named reason.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import re
 import stat
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -100,7 +102,27 @@ def _checked_root(root: Path) -> Path:
 
 def _list_paths(root: Path) -> list[str]:
     listed = _git_ls_files(root)
-    return listed if listed is not None else list(_walk(root))
+    if listed is not None:
+        return listed
+    return _not_ignored(root, [path for path in _walk(root) if language_for(path) is not None])
+
+
+def _not_ignored(root: Path, paths: list[str]) -> list[str]:
+    """The walked ``paths`` that no .gitignore under ``root`` excludes, as git judges them: git is asked
+    through a throwaway empty repository whose work tree is ``root``. Without git, every path."""
+    if not paths:
+        return paths
+    with tempfile.TemporaryDirectory(prefix="parsefleet-ignore-") as scratch:
+        if _git(Path(scratch), "init", "-q", "--bare", scratch) is None:
+            return paths
+        done = _git(
+            root, f"--git-dir={scratch}", f"--work-tree={root}", "check-ignore", "--no-index", "--stdin", "-z",
+            stdin=b"\0".join(os.fsencode(path) for path in paths),
+        )  # fmt: skip
+    if done is None or done.returncode not in (0, 1):  # 1: nothing ignored
+        return paths
+    ignored = set(done.stdout.split(b"\0"))
+    return [path for path in paths if os.fsencode(path) not in ignored]
 
 
 def _git_ls_files(root: Path) -> list[str] | None:
@@ -115,9 +137,11 @@ def _git_ls_files(root: Path) -> list[str] | None:
     return sorted({name for name in names if name})
 
 
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes] | None:
+def _git(root: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes] | None:
     try:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False, timeout=600)
+        return subprocess.run(
+            ["git", "-C", str(root), *args], input=stdin, capture_output=True, check=False, timeout=600
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
 

@@ -52,6 +52,17 @@ def test_directory_without_source_files_is_a_one_line_error(tmp_path: Path) -> N
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("command", [["run", str(FIXTURES)], ["status"], ["db", "migrate"], ["report"]])
+def test_unusable_data_directory_is_a_one_line_error(tmp_path: Path, command: list[str]) -> None:
+    (tmp_path / "file").write_text("not a directory\n")
+    done = _run([*command, "--data-dir", str(tmp_path / "file" / "data")])
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        f"parsefleet: error: data directory {tmp_path / 'file' / 'data'}: Not a directory; "
+        "set PARSEFLEET_DATA_DIR (or --data-dir) to one you can write"
+    )
+
+
 def test_unreachable_services_name_the_url_without_password(tmp_path: Path) -> None:
     env = {
         "PARSEFLEET_REDIS_URL": "redis://:hunter2@127.0.0.1:1/0",

@@ -51,3 +51,39 @@ def test_redact_url_hides_only_the_password() -> None:
     assert redact_url("rediss://:s3cret@cache.example:6380/2") == "rediss://:***@cache.example:6380/2"
     assert redact_url("postgresql://app:pw@db/parse?sslmode=require") == "postgresql://app:***@db/parse?sslmode=require"
     assert redact_url("unix:///tmp/redis.sock") == "unix:///tmp/redis.sock"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://bob@db:5432/parse?password=hunter2&sslmode=require",
+         "postgresql://bob@db:5432/parse?password=***&sslmode=require"),
+        ("postgresql://db/parse?sslmode=verify-full&sslpassword=hunter2", "postgresql://db/parse?sslmode=verify-full&sslpassword=***"),
+        ("host=db port=5432 password=hunter2 user=bob", "host=db port=5432 password=*** user=bob"),
+        ("host=db password='hunt er2' user=bob", "host=db password=*** user=bob"),
+        ("postgresql://app:hunt/er2@db/parse", "postgresql://app:***@db/parse"),
+        ("postgresql://app:hunter2@[::1]:5432/parse", "postgresql://app:***@[::1]:5432/parse"),
+    ],
+)  # fmt: skip
+def test_redact_url_hides_passwords_wherever_a_url_carries_them(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("redis://:hunter2@/tmp/redis.sock", "database must be a number"),
+        ("redis://:hunter2@cache:63x9/0", "port is not a number"),
+        ("unix://", "needs the socket's path"),
+    ],
+)
+def test_unusable_redis_urls_are_config_errors(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        Settings.from_env({"PARSEFLEET_REDIS_URL": url})
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_database_dsn_in_keyword_form_is_refused_without_its_password() -> None:
+    with pytest.raises(ConfigError, match="unsupported URL") as caught:
+        Settings.from_env({"PARSEFLEET_DATABASE_URL": "host=db password=hunter2"})
+    assert "hunter2" not in str(caught.value)

@@ -45,7 +45,21 @@ def test_walk_outside_git_skips_with_reasons(tmp_path: Path) -> None:
     assert seen["passwd.py"] == "symlink"
     assert seen["fifo.py"] == "not-regular"
     assert "README.md" not in seen
+    assert "ignored/skip.py" not in seen  # the walk honours .gitignore as git does
     assert not any(path.startswith(("vendor/", "node_modules/")) for path in seen)
+
+
+def test_walk_outside_git_honours_every_gitignore_under_the_root(tmp_path: Path) -> None:
+    files = ["a.py", "build/b.py", "sub/x.gen.py", "sub/keep.gen.py", "sub/deep/y.gen.py", "sub/top.py",
+             "sub/deep/top.py", "nested/repo.py", "nested/local.py"]  # fmt: skip
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x = 1\n")
+    (tmp_path / ".gitignore").write_text("build/\n")
+    (tmp_path / "sub" / ".gitignore").write_text("*.gen.py\n!keep.gen.py\n/top.py\n")
+    subprocess.run(["git", "init", "-q", str(tmp_path / "nested")], check=True)  # a checkout inside the tree
+    (tmp_path / "nested" / ".gitignore").write_text("local.py\n")
+    assert sorted(_by_path(tmp_path)) == ["a.py", "nested/repo.py", "sub/deep/top.py", "sub/keep.gen.py"]
 
 
 def test_git_tree_lists_tracked_and_untracked_but_honours_gitignore(tmp_path: Path) -> None:
