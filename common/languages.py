@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import PurePath
 
 __all__ = ["LANGUAGES", "language_for"]
@@ -13,4 +14,4 @@ _BY_SUFFIX = {".py": "python", ".go": "go", ".rs": "rust"}
 
 def language_for(path: str | PurePath) -> str | None:
     """Return the language of a path by its extension, or None when parsefleet does not parse it."""
-    return _BY_SUFFIX.get(PurePath(path).suffix)
+    return _BY_SUFFIX.get(os.path.splitext(path)[1])  # as PurePath.suffix, without building a path

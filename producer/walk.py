@@ -152,12 +152,13 @@ def _walk(root: Path) -> Iterator[str]:
             raise TargetUnreadable(f"{root}: {error.strerror}")
 
     for directory, subdirs, files in os.walk(root, onerror=fail, followlinks=False):
-        base = Path(directory).relative_to(root)
+        base = Path(directory).relative_to(root).as_posix()
+        prefix = "" if base == "." else base + "/"
         # a symlink to a directory comes as a subdirectory: list it, so it is skipped by name
-        linked = [name for name in subdirs if (Path(directory) / name).is_symlink()]
+        linked = [name for name in subdirs if os.path.islink(os.path.join(directory, name))]
         subdirs[:] = sorted(name for name in subdirs if name not in VENDORED_DIRS and name not in linked)
         for name in [*files, *linked]:
-            yield (base / name).as_posix()
+            yield prefix + name
 
 
 def _skip_reason(root: Path, relative: str, inside: Callable[[str], bool]) -> str | None:
@@ -167,9 +168,8 @@ def _skip_reason(root: Path, relative: str, inside: Callable[[str], bool]) -> st
     parts = relative.split("/")
     if VENDORED_DIRS.intersection(parts[:-1]):
         return "vendored"
-    path = root / relative
     try:
-        info = path.lstat()
+        info = os.lstat(os.path.join(root, relative))
     except OSError:
         return "missing"
     if stat.S_ISLNK(info.st_mode):
