@@ -62,10 +62,11 @@ class Settings:
     # PARSEFLEET_CARGO_REGISTRY_DIR: the directory registry the Rust reference parser's crates (syn,
     # proc-macro2, quote) are built from, offline; Debian's librust-syn-dev installs them here.
     cargo_registry_dir: Path = Path("/usr/share/cargo/registry")
-    # PARSEFLEET_BATCH_MAX_BYTES: source bytes per batch. 128 KiB keeps the p95 batch latency under
-    # 100 ms on this project's reference machine at the same throughput as larger batches
-    # (docs/benchmarks.md, batch-size sweep).
-    batch_max_bytes: int = 128 * 1024
+    # PARSEFLEET_BATCH_MAX_BYTES: source bytes per batch. 256 KiB: the per-batch cost (Celery's hand
+    # over, Redis round trips, the commit) falls with larger batches while the p95 batch latency
+    # grows with them; 256 KiB keeps p95 near half the 100 ms target on this project's reference
+    # machine (docs/benchmarks.md, "Batch size").
+    batch_max_bytes: int = 256 * 1024
     # PARSEFLEET_BATCH_MAX_FILES: files per batch at most, whatever their size.
     batch_max_files: int = 500
     # PARSEFLEET_MAX_PENDING_BATCHES: batches waiting in one queue before the producer waits (backpressure).

@@ -68,3 +68,35 @@ def test_tiny_bench_reports_every_figure_and_a_broken_cap_exits_non_zero(
     assert telemetry["files_per_min_at_0"] > 0 and telemetry["files_per_min_at_100"] > 0
     assert figures["efficiency"]["wall"] > 0 and figures["efficiency"]["total"] > figures["efficiency"]["wall"]
     assert any(b.startswith("peak RSS") for b in figures["breaches"])
+
+
+def test_sweep_runs_each_setting_in_alternating_order_and_reports_each_run(
+    tmp_path: Path, redis_url: str, clean_redis: object, clean_db: str
+) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PARSEFLEET_")},
+        "PARSEFLEET_REDIS_URL": redis_url,
+        "PARSEFLEET_DATABASE_URL": clean_db,
+    }
+    small, large = {"batch_max_bytes": 16384}, {"batch_max_bytes": 65536}
+    done = subprocess.run(
+        [sys.executable, "-m", "parsefleet.bench.sweep", "tiny", "2", json.dumps(small), json.dumps(large)],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [record["setting"] for record in records] == [small, large, large, small]
+    for record in records:
+        assert record["efficiency"] > 0 and record["per_cpu_s"] > 0 and record["fleet_files_per_min"] > 0
+        assert record["worst_p95_ms"] > 0 and record["peak_rss_mb"] > 0 and 0 < record["cpu_share"] <= 1
+
+
+def test_sweep_refuses_a_setting_that_is_not_one() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "parsefleet.bench.sweep", "tiny", "1", '{"batch_size": 1}'],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip() == "sweep: error: a setting must be a JSON object of Settings fields: '{\"batch_size\": 1}'"
+    )

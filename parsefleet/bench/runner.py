@@ -22,7 +22,7 @@ from parsefleet.bench.limit import Throughput, adapter_cost, limit
 from parsefleet.migrations import scratch_database
 from parsefleet.services import Services
 
-__all__ = ["Floors", "run_bench"]
+__all__ = ["Floors", "best_limit", "fleet_efficiency", "run_bench", "warmup_repo"]
 
 _ADAPTER_SAMPLE = 300
 _DB_SAMPLE = 1000
@@ -73,7 +73,7 @@ def run_bench(settings: Settings, profile: str, corpus_dir: Path, floors: Floors
                 "outline_s": cost.outline_s,
                 "overhead": cost.overhead,
             }
-        warmup = _warmup_repo(scratch)
+        warmup = warmup_repo(scratch)
         with (
             Services(settings) as services,
             scratch_database(services.database_url, "parsefleet_bench") as database_url,
@@ -85,13 +85,13 @@ def run_bench(settings: Settings, profile: str, corpus_dir: Path, floors: Floors
             costs["queue_overhead_ms_per_task"] = _overhead(settings, services.redis_url, database_url, scratch)
             machine = _machine(settings, database_url)
             costs["telemetry_flag_0_vs_100"] = _telemetry_cost(settings, services, target, warmup, scratch)
-    efficiency = _efficiency(limits, fleet, settings.cpu_limit_pct / 100)
+    efficiency = fleet_efficiency(limits, fleet, settings.cpu_limit_pct / 100)
     result = BenchResult(machine, profile, _counts(files), limits, fleet, costs, efficiency)
     result.breaches = _breaches(result, floors)
     return result
 
 
-def _best_limit(files: Sequence[BenchFile], processes: int) -> Throughput:
+def best_limit(files: Sequence[BenchFile], processes: int) -> Throughput:
     """The best of ``_LIMIT_REPEATS`` runs: a limit is what the machine can do, not its noise."""
     return max((limit(files, processes) for _ in range(_LIMIT_REPEATS)), key=lambda run: run.files_per_min)
 
@@ -102,9 +102,9 @@ def _limits(files: Sequence[BenchFile], processes: int) -> dict[str, dict[str, f
     for language in LANGUAGES:
         mine = [f for f in files if f.language == language]
         if mine:
-            alone = _best_limit(mine, processes)
+            alone = best_limit(mine, processes)
             out[language] = {"files_per_min": alone.files_per_min, "mb_per_s": alone.mb_per_s}
-    mix = _best_limit(files, processes)
+    mix = best_limit(files, processes)
     out["total"] = {
         "files_per_min": mix.files_per_min,
         "mb_per_s": mix.mb_per_s,
@@ -168,7 +168,7 @@ def _overhead(settings: Settings, redis_url: str, database_url: str, scratch: Pa
         workers.stop()
 
 
-def _warmup_repo(scratch: Path) -> Path:
+def warmup_repo(scratch: Path) -> Path:
     warm = scratch / "warmup"
     warm.mkdir()
     (warm / "w.py").write_text("def warm():\n    return 1\n")
@@ -181,7 +181,7 @@ def _counts(files: Sequence[BenchFile]) -> dict[str, int]:
     return {language: sum(1 for f in files if f.language == language) for language in LANGUAGES}
 
 
-def _efficiency(limits: dict[str, dict[str, float]], fleet: FleetRun, cap_share: float) -> dict[str, float]:
+def fleet_efficiency(limits: dict[str, dict[str, float]], fleet: FleetRun, cap_share: float) -> dict[str, float]:
     """Fleet files/min over what the limit allows the fleet on the same mix and cores: the limit's
     files/min times the CPU cap (``cap_share``), since the workers may use only that share of the
     cores while the limit loop uses all of them. ``wall`` is the same ratio without the cap; ``cpu``
