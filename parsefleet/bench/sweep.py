@@ -5,7 +5,14 @@ round runs each setting once, in order on even rounds and reversed on odd ones, 
 machine weighs on every side; each fleet run (as ``parsefleet bench`` runs it: workers started and
 warmed, a fresh database) is preceded by its own limit (best of 3), and its efficiency is against
 that limit. One JSON line per run goes to stdout. Used for the batch-size choice in
-docs/benchmarks.md; comparing code rather than settings is done by running two checkouts in turn.
+docs/benchmarks.md.
+
+A SETTING reaches the producer (batch size, windows, pending batches); the workers are separate
+processes that read their settings from the environment, so a worker setting (concurrency, CPU
+cap) is compared by running the sweep twice with different ``PARSEFLEET_*`` variables, alternated.
+Comparing code is the same: run each checkout in turn *from its own directory* — ``python -m``
+puts the working directory first on ``sys.path``, and the workers inherit it, so PYTHONPATH alone
+does not select the code.
 """
 
 from __future__ import annotations
