@@ -54,6 +54,7 @@ __all__ = [
     "StoreUnavailable",
     "TargetNotFound",
     "TargetUnreadable",
+    "WorkersDied",
 ]
 
 
@@ -107,6 +108,10 @@ class EmbeddedServiceError(ParsefleetError):
 
 class BatchFormatError(ParsefleetError):
     """Raised when a batch payload is not a batch this version can read."""
+
+
+class WorkersDied(ParsefleetError):
+    """Raised when every local worker (of ``parsefleet run`` or the bench) has exited before its run finished."""
 
 
 class CorpusError(ParsefleetError):

@@ -17,7 +17,7 @@ import psycopg
 from common import database, dead_letter
 from common.broker import redis_client, translated
 from common.database import session
-from common.errors import ParsefleetError, StoreUnavailable
+from common.errors import StoreUnavailable, WorkersDied
 from common.names import QUEUES
 from common.outbox import Outbox
 from common.runs import mark_finished_if_complete
@@ -34,7 +34,6 @@ from producer.walk import Plan, plan_targets
 
 __all__ = [
     "FleetStatus",
-    "WorkersDied",
     "alerts",
     "db_migrate",
     "db_retention",
@@ -49,10 +48,6 @@ log = logging.getLogger(__name__)
 _POLL_S = 0.25
 _OUTAGE_POLL_S = 1.0
 Connection = psycopg.Connection[tuple[object, ...]]
-
-
-class WorkersDied(ParsefleetError):
-    """Raised when every local worker of ``parsefleet run`` has exited before the run finished."""
 
 
 def db_migrate(settings: Settings) -> list[str]:

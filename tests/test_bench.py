@@ -14,6 +14,11 @@ from typing import Any
 
 import pytest
 
+from common.errors import WorkersDied
+from common.settings import Settings
+from parsefleet.bench.fleet import fleet_run
+from tests.conftest import FIXTURES
+
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
 
@@ -100,3 +105,13 @@ def test_sweep_refuses_a_setting_that_is_not_one() -> None:
     assert (
         done.stderr.strip() == "sweep: error: a setting must be a JSON object of Settings fields: '{\"batch_size\": 1}'"
     )
+
+
+def test_a_bench_whose_worker_dies_stops_with_an_error_instead_of_waiting(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert settings.redis_url and settings.database_url
+    monkeypatch.setenv("PARSEFLEET_WORKER_CONCURRENCY", "-1")  # the worker process refuses to start
+    with pytest.raises(WorkersDied, match="the bench's worker exited"):
+        fleet_run(settings, settings.redis_url, settings.database_url, FIXTURES, warmup=FIXTURES, log_dir=tmp_path)
+    assert "worker_concurrency must be 0" in (tmp_path / "worker-0.log").read_text()

@@ -15,6 +15,7 @@ from psycopg.rows import dict_row
 
 from common.broker import redis_client
 from common.database import session, sql
+from common.errors import WorkersDied
 from common.flag import TelemetryFlag
 from common.settings import Settings
 from parsefleet.bench.probe import TreeProbe
@@ -72,11 +73,11 @@ def fleet_run(
     spawned = time.perf_counter()
     workers.start()
     try:
-        _submit_and_wait(settings, redis_url, database_url, warmup)
+        _submit_and_wait(settings, redis_url, database_url, warmup, workers)
         cold_start_s = time.perf_counter() - spawned
         probe = TreeProbe([process.pid for process in workers.processes])
         probe.start()
-        started_at, run_id, seconds, skipped = _measured(settings, redis_url, database_url, target)
+        started_at, run_id, seconds, skipped = _measured(settings, redis_url, database_url, target, workers)
         probe.stop()
     finally:
         workers.stop()
@@ -96,7 +97,9 @@ def fleet_run(
     )
 
 
-def _measured(settings: Settings, redis_url: str, database_url: str, target: Path) -> tuple[datetime, str, float, int]:
+def _measured(
+    settings: Settings, redis_url: str, database_url: str, target: Path, workers: LocalWorkers
+) -> tuple[datetime, str, float, int]:
     """The run's seconds are from just before the producer starts to the commit that finished the
     run, both on the database's clock (``runs.finished_at``), so the poll that waits for it adds
     nothing (runs before the evening of 2026-11-27 counted up to one poll interval, 50 ms, more).
@@ -105,11 +108,14 @@ def _measured(settings: Settings, redis_url: str, database_url: str, target: Pat
         row = conn.execute("SELECT now()").fetchone()
         conn.commit()
     assert row is not None and isinstance(row[0], datetime)
-    run_id, skipped, finished_at = _submit_and_wait(settings, redis_url, database_url, target)
+    run_id, skipped, finished_at = _submit_and_wait(settings, redis_url, database_url, target, workers)
     return row[0], run_id, (finished_at - row[0]).total_seconds(), skipped
 
 
-def _submit_and_wait(settings: Settings, redis_url: str, database_url: str, target: Path) -> tuple[str, int, datetime]:
+def _submit_and_wait(
+    settings: Settings, redis_url: str, database_url: str, target: Path, workers: LocalWorkers
+) -> tuple[str, int, datetime]:
+    """Submit ``target``; wait for the run to finish, or raise WorkersDied when the workers have exited."""
     tally = Submission(settings, redis_url, database_url).run(plan_targets([target]))
     with session(database_url) as conn:
         while True:
@@ -117,6 +123,10 @@ def _submit_and_wait(settings: Settings, redis_url: str, database_url: str, targ
             conn.commit()
             if row is not None and isinstance(row[0], datetime):
                 return tally.run_id, sum(tally.skipped.values()), row[0]
+            if len(workers.dead()) == workers.count:
+                raise WorkersDied(
+                    f"the bench's worker exited (codes {workers.dead()}) before its run finished; see {workers.log_dir}"
+                )
             time.sleep(_POLL_S)
 
 
