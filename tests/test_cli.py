@@ -37,6 +37,25 @@ def test_every_command_has_help(command: str) -> None:
     assert "usage: parsefleet" in done.stdout
 
 
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "a worker needs PARSEFLEET_REDIS_URL and PARSEFLEET_DATABASE_URL"),
+        ({"PARSEFLEET_REDIS_URL": "redis://:hunter2@127.0.0.1:1/x"}, "its database must be a number"),
+    ],
+)
+def test_plain_celery_worker_without_usable_settings_is_a_one_line_error(env: dict[str, str], message: str) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PARSEFLEET_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "workers.app", "worker"],
+        env={**clean, **env}, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("parsefleet worker: error: ") and message in lines[0], done.stderr
+    assert "hunter2" not in done.stderr
+
+
 def test_missing_target_is_a_one_line_error(tmp_path: Path) -> None:
     done = _run(["run", str(tmp_path / "nope"), "--data-dir", str(tmp_path / "data")])
     assert done.returncode == 2

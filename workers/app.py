@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import sys
 import warnings
 from typing import Any
 
@@ -33,8 +34,6 @@ MAIN_PROCESS_BUDGET_MB = 96
 # (an unwatched parse, under workers.limits.UNWATCHED_PARSE_MAX_BYTES, peaks at about 28 MB).
 RECYCLE_SHARE = 0.75
 _PR_SET_PDEATHSIG = 1
-
-settings = Settings.from_env()
 
 # Celery warns on each broker connection loss that it may one day cancel running late-ack tasks
 # by default; parsefleet chooses not to, deliberately (common.broker.celery_config).
@@ -80,7 +79,18 @@ def _exit_with_launcher() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-app = _build(settings)
+def _configured() -> tuple[Settings, Celery]:
+    """The worker's settings and app. A configuration error ends the process with one line and exit
+    2, as the ``parsefleet`` CLI does, where ``celery -A workers.app worker`` would print a traceback."""
+    try:
+        config = Settings.from_env()
+        return config, _build(config)
+    except ConfigError as exc:
+        print(f"parsefleet worker: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+settings, app = _configured()
 
 
 class _PoolChild:
