@@ -67,7 +67,7 @@ def fetch(pipe: redis.client.Pipeline, batch_id: str) -> None:
 
 def payload_of(record: bytes | str | None) -> bytes | None:
     """The payload of an outbox record as ``fetch`` read it; None when the batch is not kept."""
-    return None if record is None else _read("", record).payload
+    return None if record is None else _unpack(record)[1]
 
 
 def send(app: Celery, kept: Kept, **options: Any) -> None:
@@ -126,6 +126,11 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _read(batch_id: str, record: bytes | str) -> Kept:
+def _unpack(record: bytes | str) -> tuple[str, bytes]:
+    """(queue, payload) of an outbox record, as ``Outbox.keep`` packed it."""
     queue, payload = msgpack.unpackb(record.encode() if isinstance(record, str) else record, raw=False)
-    return Kept(batch_id, str(queue), bytes(payload))
+    return str(queue), bytes(payload)
+
+
+def _read(batch_id: str, record: bytes | str) -> Kept:
+    return Kept(batch_id, *_unpack(record))
