@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,22 +13,61 @@ from common.settings import Settings
 from parsefleet import commands
 from parsefleet.bench.probe import TreeProbe
 from parsefleet.fleet import LocalWorkers
-from workers.limits import CpuGovernor, cgroup_cpu_limit, child_cpu_share
+from workers.limits import CpuGovernor, cgroup_cpu_limit, child_cpu_share, process_cpu_s
 
 _SOURCE = "".join(
     f"class C{i}:\n    def m{i}(self, x):\n        return [x * {i} for _ in range(3) if x]\n\n" for i in range(400)
 )
 
 
-def test_governor_pauses_in_proportion_to_cpu_used() -> None:
-    governor = CpuGovernor(0.5)
-    deadline = time.process_time() + 0.2
+def _burn_cpu_s(seconds: float) -> None:
+    deadline = time.process_time() + seconds
     while time.process_time() < deadline:
         pass
+
+
+def test_governor_pauses_in_proportion_to_cpu_used() -> None:
+    governor = CpuGovernor(0.5, credit_s=0.0)
+    _burn_cpu_s(0.2)
     pause = governor.pause_s()
     assert 0.1 < pause < 0.35  # 0.2 s of CPU at half a CPU needs 0.4 s of wall time, 0.2 s already spent
     governor.settle()
     assert governor.pause_s() < 0.05
+
+
+def test_governor_carries_unused_share_up_to_its_credit() -> None:
+    without, carrying = CpuGovernor(0.5, credit_s=0.0), CpuGovernor(0.5, credit_s=0.05)
+    time.sleep(0.2)  # idle: earns 0.1 CPU-seconds at half a CPU, more than the credit keeps
+    assert carrying.balance_s() == pytest.approx(0.05)
+    without.settle()
+    carrying.settle()
+    _burn_cpu_s(0.15)
+    # the same interval, less the 0.05 s carried (0.1 s of pause at half a CPU)
+    assert carrying.pause_s() == pytest.approx(max(0.0, without.pause_s() - 0.1), abs=0.01)
+
+
+def test_governor_charges_a_share_of_the_parent_cpu() -> None:
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        stat = Path(f"/proc/{burner.pid}/stat")
+        before_s = process_cpu_s(stat)
+        alone = CpuGovernor(0.01, credit_s=0.0)
+        sharing = CpuGovernor(0.01, credit_s=0.0, parent_pid=burner.pid, siblings=2)
+        while process_cpu_s(stat) < before_s + 0.3:
+            time.sleep(0.01)
+        charged_s = alone.balance_s() - sharing.balance_s()
+        used_s = process_cpu_s(stat) - before_s
+    finally:
+        burner.kill()
+        burner.wait()
+    assert charged_s == pytest.approx(used_s / 2, abs=0.02)  # clock ticks of /proc are 10 ms
+
+
+def test_process_cpu_s_reads_proc_stat() -> None:
+    _burn_cpu_s(0.05)
+    assert process_cpu_s(Path("/proc/self/stat")) == pytest.approx(time.process_time(), abs=0.03)
+    assert process_cpu_s(None) == 0.0
+    assert process_cpu_s(Path("/proc/0/stat")) == 0.0  # gone: nothing to charge
 
 
 @pytest.mark.skipif(cgroup_cpu_limit() is not None, reason="a cgroup quota replaces the governor")

@@ -113,7 +113,8 @@ def _warm_start(**_kwargs: Any) -> None:
     """Load grammars and queries, and set up the CPU governor, in every pool child."""
     load_adapters()
     share = child_cpu_share(settings.cpu_limit_pct, len(os.sched_getaffinity(0)), settings.concurrency)
-    _child.governor = CpuGovernor(share) if share is not None else None
+    if share is not None:  # the parent (Celery's main process) is charged to its children in equal parts
+        _child.governor = CpuGovernor(share, parent_pid=os.getppid(), siblings=settings.concurrency)
 
 
 @task_postrun.connect

@@ -22,8 +22,10 @@ from common.errors import ParseCancelled, ParseFailure, ParseTimeout
 __all__ = ["UNWATCHED_PARSE_MAX_BYTES", "CpuGovernor", "ParseBudget", "cgroup_cpu_limit", "child_cpu_share", "rss_mb"]
 
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+_CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 _RSS_CHECK_EVERY = 32  # progress callbacks between two reads of /proc/self/statm
 UNWATCHED_PARSE_MAX_BYTES = 64 * 1024
+GOVERNOR_CREDIT_S = 0.05  # seconds of unused CPU share a pool child may carry to its next batches
 
 
 def rss_mb() -> float:
@@ -71,32 +73,64 @@ def cgroup_cpu_limit() -> float | None:
 class CpuGovernor:
     """Holds one pool child to ``share`` of a CPU on average, without a cgroup.
 
-    After each batch the child sleeps just long enough that its CPU time since the last pause is
-    at most ``share`` of the wall time (idle time between batches counts as wall time, so a child
-    that waits for work never pauses). Under systemd or Kubernetes the cgroup quota does the same
-    job in the kernel, and the governor stays off.
+    A token bucket of CPU time: the child earns ``share`` CPU-seconds per second of wall time and
+    spends the CPU it uses, plus its part of its parent's (Celery's main process, charged to its
+    ``siblings`` children in equal parts, so that main process and children together hold the
+    worker's cap). After each batch a child in debt sleeps until it is even. Time spent waiting
+    (for the next batch, for PostgreSQL's commit) earns like any other, and what a batch leaves
+    unspent is kept for the next ones up to ``credit_s`` (cgroup v2 calls the same thing
+    ``cpu.max.burst``): between any two batch ends the child uses at most ``share`` of the time
+    between them plus ``credit_s``. Without the credit, a batch that waited longer than its share
+    allows lost the rest, and the next batch paused anyway. Under systemd or Kubernetes the cgroup
+    quota does this job in the kernel, and the governor stays off.
     """
 
-    def __init__(self, share: float) -> None:
+    def __init__(self, share: float, credit_s: float = GOVERNOR_CREDIT_S, *, parent_pid: int | None = None,
+                 siblings: int = 1) -> None:  # fmt: skip
         self.share = share
-        self._cpu_mark_s = time.process_time()
-        self._wall_mark_s = time.monotonic()
+        self.credit_s = credit_s
         self.paused_s = 0.0
+        self._parent_stat = Path(f"/proc/{parent_pid}/stat") if parent_pid is not None else None
+        self._siblings = siblings
+        self._balance_s = 0.0
+        self._cpu_mark_s = self._cpu_s()
+        self._wall_mark_s = time.monotonic()
+
+    def balance_s(self) -> float:
+        """CPU-seconds the child may still use now (negative: its debt), at most ``credit_s``."""
+        cpu_s = self._cpu_s() - self._cpu_mark_s
+        wall_s = time.monotonic() - self._wall_mark_s
+        return min(self.credit_s, self._balance_s + wall_s * self.share - cpu_s)
 
     def pause_s(self) -> float:
-        """Seconds to sleep now to bring the average back to ``share``."""
-        cpu_s = time.process_time() - self._cpu_mark_s
-        wall_s = time.monotonic() - self._wall_mark_s
-        return max(0.0, cpu_s / self.share - wall_s)
+        """Seconds to sleep now to pay off the debt."""
+        return max(0.0, -self.balance_s() / self.share)
 
     def settle(self) -> None:
-        """Sleep off any excess, then start a new accounting window."""
+        """Sleep off any debt, then carry the balance into a new accounting window."""
         pause = self.pause_s()
         if pause > 0:
             time.sleep(pause)
             self.paused_s += pause
-        self._cpu_mark_s = time.process_time()
+        self._balance_s = self.balance_s()
+        self._cpu_mark_s = self._cpu_s()
         self._wall_mark_s = time.monotonic()
+
+    def _cpu_s(self) -> float:
+        """This child's CPU time plus its part of the parent's (the parent's over ``siblings``)."""
+        return time.process_time() + process_cpu_s(self._parent_stat) / self._siblings
+
+
+def process_cpu_s(stat: Path | None) -> float:
+    """User plus system CPU seconds of the process whose ``/proc/<pid>/stat`` is ``stat`` (0 when
+    None or gone)."""
+    if stat is None:
+        return 0.0
+    try:
+        fields = stat.read_bytes().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS_PER_S
 
 
 def child_cpu_share(cpu_limit_pct: int, cpus_given: int, concurrency: int) -> float | None:
