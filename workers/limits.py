@@ -19,7 +19,16 @@ from pathlib import Path
 
 from common.errors import ParseCancelled, ParseFailure, ParseTimeout
 
-__all__ = ["UNWATCHED_PARSE_MAX_BYTES", "CpuGovernor", "ParseBudget", "cgroup_cpu_limit", "child_cpu_share", "rss_mb"]
+__all__ = [
+    "GOVERNOR_CREDIT_S",
+    "UNWATCHED_PARSE_MAX_BYTES",
+    "CpuGovernor",
+    "ParseBudget",
+    "cgroup_cpu_limit",
+    "child_cpu_share",
+    "process_cpu_s",
+    "rss_mb",
+]
 
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 _CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
@@ -85,8 +94,9 @@ class CpuGovernor:
     quota does this job in the kernel, and the governor stays off.
     """
 
-    def __init__(self, share: float, credit_s: float = GOVERNOR_CREDIT_S, *, parent_pid: int | None = None,
-                 siblings: int = 1) -> None:  # fmt: skip
+    def __init__(
+        self, share: float, credit_s: float = GOVERNOR_CREDIT_S, *, parent_pid: int | None = None, siblings: int = 1
+    ) -> None:
         self.share = share
         self.credit_s = credit_s
         self.paused_s = 0.0
