@@ -72,6 +72,13 @@ def test_tiny_bench_reports_every_figure_and_a_broken_cap_exits_non_zero(
     assert telemetry["p95_ms_at_0"] > 0 and telemetry["p95_ms_at_100"] > 0
     assert telemetry["files_per_min_at_0"] > 0 and telemetry["files_per_min_at_100"] > 0
     assert figures["efficiency"]["wall"] > 0 and figures["efficiency"]["total"] > figures["efficiency"]["wall"]
+    total = figures["limit"]["total"]  # the mix's limit again after the fleet run: the host's drift
+    assert total["files_per_min_after"] > 0
+    assert total["drift"] == pytest.approx(total["files_per_min_after"] / total["files_per_min"] - 1)
+    assert figures["efficiency"]["total_after"] == pytest.approx(
+        figures["efficiency"]["total"] * total["files_per_min"] / total["files_per_min_after"]
+    )
+    assert "limit of the mix before / after the fleet run" in output
     assert any(b.startswith("peak RSS") for b in figures["breaches"])
 
 

@@ -82,6 +82,7 @@ def run_bench(settings: Settings, profile: str, corpus_dir: Path, floors: Floors
             fleet = fleet_run(
                 settings, services.redis_url, database_url, target, warmup=warmup, log_dir=scratch / "logs"
             )
+            _limit_after(limits, files, cores_given())
             costs["queue_overhead_ms_per_task"] = _overhead(settings, services.redis_url, database_url, scratch)
             machine = _machine(settings, database_url)
             costs["telemetry_flag_0_vs_100"] = _telemetry_cost(settings, services, target, warmup, scratch)
@@ -115,6 +116,16 @@ def _limits(files: Sequence[BenchFile], processes: int) -> dict[str, dict[str, f
             count = sum(1 for f in files if f.language == language)
             figure["in_mix_files_per_min"] = count / mix.seconds * 60 if mix.seconds else 0.0
     return out
+
+
+def _limit_after(limits: dict[str, dict[str, float]], files: Sequence[BenchFile], processes: int) -> None:
+    """The mix's limit again, right after the fleet run: how far the machine's own speed moved while
+    the fleet ran (``drift``). The efficiency stays against the limit before; ``total_after`` in the
+    efficiencies is against this one, so every run shows the spread its host adds."""
+    after = best_limit(files, processes)
+    total = limits["total"]
+    total["files_per_min_after"] = after.files_per_min
+    total["drift"] = after.files_per_min / total["files_per_min"] - 1 if total["files_per_min"] else 0.0
 
 
 def _telemetry_cost(
@@ -190,6 +201,8 @@ def fleet_efficiency(limits: dict[str, dict[str, float]], fleet: FleetRun, cap_s
     total_files = sum(int(row["files"]) for row in fleet.languages)
     wall = total_files / fleet.seconds * 60 / limits["total"]["files_per_min"] if fleet.seconds else 0.0
     out = {"total": wall / cap_share, "wall": wall}
+    if limits["total"].get("files_per_min_after"):
+        out["total_after"] = out["total"] * limits["total"]["files_per_min"] / limits["total"]["files_per_min_after"]
     for row in fleet.languages:
         figure = limits.get(row["language"], {})
         if figure.get("in_mix_files_per_min"):

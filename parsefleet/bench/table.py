@@ -13,6 +13,26 @@ def _f(value: Any, spec: str) -> str:
     return "-" if value is None else format(float(value), spec)
 
 
+_DRIFT_NOTE = 0.10  # the host's own speed moving by more than this across the fleet run is called out
+
+
+def _drift(result: BenchResult) -> list[str]:
+    total = result.limit.get("total", {})
+    if "files_per_min_after" not in total:
+        return []
+    lines = [
+        f"limit of the mix before / after the fleet run: {total['files_per_min']:,.0f} /"
+        f" {total['files_per_min_after']:,.0f} files/min ({total['drift']:+.0%}); eff. against the limit after"
+        f" {_f(result.efficiency.get('total_after'), '.2f')}"
+    ]
+    if abs(total["drift"]) > _DRIFT_NOTE:
+        lines.append(
+            f"NOTE: the machine's own speed moved by {total['drift']:+.0%} across the fleet run;"
+            " its efficiency is uncertain by as much"
+        )
+    return lines
+
+
 def render(result: BenchResult) -> str:
     """Per language and total: throughput vs limit, latency, memory, CPU, cold start, outcomes."""
     m = result.machine
@@ -46,6 +66,7 @@ def render(result: BenchResult) -> str:
         if lang != "total"
     )
     lines.append(f"limit, each language alone on {m['cores_given']} processes: {alone}")
+    lines.extend(_drift(result))
     lines.append(
         f"eff. = fleet / (limit x CPU cap {m['cpu_limit_pct']}%); against the uncapped limit"
         f" {_f(result.efficiency.get('wall'), '.2f')}; per CPU-second of the workers"
