@@ -108,9 +108,7 @@ class CpuGovernor:
 
     def balance_s(self) -> float:
         """CPU-seconds the child may still use now (negative: its debt), at most ``credit_s``."""
-        cpu_s = self._cpu_s() - self._cpu_mark_s
-        wall_s = time.monotonic() - self._wall_mark_s
-        return min(self.credit_s, self._balance_s + wall_s * self.share - cpu_s)
+        return self._balance_at(self._cpu_s(), time.monotonic())
 
     def pause_s(self) -> float:
         """Seconds to sleep now to pay off the debt."""
@@ -122,9 +120,13 @@ class CpuGovernor:
         if pause > 0:
             time.sleep(pause)
             self.paused_s += pause
-        self._balance_s = self.balance_s()
-        self._cpu_mark_s = self._cpu_s()
-        self._wall_mark_s = time.monotonic()
+        cpu_s, wall_s = self._cpu_s(), time.monotonic()  # one reading closes this window and opens the next
+        self._balance_s = self._balance_at(cpu_s, wall_s)
+        self._cpu_mark_s, self._wall_mark_s = cpu_s, wall_s
+
+    def _balance_at(self, cpu_s: float, wall_s: float) -> float:
+        earned_s = (wall_s - self._wall_mark_s) * self.share
+        return min(self.credit_s, self._balance_s + earned_s - (cpu_s - self._cpu_mark_s))
 
     def _cpu_s(self) -> float:
         """This child's CPU time plus its part of the parent's (the parent's over ``siblings``)."""
