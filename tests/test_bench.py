@@ -71,6 +71,12 @@ def test_tiny_bench_reports_every_figure_and_a_broken_cap_exits_non_zero(
     assert telemetry["runs_each"] == 2 and telemetry["p95_difference"] is not None
     assert telemetry["p95_ms_at_0"] > 0 and telemetry["p95_ms_at_100"] > 0
     assert telemetry["files_per_min_at_0"] > 0 and telemetry["files_per_min_at_100"] > 0
+    per_batch = costs["telemetry_per_batch"]  # Step 2's own work per batch, committed with and without it
+    assert per_batch["batches"] >= 2 and per_batch["cpu_ms"] > 0 and per_batch["share_of_p95"] > 0
+    assert "telemetry 100% per batch" in output
+    efficiency = figures["efficiency"]  # every fleet run at 100%: the main one and the telemetry measure's two
+    assert len(figures["efficiency_runs"]) == 3 and figures["efficiency_runs"][0] == efficiency["total"]
+    assert efficiency["runs_median"] == sorted(figures["efficiency_runs"])[1]
     assert figures["efficiency"]["wall"] > 0 and figures["efficiency"]["total"] > figures["efficiency"]["wall"]
     total = figures["limit"]["total"]  # the mix's limit again after the fleet run: the host's drift
     assert total["files_per_min_after"] > 0

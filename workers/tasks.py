@@ -12,14 +12,13 @@ from celery.exceptions import Reject, Retry
 from common import dead_letter
 from common.batch import Batch, decode_batch, encode_batch
 from common.broker import redis_client, translated
-from common.emission import EmissionLedger
-from common.errors import BatchFormatError, ParsefleetError, StoreRejected, StoreUnavailable
+from common.errors import BatchFormatError, StoreRejected, StoreUnavailable
 from common.flag import FlagCache
-from common.metrics import Metrics
-from common.names import METRIC_PARSER_DURATION_MS, METRIC_PARSER_FAILURE_TOTAL, PARSE_BATCH_TASK, queue_for
+from common.names import PARSE_BATCH_TASK, queue_for
 from common.outbox import Kept, Outbox, send
 from workers.app import app, child_budget_mb, settings
 from workers.attempts import Attempts
+from workers.emitter import Emitter
 from workers.outcome import BatchOutcome, outline_batch
 from workers.poison import CRASH, crash_outcome, halves
 from workers.store import BatchTiming, Store, now_utc
@@ -30,11 +29,10 @@ log = logging.getLogger(__name__)
 
 _RETRY_MAX_S = 60
 _store = Store(settings.database_url or "")
-_metrics = Metrics(settings)
 _attempts = Attempts(settings.redis_url or "")
 # Step 2 telemetry (flag telemetry.v2.parser_cli): which batches get per-batch figures.
 _flag = FlagCache(settings.redis_url or "", settings.flag_cache_ttl_s)
-_emitted = EmissionLedger(settings.redis_url or "")
+_emitter = Emitter(settings)
 
 
 @app.task(name=PARSE_BATCH_TASK, bind=True, acks_late=True, max_retries=None)
@@ -142,7 +140,7 @@ def _commit(outcome: BatchOutcome, timing: BatchTiming) -> bool:
     step2 = _flag.current().samples(outcome.batch.batch_id)
     written = _store.write(outcome, timing, step2=step2)
     if written and step2:
-        _emit(outcome, timing)
+        _emitter.emit(outcome, timing)
     return written
 
 
@@ -151,19 +149,3 @@ def _dead(task_id: str, reason: str, payload: bytes) -> dict[str, int]:
     with translated(settings.redis_url or ""):
         dead_letter.push(redis_client(settings.redis_url or ""), reason, payload)
     return {"files": 0, "written": 0}
-
-
-def _emit(outcome: BatchOutcome, timing: BatchTiming) -> None:
-    """Step 2: the batch's statsd figures, counted per hour for `parsefleet telemetry reconcile`."""
-    language = outcome.batch.language
-    tags = {"language": language, "queue": queue_for(language), "worker": timing.worker}
-    _metrics.timing_ms(METRIC_PARSER_DURATION_MS, outcome.duration_ms, tags)
-    failures = 0
-    for item in outcome.files:
-        if item.failure_kind is not None:
-            _metrics.count(METRIC_PARSER_FAILURE_TOTAL, 1, {**tags, "kind": item.failure_kind})
-            failures += 1
-    try:
-        _emitted.add({METRIC_PARSER_DURATION_MS: 1, METRIC_PARSER_FAILURE_TOTAL: failures}, timing.finished_at)
-    except ParsefleetError as exc:
-        log.warning("batch %s: emitted figures not counted: %s", outcome.batch.batch_id, exc)

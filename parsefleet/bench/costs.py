@@ -1,21 +1,26 @@
-"""The cost of each part: per-task queue overhead and database write time per 1,000 files."""
+"""The cost of each part: per-task queue overhead, database write time per 1,000 files, and what the
+telemetry flag adds to each batch."""
 
 from __future__ import annotations
 
 import os
+import statistics
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 from common.batch import Batch, BatchFile, FileRef
 from common.database import session
 from common.settings import Settings
 from parsefleet.bench.corpus_files import BenchFile
+from producer.chunk import Chunker
 from producer.enqueue import Enqueuer
-from workers.outcome import outline_batch
+from workers.emitter import Emitter
+from workers.outcome import BatchOutcome, outline_batch
 from workers.store import BatchTiming, Store, now_utc
 
-__all__ = ["db_write_ms_per_1000_files", "queue_overhead_ms"]
+__all__ = ["db_write_ms_per_1000_files", "queue_overhead_ms", "telemetry_per_batch"]
 
 _POLL_S = 0.02
 
@@ -61,3 +66,58 @@ def db_write_ms_per_1000_files(settings: Settings, database_url: str, files: Seq
     elapsed_s = time.perf_counter() - started
     store.close()
     return elapsed_s / max(1, len(files)) * 1_000_000
+
+
+def telemetry_per_batch(
+    settings: Settings, redis_url: str, database_url: str, files: Sequence[BenchFile]
+) -> dict[str, float]:
+    """What Step 2 adds to a batch after its outline: the batch_metrics row in the batch's commit,
+    the statsd figures and the emission count. Each batch of ``files`` (chunked as the producer
+    does) is outlined once and committed twice under fresh blob hashes, once without Step 2 and once
+    with it, in alternating order; the figures are the medians of the pairs' differences.
+    """
+    outcomes = [outline_batch(batch, 60.0, None) for batch in _batches(settings, files)]
+    store = Store(database_url)
+    emitter = Emitter(replace(settings, redis_url=redis_url))
+    wall_ms: list[float] = []
+    cpu_ms: list[float] = []
+    try:
+        for index, outcome in enumerate(outcomes):
+            order = (True, False) if index % 2 == 0 else (False, True)
+            cost = {step2: _commit_cost(store, emitter, _fresh(outcome), step2=step2) for step2 in order}
+            wall_ms.append(cost[True][0] - cost[False][0])
+            cpu_ms.append(cost[True][1] - cost[False][1])
+    finally:
+        store.close()
+    return {
+        "batches": len(outcomes),
+        "wall_ms": statistics.median(wall_ms) if wall_ms else 0.0,
+        "cpu_ms": statistics.median(cpu_ms) if cpu_ms else 0.0,
+    }
+
+
+def _batches(settings: Settings, files: Sequence[BenchFile]) -> Iterator[Batch]:
+    chunker = Chunker(str(uuid.uuid4()), settings.batch_max_bytes, settings.batch_max_files)
+    for f in files:
+        batch = chunker.add(BatchFile(FileRef(0, str(f.path), os.urandom(20), f.language, len(f.content)), f.content))
+        if batch is not None:
+            yield batch
+    yield from chunker.flush()
+
+
+def _fresh(outcome: BatchOutcome) -> BatchOutcome:
+    """The same outlines as a batch never stored: a new batch id and new blob hashes."""
+    batch = outcome.batch
+    items = tuple(replace(item, ref=replace(item.ref, blob_hash=os.urandom(20))) for item in batch.files)
+    files = tuple(replace(done, ref=item.ref) for done, item in zip(outcome.files, items, strict=True))
+    return replace(outcome, batch=replace(batch, batch_id=str(uuid.uuid4()), files=items), files=files)
+
+
+def _commit_cost(store: Store, emitter: Emitter, outcome: BatchOutcome, *, step2: bool) -> tuple[float, float]:
+    """Wall and CPU milliseconds of one batch's commit, with Step 2's figures or without."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    timing = BatchTiming("bench", 0.0, now_utc())
+    store.write(outcome, timing, step2=step2)
+    if step2:
+        emitter.emit(outcome, timing)
+    return (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000

@@ -16,7 +16,7 @@ from common.database import session
 from common.languages import LANGUAGES
 from common.settings import Settings
 from parsefleet.bench.corpus_files import BenchFile, load_profile
-from parsefleet.bench.costs import db_write_ms_per_1000_files, queue_overhead_ms
+from parsefleet.bench.costs import db_write_ms_per_1000_files, queue_overhead_ms, telemetry_per_batch
 from parsefleet.bench.fleet import FleetRun, cores_given, fleet_run
 from parsefleet.bench.limit import Throughput, adapter_cost, limit
 from parsefleet.migrations import scratch_database
@@ -26,6 +26,7 @@ __all__ = ["Floors", "best_limit", "fleet_efficiency", "run_bench", "warmup_repo
 
 _ADAPTER_SAMPLE = 300
 _DB_SAMPLE = 1000
+_TELEMETRY_SAMPLE = 1500  # files, taken evenly over the profile so that every language is in its batches
 _LIMIT_REPEATS = 3
 _DB_PREFIX = "parsefleet_bench"
 _TELEMETRY_ORDER = (0, 100, 100, 0)
@@ -52,6 +53,9 @@ class BenchResult:
     fleet: FleetRun
     costs: dict[str, Any]
     efficiency: dict[str, float]
+    # The total efficiency of every fleet run with the flag at 100%: the main run, then the
+    # telemetry measure's; ``efficiency["runs_median"]`` is their median.
+    efficiency_runs: list[float] = field(default_factory=list)
     breaches: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -85,9 +89,17 @@ def run_bench(settings: Settings, profile: str, corpus_dir: Path, floors: Floors
             _limit_after(limits, files, cores_given())
             costs["queue_overhead_ms_per_task"] = _overhead(settings, services.redis_url, database_url, scratch)
             machine = _machine(settings, database_url)
-            costs["telemetry_flag_0_vs_100"] = _telemetry_cost(settings, services, target, warmup, scratch)
-    efficiency = fleet_efficiency(limits, fleet, settings.cpu_limit_pct / 100)
-    result = BenchResult(machine, profile, _counts(files), limits, fleet, costs, efficiency)
+            telemetry_runs = _telemetry_runs(settings, services, target, warmup, scratch)
+            costs["telemetry_flag_0_vs_100"] = _telemetry_cost(telemetry_runs)
+            step = max(1, len(files) // _TELEMETRY_SAMPLE)
+            per_batch = telemetry_per_batch(settings, services.redis_url, database_url, files[::step])
+            per_batch["share_of_p95"] = per_batch["wall_ms"] / _weighted_p95(fleet) if _weighted_p95(fleet) else 0.0
+            costs["telemetry_per_batch"] = per_batch
+    cap_share = settings.cpu_limit_pct / 100
+    efficiency = fleet_efficiency(limits, fleet, cap_share)
+    runs = [fleet_efficiency(limits, run, cap_share)["total"] for run in [fleet, *telemetry_runs[100]]]
+    efficiency["runs_median"] = statistics.median(runs)
+    result = BenchResult(machine, profile, _counts(files), limits, fleet, costs, efficiency, runs)
     result.breaches = _breaches(result, floors)
     return result
 
@@ -128,13 +140,11 @@ def _limit_after(limits: dict[str, dict[str, float]], files: Sequence[BenchFile]
     total["drift"] = after.files_per_min / total["files_per_min"] - 1 if total["files_per_min"] else 0.0
 
 
-def _telemetry_cost(
+def _telemetry_runs(
     settings: Settings, services: Services, target: Path, warmup: Path, scratch: Path
-) -> dict[str, Any]:
+) -> dict[int, list[FleetRun]]:
     """The same run with the telemetry flag at 0% and at 100%, twice each in the order 0, 100,
-    100, 0 (so a drift of the machine weighs on both), each on a fresh database: p95 batch latency
-    (files-weighted over the languages) and files/min, and the p95 difference of 100% over 0%.
-    """
+    100, 0 (so a drift of the machine weighs on both), each on a fresh database."""
     runs: dict[int, list[FleetRun]] = {0: [], 100: []}
     for round_number, pct in enumerate(_TELEMETRY_ORDER):
         with scratch_database(services.database_url, _DB_PREFIX) as database_url:
@@ -144,6 +154,12 @@ def _telemetry_cost(
                     settings, services.redis_url, database_url, target, warmup=warmup, log_dir=log_dir, flag_pct=pct
                 )
             )
+    return runs
+
+
+def _telemetry_cost(runs: dict[int, list[FleetRun]]) -> dict[str, Any]:
+    """p95 batch latency (files-weighted over the languages) and files/min at 0% and at 100%, and
+    the p95 difference of 100% over 0%."""
     p95 = {pct: statistics.mean(_weighted_p95(run) for run in done) for pct, done in runs.items()}
     rate = {pct: statistics.mean(_files_per_min(run) for run in done) for pct, done in runs.items()}
     return {

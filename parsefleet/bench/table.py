@@ -72,6 +72,12 @@ def render(result: BenchResult) -> str:
         f" {_f(result.efficiency.get('wall'), '.2f')}; per CPU-second of the workers"
         f" {_f(result.efficiency.get('cpu'), '.2f')}"
     )
+    if result.efficiency_runs:
+        each = ", ".join(f"{value:.2f}" for value in result.efficiency_runs)
+        lines.append(
+            f"eff. of the {len(result.efficiency_runs)} fleet runs at telemetry 100% (this one, then the telemetry"
+            f" measure's): {each}; median {_f(result.efficiency.get('runs_median'), '.2f')}"
+        )
     rss = ", ".join(f"{value:.0f}" for value in fleet.peak_rss_mb)
     lines.append(
         f"peak RSS per worker (main + children): {rss} MB; CPU share of the workers: {fleet.cpu_share:.0%}"
@@ -93,5 +99,12 @@ def render(result: BenchResult) -> str:
         f" {telemetry['p95_ms_at_100']:.1f} ms ({_f(telemetry['p95_difference'], '+.1%')}),"
         f" {telemetry['files_per_min_at_0']:,.0f} vs {telemetry['files_per_min_at_100']:,.0f} files/min"
     )
+    per_batch = costs.get("telemetry_per_batch")
+    if per_batch:
+        lines.append(
+            f"telemetry 100% per batch ({per_batch['batches']} batches committed with and without it, median):"
+            f" {per_batch['wall_ms']:+.2f} ms wall, {per_batch['cpu_ms']:+.2f} ms CPU after the outline,"
+            f" {per_batch['share_of_p95']:.1%} of the p95 batch"
+        )
     lines.extend(f"BREACH: {breach}" for breach in result.breaches)
     return "\n".join(lines)
