@@ -44,6 +44,7 @@ def test_tiny_bench_reports_every_figure_and_a_broken_cap_exits_non_zero(
     assert code == 1, output
     assert "BREACH: peak RSS" in output
     assert figures["machine"]["cores"] >= 1 and figures["machine"]["tree_sitter"]
+    assert figures["machine"]["redis"][0].isdigit() and figures["machine"]["postgresql"][0].isdigit()
     assert set(figures["files"]) == {"python", "go", "rust"} and all(figures["files"].values())
     fleet = figures["fleet"]
     assert {row["language"] for row in fleet["languages"]} == {"python", "go", "rust"}

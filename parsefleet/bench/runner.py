@@ -12,6 +12,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from common.broker import redis_client
 from common.database import session
 from common.languages import LANGUAGES
 from common.settings import Settings
@@ -88,7 +89,7 @@ def run_bench(settings: Settings, profile: str, corpus_dir: Path, floors: Floors
             )
             _limit_after(limits, files, cores_given())
             costs["queue_overhead_ms_per_task"] = _overhead(settings, services.redis_url, database_url, scratch)
-            machine = _machine(settings, database_url)
+            machine = _machine(settings, services.redis_url, database_url)
             telemetry_runs = _telemetry_runs(settings, services, target, warmup, scratch)
             costs["telemetry_flag_0_vs_100"] = _telemetry_cost(telemetry_runs)
             step = max(1, len(files) // _TELEMETRY_SAMPLE)
@@ -250,9 +251,14 @@ def _breaches(result: BenchResult, floors: Floors) -> list[str]:
     return found
 
 
-def _machine(settings: Settings, database_url: str) -> dict[str, Any]:
+def _machine(settings: Settings, redis_url: str, database_url: str) -> dict[str, Any]:
     with session(database_url) as conn:
         row = conn.execute("SHOW server_version").fetchone()
+    client = redis_client(redis_url)
+    try:
+        redis_server = str(client.info("server").get("redis_version", "unknown"))
+    finally:
+        client.close()
     return {
         "cores": os.cpu_count(),
         "worker_concurrency": settings.concurrency,
@@ -263,6 +269,7 @@ def _machine(settings: Settings, database_url: str) -> dict[str, Any]:
         "tree_sitter": version("tree-sitter"),
         "celery": version("celery"),
         "redis_client": version("redis"),
+        "redis": redis_server,
         "postgresql": str(row[0]) if row else "unknown",
         "batch_max_bytes": settings.batch_max_bytes,
         "median_cpu_mhz": _cpu_mhz(),
