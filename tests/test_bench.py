@@ -62,6 +62,10 @@ def test_tiny_bench_reports_every_figure_and_a_broken_cap_exits_non_zero(
             assert row[key] is not None, key
     assert all(rss > 0 for rss in fleet["peak_rss_mb"]) and 0 < fleet["cpu_share"] <= 1
     assert fleet["cold_start_s"] > 0 and fleet["first_batch_ms"] > 0
+    assert fleet["listing_s"] > 0 and "listing the target and connecting before it" in output
+    assert figures["efficiency"]["with_listing"] == pytest.approx(
+        figures["efficiency"]["total"] * fleet["seconds"] / (fleet["seconds"] + fleet["listing_s"])
+    )
     for language in ("python", "go", "rust", "total"):
         assert figures["limit"][language]["files_per_min"] > 0
         assert language in figures["efficiency"]

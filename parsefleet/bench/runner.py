@@ -213,11 +213,14 @@ def fleet_efficiency(limits: dict[str, dict[str, float]], fleet: FleetRun, cap_s
     """Fleet files/min over what the limit allows the fleet on the same mix and cores: the limit's
     files/min times the CPU cap (``cap_share``), since the workers may use only that share of the
     cores while the limit loop uses all of them. ``wall`` is the same ratio without the cap; ``cpu``
-    compares files per CPU-second of the worker processes with files per CPU-second of the limit.
+    compares files per CPU-second of the worker processes with files per CPU-second of the limit;
+    ``with_listing`` is ``total`` over the run plus the producer's listing before it.
     """
     total_files = sum(int(row["files"]) for row in fleet.languages)
     wall = total_files / fleet.seconds * 60 / limits["total"]["files_per_min"] if fleet.seconds else 0.0
     out = {"total": wall / cap_share, "wall": wall}
+    if fleet.seconds:  # the same, with the producer's listing before the run's start counted in
+        out["with_listing"] = out["total"] * fleet.seconds / (fleet.seconds + fleet.listing_s)
     if limits["total"].get("files_per_min_after"):
         out["total_after"] = out["total"] * limits["total"]["files_per_min"] / limits["total"]["files_per_min_after"]
     for row in fleet.languages:

@@ -61,6 +61,11 @@ def render(result: BenchResult) -> str:
         f"{'total':<9}{total_rate:>12,.0f}{_f(result.limit.get('total', {}).get('files_per_min'), ',.0f'):>12}"
         f"{_f(result.efficiency.get('total'), '.2f'):>7}   ({total_files} files in {fleet.seconds:.2f} s)"
     )
+    lines.append(
+        f"timed from the run's start (the producer's first file read) to its last commit; listing the target"
+        f" and connecting before it: {fleet.listing_s * 1000:.0f} ms (eff. counting it"
+        f" {_f(result.efficiency.get('with_listing'), '.2f')})"
+    )
     alone = ", ".join(
         f"{lang} {v['files_per_min']:,.0f} files/min {v['mb_per_s']:.1f} MB/s"
         for lang, v in result.limit.items()
