@@ -215,6 +215,12 @@ def fleet_efficiency(limits: dict[str, dict[str, float]], fleet: FleetRun, cap_s
     cores while the limit loop uses all of them. ``wall`` is the same ratio without the cap; ``cpu``
     compares files per CPU-second of the worker processes with files per CPU-second of the limit;
     ``with_listing`` is ``total`` over the run plus the producer's listing before it.
+
+    Per language, the figure is the parse's alone: bytes per second of the language's batches
+    while being outlined in the workers (their ``duration_ms``) over the limit's bytes per second
+    per process with the language alone. In a mixed run the languages share the workers, so a
+    language's end-to-end rate has no limit of its own to be compared with; this shows whether the
+    parse itself runs at the machine's speed inside the fleet (contention lowers it).
     """
     total_files = sum(int(row["files"]) for row in fleet.languages)
     wall = total_files / fleet.seconds * 60 / limits["total"]["files_per_min"] if fleet.seconds else 0.0
@@ -223,10 +229,11 @@ def fleet_efficiency(limits: dict[str, dict[str, float]], fleet: FleetRun, cap_s
         out["with_listing"] = out["total"] * fleet.seconds / (fleet.seconds + fleet.listing_s)
     if limits["total"].get("files_per_min_after"):
         out["total_after"] = out["total"] * limits["total"]["files_per_min"] / limits["total"]["files_per_min_after"]
-    for row in fleet.languages:
-        figure = limits.get(row["language"], {})
-        if figure.get("in_mix_files_per_min"):
-            out[row["language"]] = float(row["files_per_min"]) / figure["in_mix_files_per_min"] / cap_share
+    for row in fleet.languages:  # the parse inside the workers against the limit's, per language
+        per_process_mb_per_s = limits.get(row["language"], {}).get("mb_per_s", 0.0) / fleet.cores
+        if row.get("outline_ms") and per_process_mb_per_s:
+            outline_mb_per_s = float(row["size_bytes"]) / 1e6 / (float(row["outline_ms"]) / 1000)
+            out[row["language"]] = outline_mb_per_s / per_process_mb_per_s
     worker_cpu_s = fleet.cpu_share * fleet.seconds * fleet.cores
     limit_files_per_cpu_s = total_files / limits["total"]["cpu_s"] if limits["total"]["cpu_s"] else 0.0
     if worker_cpu_s and limit_files_per_cpu_s:

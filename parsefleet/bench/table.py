@@ -74,7 +74,11 @@ def render(result: BenchResult) -> str:
     lines.append(f"limit, each language alone on {m['cores_given']} processes: {alone}")
     lines.extend(_drift(result))
     lines.append(
-        f"eff. = fleet / (limit x CPU cap {m['cpu_limit_pct']}%); against the uncapped limit"
+        "eff. per language: its batches' outline rate in the workers (bytes per outline second) over the"
+        " limit's per process with the language alone"
+    )
+    lines.append(
+        f"eff. (total) = fleet / (limit x CPU cap {m['cpu_limit_pct']}%); against the uncapped limit"
         f" {_f(result.efficiency.get('wall'), '.2f')}; per CPU-second of the workers"
         f" {_f(result.efficiency.get('cpu'), '.2f')}"
     )
