@@ -52,10 +52,7 @@ def db_write_ms_per_1000_files(settings: Settings, database_url: str, files: Seq
     for language in sorted({f.language for f in files}):
         mine = [f for f in files if f.language == language]
         for start in range(0, len(mine), 100):
-            items = tuple(
-                BatchFile(FileRef(0, str(f.path), os.urandom(20), language, len(f.content)), f.content)
-                for f in mine[start : start + 100]
-            )
+            items = tuple(_unseen(f) for f in mine[start : start + 100])
             batches.append(Batch(f"{run_id}:{language}:{start}", run_id, language, items))
     outcomes = [outline_batch(batch, 60.0, None) for batch in batches]
     store = Store(database_url)
@@ -99,10 +96,15 @@ def telemetry_per_batch(
 def _batches(settings: Settings, files: Sequence[BenchFile]) -> Iterator[Batch]:
     chunker = Chunker(str(uuid.uuid4()), settings.batch_max_bytes, settings.batch_max_files)
     for f in files:
-        batch = chunker.add(BatchFile(FileRef(0, str(f.path), os.urandom(20), f.language, len(f.content)), f.content))
+        batch = chunker.add(_unseen(f))
         if batch is not None:
             yield batch
     yield from chunker.flush()
+
+
+def _unseen(f: BenchFile) -> BatchFile:
+    """``f`` as a batch item under a random blob hash, so that the store writes its outline in full."""
+    return BatchFile(FileRef(0, str(f.path), os.urandom(20), f.language, len(f.content)), f.content)
 
 
 def _fresh(outcome: BatchOutcome) -> BatchOutcome:

@@ -124,30 +124,28 @@ def _measured(settings: Settings, redis_url: str, database_url: str, target: Pat
         row = conn.execute("SELECT now()").fetchone()
         conn.commit()
     assert row is not None and isinstance(row[0], datetime)
-    run_id, skipped, finished_at = _submit_and_wait(settings, redis_url, database_url, target, workers)
-    with session(database_url) as conn:
-        started = conn.execute("SELECT started_at FROM runs WHERE id = %s", (run_id,)).fetchone()
-    assert started is not None and isinstance(started[0], datetime)
+    run_id, skipped, started_at, finished_at = _submit_and_wait(settings, redis_url, database_url, target, workers)
     return _Measured(
         run_id=run_id,
-        started_at=started[0],
-        seconds=(finished_at - started[0]).total_seconds(),
-        listing_s=(started[0] - row[0]).total_seconds(),
+        started_at=started_at,
+        seconds=(finished_at - started_at).total_seconds(),
+        listing_s=(started_at - row[0]).total_seconds(),
         skipped=skipped,
     )
 
 
 def _submit_and_wait(
     settings: Settings, redis_url: str, database_url: str, target: Path, workers: LocalWorkers
-) -> tuple[str, int, datetime]:
-    """Submit ``target``; wait for the run to finish, or raise WorkersDied when the workers have exited."""
+) -> tuple[str, int, datetime, datetime]:
+    """Submit ``target``; wait for the run to finish, or raise WorkersDied when the workers have exited.
+    Returns the run's id, its skipped files, and its start and finish (``runs``, the database's clock)."""
     tally = Submission(settings, redis_url, database_url).run(plan_targets([target]))
     with session(database_url) as conn:
         while True:
-            row = conn.execute("SELECT finished_at FROM runs WHERE id = %s", (tally.run_id,)).fetchone()
+            row = conn.execute("SELECT started_at, finished_at FROM runs WHERE id = %s", (tally.run_id,)).fetchone()
             conn.commit()
-            if row is not None and isinstance(row[0], datetime):
-                return tally.run_id, sum(tally.skipped.values()), row[0]
+            if row is not None and isinstance(row[0], datetime) and isinstance(row[1], datetime):
+                return tally.run_id, sum(tally.skipped.values()), row[0], row[1]
             if len(workers.dead()) == workers.count:
                 raise WorkersDied(
                     f"the bench's worker exited (codes {workers.dead()}) before its run finished; see {workers.log_dir}"

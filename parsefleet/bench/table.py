@@ -40,7 +40,7 @@ def render(result: BenchResult) -> str:
     lines = [
         f"profile {result.profile}: {sum(result.files.values())} files {result.files}",
         f"machine: {m['cores']} cores, Python {m['python']}, tree-sitter {m['tree_sitter']}, celery {m['celery']},"
-        f" Redis {m.get('redis', '-')}, PostgreSQL {m['postgresql']}, {m['worker_concurrency']} pool processes,"
+        f" Redis {m['redis']}, PostgreSQL {m['postgresql']}, {m['worker_concurrency']} pool processes,"
         f" batch {m['batch_max_bytes']} B",
         f"{'language':<9}{'fleet f/min':>12}{'limit f/min':>12}{'eff.':>7}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
         f"{'wait p95':>9}{'partial':>8}{'fallbk':>7}{'failed':>7}",
