@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from common.batch import Batch, BatchFile
+from parsefleet.contract.batch import Batch, BatchFile
 
 __all__ = ["Chunker"]
 

@@ -16,13 +16,13 @@ from typing import TypeVar
 import kombu.exceptions
 from celery import Celery
 
-from common.backoff import Backoff
-from common.batch import Batch, encode_batch
-from common.broker import celery_config, redis_client, translated
-from common.errors import BrokerUnavailable
-from common.names import queue_for
-from common.outbox import Kept, Outbox, send
-from common.settings import Settings, redact_url
+from parsefleet.contract.batch import Batch, encode_batch
+from parsefleet.contract.errors import BrokerUnavailable
+from parsefleet.contract.names import queue_for
+from parsefleet.contract.settings import Settings, redact_url
+from parsefleet.plumbing.backoff import Backoff
+from parsefleet.plumbing.broker import celery_config, redis_client, translated
+from parsefleet.plumbing.outbox import Kept, Outbox, send
 
 __all__ = ["Enqueuer"]
 

@@ -15,12 +15,12 @@ from typing import TypeVar
 
 import psycopg
 
-from common import database
-from common.backoff import Backoff
-from common.batch import Batch, FileRef
-from common.database import sql
-from common.errors import StoreUnavailable
-from common.runs import mark_finished_if_complete
+from parsefleet.contract.batch import Batch, FileRef
+from parsefleet.contract.errors import StoreUnavailable
+from parsefleet.plumbing import database
+from parsefleet.plumbing.backoff import Backoff
+from parsefleet.plumbing.database import sql
+from parsefleet.plumbing.runs import mark_finished_if_complete
 
 __all__ = ["CRASHED_BEFORE", "UNCHANGED", "Failure", "Ledger"]
 

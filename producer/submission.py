@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.batch import Batch, BatchFile, FileRef
-from common.settings import Settings
-from common.versions import parser_version
-from producer.chunk import Chunker
-from producer.enqueue import Enqueuer
-from producer.records import Failure, Ledger
-from producer.walk import Listed, Plan, is_generated, read_source
+from parsefleet.contract.batch import Batch, BatchFile, FileRef
+from parsefleet.contract.settings import Settings
+from parsefleet.contract.versions import parser_version
+from parsefleet.producer.chunk import Chunker
+from parsefleet.producer.enqueue import Enqueuer
+from parsefleet.producer.records import Failure, Ledger
+from parsefleet.producer.walk import Listed, Plan, is_generated, read_source
 
 __all__ = ["Submission", "Tally", "blob_hash"]
 

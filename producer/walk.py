@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from common.errors import NoSupportedFiles, TargetNotFound, TargetUnreadable
-from common.languages import language_for
+from parsefleet.contract.errors import NoSupportedFiles, TargetNotFound, TargetUnreadable
+from parsefleet.contract.languages import language_for
 
 __all__ = ["VENDORED_DIRS", "Listed", "Plan", "discover", "is_generated", "plan_targets", "read_source"]
 

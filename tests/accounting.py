@@ -11,11 +11,11 @@ from pathlib import Path
 
 import psycopg
 
-from common.settings import Settings
-from parsefleet import commands
 from parsefleet.bench.probe import TreeProbe
-from parsefleet.fleet import LocalWorkers
-from parsefleet.report import RunReport
+from parsefleet.cli import commands
+from parsefleet.contract.settings import Settings
+from parsefleet.reading.report import RunReport
+from parsefleet.services.local_workers import LocalWorkers
 
 __all__ = ["Figures", "Watched", "assert_exactly_once", "many_files", "probed_run", "wait_for_batches"]
 

@@ -1,8 +1,14 @@
 """Real-service fixtures: Redis, PostgreSQL and Celery worker processes.
 
-Tests that need a service skip when it is missing on a developer's machine, and fail under
-CI=true (a CI run must never pass by skipping). Every test database is created fresh for the
-session and dropped at the end; Redis test DB and tables are cleaned before each test.
+The tests use only services they start or are pointed at. By default the session starts its own
+embedded Redis and PostgreSQL (the product's own: parsefleet.services) in a private temporary
+directory and stops them at the end; PARSEFLEET_TEST_REDIS_URL (a Redis database the tests may
+flush) and PARSEFLEET_TEST_DATABASE_URL (a server where they may create and drop databases) point
+them at servers of your choosing instead. Each session creates a fresh database and drops it at
+the end; Redis and the tables are cleaned before each test.
+
+A test that needs a service it cannot have skips with the reason on a developer's machine, and
+fails under CI=true (a CI run must never pass by skipping).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,16 +24,20 @@ import psycopg
 import pytest
 import redis
 
-from common.settings import Settings
-from parsefleet.fleet import LocalWorkers
-from parsefleet.migrations import scratch_database
+from parsefleet.contract.errors import ParsefleetError
+from parsefleet.contract.settings import Settings
+from parsefleet.plumbing.migrations import scratch_database
+from parsefleet.services.endpoints import Services
+from parsefleet.services.local_workers import LocalWorkers
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-TEST_REDIS_URL = os.environ.get("PARSEFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TEST_PG_ADMIN_URL = os.environ.get("PARSEFLEET_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+CONFIGURED_REDIS_URL = os.environ.get("PARSEFLEET_TEST_REDIS_URL", "")
+CONFIGURED_PG_URL = os.environ.get("PARSEFLEET_TEST_DATABASE_URL", "")
 FIXTURES = Path(__file__).parent / "fixtures"
-# A real TimescaleDB (infra/dev/timescaledb start); .ci/run starts one and sets this.
+# A real TimescaleDB (infra/dev/timescaledb start); `make test` starts one where it can (root and
+# Debian's package tools) and sets the URL, or the reason it could not.
 TSDB_ADMIN_URL = os.environ.get("PARSEFLEET_TEST_TIMESCALEDB_URL", "")
+TSDB_MISSING = os.environ.get("PARSEFLEET_TEST_TIMESCALEDB_MISSING", "")
 
 
 def unavailable(what: str, exc: Exception) -> None:
@@ -38,12 +49,37 @@ def unavailable(what: str, exc: Exception) -> None:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
+def embedded_services() -> Iterator[Services]:
+    """This session's own embedded Redis and PostgreSQL, in a private temporary directory."""
+    directory = Path(tempfile.mkdtemp(prefix="parsefleet-test-"))
+    settings = Settings.from_env({}, data_dir=directory)
     try:
-        redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=3).ping()
+        with Services(settings) as services:
+            yield services
+    except ParsefleetError as exc:
+        unavailable("an embedded Redis and PostgreSQL", exc)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def embedded_data_dir() -> Iterator[Path]:
+    """A data directory for a test's own embedded services (one the service account can reach under
+    root, unlike pytest's tmp_path), deleted afterwards."""
+    directory = Path(tempfile.mkdtemp(prefix="parsefleet-data-"))
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_url(request: pytest.FixtureRequest) -> str:
+    if not CONFIGURED_REDIS_URL:
+        return str(request.getfixturevalue("embedded_services").redis_url)
+    try:
+        redis.Redis.from_url(CONFIGURED_REDIS_URL, socket_connect_timeout=3).ping()
     except redis.RedisError as exc:
-        unavailable(f"Redis at {TEST_REDIS_URL}", exc)
-    return TEST_REDIS_URL
+        unavailable(f"Redis at {CONFIGURED_REDIS_URL} (PARSEFLEET_TEST_REDIS_URL)", exc)
+    return CONFIGURED_REDIS_URL
 
 
 @pytest.fixture
@@ -64,9 +100,17 @@ def _require(url: str, what: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    _require(TEST_PG_ADMIN_URL, "PostgreSQL")
-    with scratch_database(TEST_PG_ADMIN_URL, "parsefleet_test") as url:
+def postgres_server_url(request: pytest.FixtureRequest) -> str:
+    """A URL of a PostgreSQL server on which the tests may create and drop databases."""
+    if not CONFIGURED_PG_URL:
+        return str(request.getfixturevalue("embedded_services").database_url)
+    _require(CONFIGURED_PG_URL, "PostgreSQL (PARSEFLEET_TEST_DATABASE_URL)")
+    return CONFIGURED_PG_URL
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    with scratch_database(postgres_server_url, "parsefleet_test") as url:
         yield url
 
 
@@ -121,7 +165,8 @@ def repo(tmp_path: Path) -> Path:
 @pytest.fixture
 def tsdb_url() -> Iterator[str]:
     if not TSDB_ADMIN_URL:
-        unavailable("TimescaleDB (PARSEFLEET_TEST_TIMESCALEDB_URL unset; run infra/dev/timescaledb start)", OSError())
+        why = TSDB_MISSING or "PARSEFLEET_TEST_TIMESCALEDB_URL unset; `make test` starts one as root"
+        unavailable("TimescaleDB", OSError(why))
     _require(TSDB_ADMIN_URL, "TimescaleDB")
     with scratch_database(TSDB_ADMIN_URL, "parsefleet_tsdb") as url:
         yield url

@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 import redis
 
-from parsefleet.migrations import migrate
+from parsefleet.plumbing.migrations import migrate
 
 __all__ = ["PostgresServer", "RedisServer", "TlsFiles", "WorkerHost", "free_port", "wait_until"]
 

@@ -19,7 +19,7 @@ def _check(database_url: str) -> tuple[int, list[dict[str, object]]]:
         "PARSEFLEET_DATABASE_URL": database_url,
     }
     done = subprocess.run(
-        [sys.executable, "-m", "parsefleet.cli", "alerts", "check", "--json"],
+        [sys.executable, "-m", "parsefleet.cli.main", "alerts", "check", "--json"],
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     return done.returncode, json.loads(done.stdout)

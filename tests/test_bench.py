@@ -6,6 +6,7 @@ Timings are never asserted here; docs/benchmarks.md keeps the measured figures.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -14,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from common.errors import WorkersDied
-from common.settings import Settings
 from parsefleet.bench.fleet import fleet_run
+from parsefleet.contract.errors import WorkersDied
+from parsefleet.contract.settings import Settings
 from tests.conftest import FIXTURES
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
@@ -30,7 +31,7 @@ def _bench(tmp_path: Path, redis_url: str, database_url: str, *extra: str) -> tu
         "PARSEFLEET_DATABASE_URL": database_url,
     }
     done = subprocess.run(
-        [sys.executable, "-m", "parsefleet.cli", "bench", "--profile", "tiny", "--corpus-dir", str(tmp_path),
+        [sys.executable, "-m", "parsefleet.cli.main", "bench", "--profile", "tiny", "--corpus-dir", str(tmp_path),
          "--json", str(out), *extra],
         env=env, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
@@ -81,7 +82,8 @@ def test_tiny_bench_reports_every_figure_and_a_broken_cap_exits_non_zero(
     assert telemetry["p95_ms_at_0"] > 0 and telemetry["p95_ms_at_100"] > 0
     assert telemetry["files_per_min_at_0"] > 0 and telemetry["files_per_min_at_100"] > 0
     per_batch = costs["telemetry_per_batch"]  # Step 2's own work per batch, committed with and without it
-    assert per_batch["batches"] >= 2 and per_batch["cpu_ms"] > 0 and per_batch["share_of_p95"] > 0
+    # a difference of two timings: its sign is noise when Step 2 costs less than the spread
+    assert per_batch["batches"] >= 2 and per_batch["cpu_ms"] > 0 and math.isfinite(per_batch["share_of_p95"])
     assert "telemetry 100% per batch" in output
     efficiency = figures["efficiency"]  # every fleet run at 100%: the main one and the telemetry measure's two
     assert len(figures["efficiency_runs"]) == 3 and figures["efficiency_runs"][0] == efficiency["total"]

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from common.settings import Settings
-from parsefleet import commands
 from parsefleet.bench.probe import TreeProbe
-from parsefleet.fleet import LocalWorkers
-from workers.limits import CpuGovernor, cgroup_cpu_limit, child_cpu_share, process_cpu_s
+from parsefleet.cli import commands
+from parsefleet.contract.settings import Settings
+from parsefleet.services.local_workers import LocalWorkers
+from parsefleet.workers.limits import CpuGovernor, cgroup_cpu_limit, child_cpu_share, process_cpu_s
 
 _SOURCE = "".join(
     f"class C{i}:\n    def m{i}(self, x):\n        return [x * {i} for _ in range(3) if x]\n\n" for i in range(400)

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import FIXTURES
 
-PARSEFLEET = [sys.executable, "-m", "parsefleet.cli"]
+PARSEFLEET = [sys.executable, "-m", "parsefleet.cli.main"]
 
 
 def _run(
@@ -47,7 +47,7 @@ def test_every_command_has_help(command: str) -> None:
 def test_plain_celery_worker_without_usable_settings_is_a_one_line_error(env: dict[str, str], message: str) -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PARSEFLEET_")}
     done = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "workers.app", "worker"],
+        [sys.executable, "-m", "celery", "-A", "parsefleet.workers.app", "worker"],
         env={**clean, **env}, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 2
@@ -106,9 +106,9 @@ def test_unreachable_redis_is_named_after_postgres_answers(database_url: str) ->
 
 @pytest.mark.service
 @pytest.mark.slow
-def test_embedded_main_job_then_nothing_to_do(tmp_path: Path) -> None:
+def test_embedded_main_job_then_nothing_to_do(tmp_path: Path, embedded_data_dir: Path) -> None:
     """`parsefleet run` with no URL set: embedded Redis and PostgreSQL, real workers, twice."""
-    data = tmp_path / "data"
+    data = embedded_data_dir
     first = _run(["run", str(FIXTURES), "--data-dir", str(data), "--no-progress", "--json", str(tmp_path / "r1.json")])
     assert first.returncode == 0, first.stderr
     assert "python" in first.stdout and "go" in first.stdout and "rust" in first.stdout

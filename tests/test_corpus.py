@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from common.errors import ConfigError, CorpusError
-from parsefleet import corpus
-from parsefleet.corpus import SOURCE_ENV, build, debian_packages, main
+from parsefleet.bench import corpus
+from parsefleet.bench.corpus import SOURCE_ENV, build, debian_packages, main
+from parsefleet.contract.errors import ConfigError, CorpusError
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"python": 6, "go": 3, "rust": 2}

@@ -17,23 +17,23 @@ import psycopg
 import pytest
 import redis
 
-from common.batch import Batch, BatchFile, FileRef
-from common.names import OUTBOX_KEY, TELEMETRY_FLAG, queue_for
-from common.settings import Settings
-from parsefleet import commands
-from parsefleet.fleet import LocalWorkers
-from parsefleet.report import RunReport
-from producer.enqueue import Enqueuer
-from producer.submission import blob_hash
+from parsefleet.cli import commands
+from parsefleet.contract.batch import Batch, BatchFile, FileRef
+from parsefleet.contract.names import OUTBOX_KEY, TELEMETRY_FLAG, queue_for
+from parsefleet.contract.settings import Settings
+from parsefleet.producer.enqueue import Enqueuer
+from parsefleet.producer.submission import blob_hash
+from parsefleet.reading.report import RunReport
+from parsefleet.services.local_workers import LocalWorkers
+from parsefleet.workers.languages import adapter_for
+from parsefleet.workers.limits import ParseBudget
 from tests.accounting import Watched, assert_exactly_once, many_files, wait_for_batches
 from tests.services import wait_until
-from workers.languages import adapter_for
-from workers.limits import ParseBudget
 
 pytestmark = [pytest.mark.service, pytest.mark.slow, pytest.mark.timeout(300)]
 
 _FILES = 3000
-# The outbox sweep (common/outbox.py) at test pace: a batch lost without a trace is back in 2-3 s.
+# The outbox sweep (parsefleet/plumbing/outbox.py) at test pace: a batch lost without a trace is back in 2-3 s.
 _FAST_SWEEP = {"PARSEFLEET_OUTBOX_SWEEP_S": "0.5", "PARSEFLEET_OUTBOX_GRACE_S": "2"}
 
 
@@ -203,7 +203,7 @@ def test_local_workers_stop_when_their_launcher_is_killed(settings: Settings, tm
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from parsefleet.fleet import LocalWorkers\n"
+        "from parsefleet.services.local_workers import LocalWorkers\n"
         f"workers = LocalWorkers({settings.redis_url!r}, {settings.database_url!r}, Path({str(tmp_path)!r}))\n"
         "workers.start()\n"
         "print(workers.processes[0].pid, flush=True)\n"

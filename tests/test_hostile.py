@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from common.settings import Settings
+from parsefleet.contract.settings import Settings
 from tests.accounting import probed_run
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]

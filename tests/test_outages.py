@@ -21,11 +21,11 @@ import psycopg
 import pytest
 import redis
 
-from common.names import PARENT_PID_ENV, QUEUES
-from common.settings import Settings
-from parsefleet import commands
-from parsefleet.fleet import LocalWorkers, worker_env
-from parsefleet.report import RunReport
+from parsefleet.cli import commands
+from parsefleet.contract.names import PARENT_PID_ENV, QUEUES
+from parsefleet.contract.settings import Settings
+from parsefleet.reading.report import RunReport
+from parsefleet.services.local_workers import LocalWorkers, worker_env
 from tests.accounting import Figures, Watched, assert_exactly_once, many_files, wait_for_batches
 from tests.conftest import unavailable
 from tests.services import PostgresServer, RedisServer, WorkerHost, wait_until
@@ -129,7 +129,7 @@ def _start_guest_worker(host: WorkerHost, settings: Settings, log: Path) -> subp
         "PARSEFLEET_CPU_LIMIT_PCT": "20",
     }
     command = host.command(
-        sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--queues", ",".join(QUEUES.values()),
+        sys.executable, "-m", "celery", "-A", "parsefleet.workers.app", "worker", "--queues", ",".join(QUEUES.values()),
         "--hostname", "parsefleet-guest@%h", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
     )  # fmt: skip
     with log.open("ab") as output:

@@ -14,14 +14,14 @@ import redis
 from celery import Celery
 from kombu import Connection
 
-from common.batch import Batch, BatchFile, FileRef, encode_batch
-from common.broker import celery_config, kombu_url
-from common.names import KOMBU_UNACKED_KEY, OUTBOX_KEY, OUTBOX_MISSING_KEY, queue_for
-from common.outbox import Kept, Outbox, payload_of, send
-from common.settings import Settings
-from producer.enqueue import Enqueuer
-from producer.submission import blob_hash
-from workers.attempts import Attempts
+from parsefleet.contract.batch import Batch, BatchFile, FileRef, encode_batch
+from parsefleet.contract.names import KOMBU_UNACKED_KEY, OUTBOX_KEY, OUTBOX_MISSING_KEY, queue_for
+from parsefleet.contract.settings import Settings
+from parsefleet.plumbing.broker import celery_config, kombu_url
+from parsefleet.plumbing.outbox import Kept, Outbox, payload_of, send
+from parsefleet.producer.enqueue import Enqueuer
+from parsefleet.producer.submission import blob_hash
+from parsefleet.workers.attempts import Attempts
 
 pytestmark = pytest.mark.service
 

@@ -11,19 +11,19 @@ import pytest
 import redis
 from celery import Celery
 
-from common.batch import Batch, BatchFile, FileRef, decode_batch
-from common.broker import celery_config
-from common.languages import language_for
-from common.names import DEAD_LETTER_KEY, KOMBU_UNACKED_KEY, PARSE_BATCH_TASK, TELEMETRY_FLAG, queue_for
-from common.settings import Settings
-from parsefleet import commands
-from parsefleet.fleet import LocalWorkers
-from parsefleet.report import RunReport
-from producer.enqueue import Enqueuer
-from producer.submission import blob_hash
+from parsefleet.cli import commands
+from parsefleet.contract.batch import Batch, BatchFile, FileRef, decode_batch
+from parsefleet.contract.languages import language_for
+from parsefleet.contract.names import DEAD_LETTER_KEY, KOMBU_UNACKED_KEY, PARSE_BATCH_TASK, TELEMETRY_FLAG, queue_for
+from parsefleet.contract.settings import Settings
+from parsefleet.plumbing.broker import celery_config
+from parsefleet.producer.enqueue import Enqueuer
+from parsefleet.producer.submission import blob_hash
+from parsefleet.reading.report import RunReport
+from parsefleet.services.local_workers import LocalWorkers
+from parsefleet.workers.languages import adapter_for
+from parsefleet.workers.limits import ParseBudget
 from tests.services import wait_until
-from workers.languages import adapter_for
-from workers.limits import ParseBudget
 
 pytestmark = pytest.mark.service
 

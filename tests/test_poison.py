@@ -23,13 +23,13 @@ import pytest
 import redis
 from celery import Celery
 
-from common.batch import Batch, BatchFile, FileRef, encode_batch
-from common.broker import celery_config
-from common.names import ATTEMPTS_KEY_PREFIX, DEAD_LETTER_KEY, PARSE_BATCH_TASK, queue_for
-from common.settings import Settings
-from parsefleet import commands
-from parsefleet.fleet import LocalWorkers
-from producer.submission import blob_hash
+from parsefleet.cli import commands
+from parsefleet.contract.batch import Batch, BatchFile, FileRef, encode_batch
+from parsefleet.contract.names import ATTEMPTS_KEY_PREFIX, DEAD_LETTER_KEY, PARSE_BATCH_TASK, queue_for
+from parsefleet.contract.settings import Settings
+from parsefleet.plumbing.broker import celery_config
+from parsefleet.producer.submission import blob_hash
+from parsefleet.services.local_workers import LocalWorkers
 from tests.accounting import assert_exactly_once, many_files, probed_run
 from tests.services import wait_until
 
@@ -76,7 +76,7 @@ def test_a_file_that_kills_its_worker_is_isolated_and_recorded_as_crash(settings
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PARSEFLEET_")}
     return subprocess.run(
-        [sys.executable, "-m", "parsefleet.cli", *args],
+        [sys.executable, "-m", "parsefleet.cli.main", *args],
         env={**clean, **env},
         capture_output=True,
         text=True,

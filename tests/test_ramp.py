@@ -1,7 +1,7 @@
 """The ramp controller in compressed time, against real Redis and real PostgreSQL / TimescaleDB data.
 
 Each test writes batch_results and cli_runs rows with chosen durations at chosen (fake-clock)
-times, three hours in the past, then runs ``parsefleet telemetry ramp`` (parsefleet.rollout.ramp)
+times, three hours in the past, then runs ``parsefleet telemetry ramp`` (parsefleet.telemetry.rollout.ramp)
 with an injected clock and sleep: two hours of ramp take a few seconds. The flag in Redis is
 read at every sleep, so the tests see what a worker would have seen.
 """
@@ -21,11 +21,11 @@ import psycopg
 import pytest
 import redis
 
-from common.errors import RampError
-from common.names import TELEMETRY_FLAG
-from common.settings import Settings
-from parsefleet import rollout
-from parsefleet.ramp import RampOutcome, RampPlan
+from parsefleet.contract.errors import RampError
+from parsefleet.contract.names import TELEMETRY_FLAG
+from parsefleet.contract.settings import Settings
+from parsefleet.telemetry import rollout
+from parsefleet.telemetry.ramp import RampOutcome, RampPlan
 
 pytestmark = pytest.mark.service
 
@@ -241,7 +241,7 @@ def test_go_live_variance_report_passes_then_fails_on_failures(backend: Settings
     assert [check.status for check in failed.checks] == ["pass", "pass", "fail", "pass"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARSEFLEET_")}
     env.update({"PARSEFLEET_DATABASE_URL": backend.database_url, "PARSEFLEET_DATA_DIR": str(backend.data_dir)})
-    command = [sys.executable, "-m", "parsefleet.cli", "telemetry", "variance", "--json"]
+    command = [sys.executable, "-m", "parsefleet.cli.main", "telemetry", "variance", "--json"]
     done = subprocess.run([*command, "--at", "1h"], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 1 and json.loads(done.stdout)["passed"] is False
     later = (T0 + timedelta(minutes=95)).isoformat()  # a window after those failures passes

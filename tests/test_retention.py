@@ -7,8 +7,8 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from common.errors import ConfigError
-from parsefleet.retention import apply_retention, parse_window
+from parsefleet.contract.errors import ConfigError
+from parsefleet.telemetry.retention import apply_retention, parse_window
 
 
 def test_window_parsing() -> None:

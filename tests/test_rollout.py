@@ -19,15 +19,18 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from psycopg.conninfo import conninfo_to_dict
 
-from common.emission import EmissionLedger
-from common.errors import SnapshotError
-from common.flag import sampled
-from common.names import TELEMETRY_FLAG, TELEMETRY_REVERTED_KEY
-from common.settings import Settings
-from parsefleet import commands, rollout
-from parsefleet.fleet import LocalWorkers
-from parsefleet.snapshot import TELEMETRY_TABLES, find_pg_dump, take_snapshot
+from parsefleet.cli import commands
+from parsefleet.contract.errors import SnapshotError
+from parsefleet.contract.names import TELEMETRY_FLAG, TELEMETRY_REVERTED_KEY
+from parsefleet.contract.settings import Settings
+from parsefleet.plumbing.migrations import on_database
+from parsefleet.services.local_workers import LocalWorkers
+from parsefleet.telemetry import rollout
+from parsefleet.telemetry.emission import EmissionLedger
+from parsefleet.telemetry.flag import sampled
+from parsefleet.telemetry.snapshot import TELEMETRY_TABLES, find_pg_dump, take_snapshot
 
 pytestmark = pytest.mark.service
 
@@ -46,7 +49,7 @@ def _cli(args: list[str], settings: Settings, **extra: str) -> subprocess.Comple
     )
     env.update(extra)
     return subprocess.run(
-        [sys.executable, "-m", "parsefleet.cli", *args],
+        [sys.executable, "-m", "parsefleet.cli.main", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -70,7 +73,7 @@ def _rows(database_url: str, query: str, *params: object) -> list[tuple[object, 
 @pytest.mark.parametrize("command", ["flag", "telemetry"])
 def test_commands_have_help(command: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "parsefleet.cli", command, "--help"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "parsefleet.cli.main", command, "--help"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0 and "usage: parsefleet" in done.stdout
 
@@ -187,11 +190,11 @@ def test_snapshot_restores_every_telemetry_table_and_old_ones_are_pruned(
     assert shot.tables == TELEMETRY_TABLES
     assert (shot.chunks >= 3) if backend == "timescaledb" else shot.chunks == 0  # hypertable rows live in chunks
     # restore into an empty database of the same kind (TimescaleDB: with the extension for the chunks' schema)
-    admin = database_url.rsplit("/", 1)[0] + "/postgres"
+    admin = on_database(database_url, "postgres")
     scratch = f"restore_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{scratch}"')
-    target = database_url.rsplit("/", 1)[0] + f"/{scratch}"
+    target = on_database(database_url, scratch)
     try:
         if backend == "timescaledb":
             with psycopg.connect(target, autocommit=True) as conn:
@@ -214,10 +217,17 @@ def test_snapshot_errors_are_one_line_without_password(clean_db: str, tmp_path: 
     fake = tmp_path / "pg_dump"
     fake.write_text('#!/bin/sh\necho "pg_dump: error: given $* with password $PGPASSWORD" >&2\nexit 1\n')
     fake.chmod(0o755)
-    with_password = clean_db.replace("postgresql://postgres@", "postgresql://postgres:s3cret@")  # trust auth
+    password = _password_of(clean_db)
+    with_password = clean_db.replace("postgresql://postgres@", f"postgresql://postgres:{password}@")
     env = {"PARSEFLEET_DATABASE_URL": with_password, "PARSEFLEET_PG_DUMP_PATH": str(fake)}
     line = _one_line_error(_cli(["telemetry", "snapshot"], settings, **env), 1)
-    assert "pg_dump failed" in line and "s3cret" not in line and "password ***" in line
+    assert "pg_dump failed" in line and password not in line and "password ***" in line
+
+
+def _password_of(url: str) -> str:
+    """The password of ``url``'s passfile (the embedded server's), or any (a trust server's)."""
+    passfile = conninfo_to_dict(url).get("passfile")
+    return Path(str(passfile)).read_text().strip().rsplit(":", 1)[1] if passfile else "s3cret"
 
 
 def _major(program: str) -> int:

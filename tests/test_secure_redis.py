@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from parsefleet.fleet import LocalWorkers
+from parsefleet.services.local_workers import LocalWorkers
 from tests.accounting import many_files
 from tests.services import RedisServer, TlsFiles
 
@@ -43,7 +43,7 @@ def _cli(args: list[str], redis_url: str, database_url: str) -> subprocess.Compl
         "PARSEFLEET_DATABASE_URL": database_url,
         "PARSEFLEET_LOG_LEVEL": "INFO",
     }
-    command = [sys.executable, "-m", "parsefleet.cli", *args]
+    command = [sys.executable, "-m", "parsefleet.cli.main", *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=240, check=False)
 
 

@@ -11,11 +11,11 @@ import psycopg
 import pytest
 import redis
 
-from common.names import TELEMETRY_FLAG
-from common.settings import Settings
-from parsefleet import commands
-from parsefleet.fleet import LocalWorkers
-from parsefleet.migrations import migrate
+from parsefleet.cli import commands
+from parsefleet.contract.names import TELEMETRY_FLAG
+from parsefleet.contract.settings import Settings
+from parsefleet.plumbing.migrations import migrate
+from parsefleet.services.local_workers import LocalWorkers
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.service

@@ -1,8 +1,10 @@
-"""The Celery app of the parse workers: ``celery -A workers.app worker`` or ``parsefleet worker``.
+"""The Celery app of the parse workers, built from the settings it is given.
 
-Settings come from the environment (``PARSEFLEET_*``); a worker needs PARSEFLEET_REDIS_URL and
-PARSEFLEET_DATABASE_URL (``parsefleet worker`` and ``parsefleet run`` set them for the embedded
-services).
+``build_app(settings)`` makes a worker's app: its queues and caps, the parse task, the outbox
+sweep. ``parsefleet worker`` and the local workers of ``parsefleet run`` build one from their
+settings (``python -m parsefleet.workers``); plain ``celery -A parsefleet.workers.app worker``
+works too: reading this module's ``app`` builds one from the ``PARSEFLEET_*`` environment at that
+moment, not at import.
 """
 
 from __future__ import annotations
@@ -14,19 +16,19 @@ import sys
 import warnings
 from typing import Any
 
-from celery import Celery
+from celery import Celery, current_app
 from celery.signals import task_postrun, worker_init, worker_process_init
 from kombu import Queue
 
-from common.broker import celery_config
-from common.errors import ConfigError
-from common.names import PARENT_PID_ENV, QUEUES
-from common.settings import Settings
-from workers.languages import load_adapters
-from workers.limits import CpuGovernor, child_cpu_share
-from workers.sweeper import OutboxSweep
+from parsefleet.contract.errors import ConfigError
+from parsefleet.contract.names import PARENT_PID_ENV, QUEUES
+from parsefleet.contract.settings import Settings
+from parsefleet.plumbing.broker import celery_config
+from parsefleet.workers.languages import load_adapters
+from parsefleet.workers.limits import CpuGovernor, child_cpu_share
+from parsefleet.workers.sweeper import OutboxSweep
 
-__all__ = ["MAIN_PROCESS_BUDGET_MB", "RECYCLE_SHARE", "app", "child_budget_mb", "settings"]
+__all__ = ["MAIN_PROCESS_BUDGET_MB", "RECYCLE_SHARE", "WorkerApp", "build_app", "child_budget_mb"]
 
 # Resident memory the worker's main process keeps for itself; the rest is shared by the children.
 MAIN_PROCESS_BUDGET_MB = 96
@@ -36,7 +38,7 @@ RECYCLE_SHARE = 0.75
 _PR_SET_PDEATHSIG = 1
 
 # Celery warns on each broker connection loss that it may one day cancel running late-ack tasks
-# by default; parsefleet chooses not to, deliberately (common.broker.celery_config).
+# by default; parsefleet chooses not to, deliberately (parsefleet.plumbing.broker.celery_config).
 warnings.filterwarnings("ignore", message=r"\s*In Celery 5\.1 we introduced an optional breaking change")
 
 
@@ -45,28 +47,64 @@ def child_budget_mb(config: Settings) -> float:
     return (config.max_memory_mb - MAIN_PROCESS_BUDGET_MB) / config.concurrency
 
 
-def _build(config: Settings) -> Celery:
-    if config.redis_url is None or config.database_url is None:
+class WorkerApp(Celery):
+    """A Celery app that keeps the settings it was built from (the task and the sweep read them)."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__("parsefleet", set_as_current=True)
+        self.settings = settings
+
+
+def build_app(settings: Settings) -> WorkerApp:
+    """The app of a worker with ``settings``; ConfigError when a service URL is missing."""
+    if settings.redis_url is None or settings.database_url is None:
         raise ConfigError(
             "a worker needs PARSEFLEET_REDIS_URL and PARSEFLEET_DATABASE_URL (or run `parsefleet worker`)"
         )
-    celery = Celery("parsefleet", set_as_current=True)
-    celery.conf.update(celery_config(config, config.redis_url))
-    celery.conf.update(
+    app = WorkerApp(settings)
+    app.conf.update(celery_config(settings, settings.redis_url))
+    app.conf.update(
         task_queues=[Queue(name, routing_key=name) for name in QUEUES.values()],
-        worker_concurrency=config.concurrency,
+        worker_concurrency=settings.concurrency,
         # Recycle a child once it has used RECYCLE_SHARE of its budget (checked after each task:
         # celery #5645), so the next parse has headroom; the parse itself is watched while it runs
         # by workers.limits.ParseBudget.
-        worker_max_memory_per_child=int(child_budget_mb(config) * RECYCLE_SHARE * 1024),
+        worker_max_memory_per_child=int(child_budget_mb(settings) * RECYCLE_SHARE * 1024),
         # A batch past its hard limit has its pool child killed; requeue it (rather than acknowledge
         # a batch whose files have no result) and let workers.attempts count it like a crash.
-        task_time_limit=config.batch_time_limit_s,
+        task_time_limit=settings.batch_time_limit_s,
         task_acks_on_timeout=False,
-        imports=("workers.tasks",),
     )
-    celery.steps["worker"].add(OutboxSweep)  # batches lost between BRPOP and kombu's record (common/outbox.py)
-    return celery
+    from parsefleet.workers.tasks import register
+
+    register(app)
+    app.steps["worker"].add(OutboxSweep)  # batches lost between BRPOP and kombu's record (plumbing/outbox.py)
+    return app
+
+
+def configured_app(environ: dict[str, str] | None = None) -> WorkerApp:
+    """The app of ``Settings.from_env()``. A configuration error ends the process with one line and
+    exit 2, as the ``parsefleet`` CLI does, where Celery would print a traceback."""
+    try:
+        return build_app(Settings.from_env(environ))
+    except ConfigError as exc:
+        print(f"parsefleet worker: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def __getattr__(name: str) -> WorkerApp:
+    """``celery -A parsefleet.workers.app`` reads ``app``: build it from the environment, once."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    app = configured_app()
+    globals()["app"] = app
+    return app
+
+
+def _settings() -> Settings | None:
+    """The settings of the current app (in a pool child, the app its worker was built with)."""
+    settings = getattr(current_app, "settings", None)
+    return settings if isinstance(settings, Settings) else None
 
 
 def _exit_with_launcher() -> None:
@@ -77,20 +115,6 @@ def _exit_with_launcher() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != int(launcher):  # the launcher died before prctl
         os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _configured() -> tuple[Settings, Celery]:
-    """The worker's settings and app. A configuration error ends the process with one line and exit
-    2, as the ``parsefleet`` CLI does, where ``celery -A workers.app worker`` would print a traceback."""
-    try:
-        config = Settings.from_env()
-        return config, _build(config)
-    except ConfigError as exc:
-        print(f"parsefleet worker: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-settings, app = _configured()
 
 
 class _PoolChild:
@@ -112,6 +136,9 @@ def _bind_to_launcher(**_kwargs: Any) -> None:
 def _warm_start(**_kwargs: Any) -> None:
     """Load grammars and queries, and set up the CPU governor, in every pool child."""
     load_adapters()
+    settings = _settings()
+    if settings is None:
+        return
     share = child_cpu_share(settings.cpu_limit_pct, len(os.sched_getaffinity(0)), settings.concurrency)
     if share is not None:  # the parent (Celery's main process) is charged to its children in equal parts
         _child.governor = CpuGovernor(share, parent_pid=os.getppid(), siblings=settings.concurrency)

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 import redis
 
-from common.broker import redis_client, translated
-from common.errors import BrokerUnavailable
-from common.names import ATTEMPTS_KEY_PREFIX
-from common.outbox import fetch, forget, payload_of
+from parsefleet.contract.errors import BrokerUnavailable
+from parsefleet.contract.names import ATTEMPTS_KEY_PREFIX
+from parsefleet.plumbing.broker import redis_client, translated
+from parsefleet.plumbing.outbox import fetch, forget, payload_of
 
 __all__ = ["ATTEMPTS_TTL_S", "Attempts", "Start"]
 

@@ -17,7 +17,7 @@ import os
 import time
 from pathlib import Path
 
-from common.errors import ParseCancelled, ParseFailure, ParseTimeout
+from parsefleet.contract.errors import ParseCancelled, ParseFailure, ParseTimeout
 
 __all__ = [
     "GOVERNOR_CREDIT_S",

@@ -6,11 +6,11 @@ import logging
 import time
 from dataclasses import dataclass
 
-from common.batch import Batch, FileRef
-from common.errors import ParseFailure
-from common.outline import FileStatus, Outline
-from workers.languages import adapter_for
-from workers.limits import ParseBudget
+from parsefleet.contract.batch import Batch, FileRef
+from parsefleet.contract.errors import ParseFailure
+from parsefleet.contract.outline import FileStatus, Outline
+from parsefleet.workers.languages import adapter_for
+from parsefleet.workers.limits import ParseBudget
 
 __all__ = ["BatchOutcome", "FileOutcome", "outline_batch"]
 

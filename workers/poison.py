@@ -7,8 +7,8 @@ counters; the run's accounting is in workers/store.py (``Store.split``) and comm
 
 from __future__ import annotations
 
-from common.batch import Batch
-from workers.outcome import BatchOutcome, FileOutcome
+from parsefleet.contract.batch import Batch
+from parsefleet.workers.outcome import BatchOutcome, FileOutcome
 
 __all__ = ["CRASH", "crash_outcome", "halves"]
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import psycopg
 
-from common.batch import Batch
-from common.database import connect, sql, translated
-from common.outline import FileStatus
-from common.runs import mark_finished_if_complete
-from common.versions import parser_version
-from workers.outcome import BatchOutcome, FileOutcome
+from parsefleet.contract.batch import Batch
+from parsefleet.contract.outline import FileStatus
+from parsefleet.contract.versions import parser_version
+from parsefleet.plumbing.database import connect, sql, translated
+from parsefleet.plumbing.runs import mark_finished_if_complete
+from parsefleet.workers.outcome import BatchOutcome, FileOutcome
 
 __all__ = ["BatchTiming", "Store"]
 
@@ -32,7 +32,7 @@ _SYMBOL_COLUMNS = (
 )
 _IMPORT_COLUMNS = "blob_hash, parser_version, ordinal, module, name, alias, origin, line"
 # Column types of the binary COPYs: the key (blob_hash, parser_version, ordinal), then the fields of
-# common.outline.Symbol and Import in their order (enums are str, and go as their values).
+# parsefleet.contract.outline.Symbol and Import in their order (enums are str, and go as their values).
 _KEY_TYPES = ["bytea", "text", "int4"]
 _SYMBOL_TYPES = [*_KEY_TYPES, "text", "text", "text", "int4", "int4", "int4", "int4", "int4", "text", "bool"]
 _IMPORT_TYPES = [*_KEY_TYPES, "text", "text", "text", "text", "int4"]

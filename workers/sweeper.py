@@ -1,10 +1,11 @@
 """The outbox sweep: every worker's main process sends again the batches Redis lost track of.
 
-A thread of the worker's main process (a Celery bootstep, so plain ``celery -A workers.app
-worker`` has it too) wakes every ``outbox_sweep_s``; one worker of the fleet per period takes the
-turn (a Redis key with that expiry) and sends again what ``common.outbox.Outbox.lost`` returns.
-A thread rather than Celery's timer: a sweep waits on Redis, and the timer shares the event loop
-that feeds the pool. Redis unreachable: that sweep is skipped, the next one tries again.
+A thread of the worker's main process (a Celery bootstep, so plain ``celery -A
+parsefleet.workers.app worker`` has it too; it reads the settings the app was built from) wakes
+every ``outbox_sweep_s``; one worker of the fleet per period takes the turn (a Redis key with that
+expiry) and sends again what ``parsefleet.plumbing.outbox.Outbox.lost`` returns. A thread rather
+than Celery's timer: a sweep waits on Redis, and the timer shares the event loop that feeds the
+pool. Redis unreachable: that sweep is skipped, the next one tries again.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from typing import Any
 import kombu.exceptions
 from celery import Celery, bootsteps
 
-from common.broker import redis_client, translated
-from common.errors import ParsefleetError
-from common.outbox import Outbox, send
-from common.settings import Settings
+from parsefleet.contract.errors import ParsefleetError
+from parsefleet.contract.settings import Settings
+from parsefleet.plumbing.broker import redis_client, translated
+from parsefleet.plumbing.outbox import Outbox, send
 
 __all__ = ["OutboxSweep", "sweep_once"]
 
@@ -62,7 +63,10 @@ class OutboxSweep(bootsteps.StartStopStep):
             self._thread.join(_STOP_JOIN_S)
 
     def _run(self, app: Celery) -> None:
-        config = Settings.from_env()
+        config = getattr(app, "settings", None)  # a parsefleet.workers.app.WorkerApp's
+        if not isinstance(config, Settings):
+            log.error("outbox sweep not started: the app was not built by parsefleet.workers.app.build_app")
+            return
         owner = f"{socket.gethostname()}:{os.getpid()}"
         url = config.redis_url or ""
         outbox: Outbox | None = None

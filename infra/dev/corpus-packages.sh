@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages whose sources `make corpus` copies (parsefleet.corpus):
-# Go's standard library (golang-1.19-src) and the Rust crates of CORPUS_CRATES in parsefleet/corpus.py.
+# Go's standard library (golang-1.19-src) and the Rust crates of CORPUS_CRATES in parsefleet/bench/corpus.py.
 # Installs only what is missing (infra/dev/debian-packages.sh). Without apt-get or root it says so and exits 0: the builder
 # then reports what is missing, or uses --go-src/--rust-src (PARSEFLEET_CORPUS_*_SRC) directories.
 set -euo pipefail
 
-# Keep in step with CORPUS_CRATES in parsefleet/corpus.py (tests/test_corpus.py checks it).
+# Keep in step with CORPUS_CRATES in parsefleet/bench/corpus.py (tests/test_corpus.py checks it).
 PACKAGES=(
   golang-1.19-src
   librust-anyhow-dev

@@ -8,8 +8,8 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.errors import CorpusError
-from common.languages import language_for
+from parsefleet.contract.errors import CorpusError
+from parsefleet.contract.languages import language_for
 
 __all__ = ["BenchFile", "load_profile"]
 

@@ -10,15 +10,16 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
-from common.batch import Batch, BatchFile, FileRef
-from common.database import session
-from common.settings import Settings
 from parsefleet.bench.corpus_files import BenchFile
-from producer.chunk import Chunker
-from producer.enqueue import Enqueuer
-from workers.emitter import Emitter
-from workers.outcome import BatchOutcome, outline_batch
-from workers.store import BatchTiming, Store, now_utc
+from parsefleet.contract.batch import Batch, BatchFile, FileRef
+from parsefleet.contract.settings import Settings
+from parsefleet.plumbing.database import session
+from parsefleet.producer.chunk import Chunker
+from parsefleet.producer.enqueue import Enqueuer
+from parsefleet.telemetry.emitter import Emitter
+from parsefleet.workers.outcome import BatchOutcome, outline_batch
+from parsefleet.workers.store import BatchTiming, Store, now_utc
+from parsefleet.workers.tasks import figures_of
 
 __all__ = ["db_write_ms_per_1000_files", "queue_overhead_ms", "telemetry_per_batch"]
 
@@ -121,5 +122,5 @@ def _commit_cost(store: Store, emitter: Emitter, outcome: BatchOutcome, *, step2
     timing = BatchTiming("bench", 0.0, now_utc())
     store.write(outcome, timing, step2=step2)
     if step2:
-        emitter.emit(outcome, timing)
+        emitter.emit(figures_of(outcome, timing))
     return (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000

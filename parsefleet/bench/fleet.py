@@ -18,15 +18,15 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from common.broker import redis_client
-from common.database import session, sql
-from common.errors import WorkersDied
-from common.flag import TelemetryFlag
-from common.settings import Settings
 from parsefleet.bench.probe import TreeProbe
-from parsefleet.fleet import LocalWorkers
-from producer.submission import Submission
-from producer.walk import plan_targets
+from parsefleet.contract.errors import WorkersDied
+from parsefleet.contract.settings import Settings
+from parsefleet.plumbing.broker import redis_client
+from parsefleet.plumbing.database import session, sql
+from parsefleet.producer.submission import Submission
+from parsefleet.producer.walk import plan_targets
+from parsefleet.services.local_workers import LocalWorkers
+from parsefleet.telemetry.flag import TelemetryFlag
 
 __all__ = ["FleetRun", "cores_given", "fleet_run"]
 

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from parsefleet.bench.corpus_files import BenchFile
-from workers.languages import adapter_for, load_adapters
-from workers.limits import ParseBudget
+from parsefleet.workers.languages import adapter_for, load_adapters
+from parsefleet.workers.limits import ParseBudget
 
 __all__ = ["AdapterCost", "Throughput", "adapter_cost", "limit"]
 

@@ -12,16 +12,16 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from common.broker import redis_client
-from common.database import session
-from common.languages import LANGUAGES
-from common.settings import Settings
 from parsefleet.bench.corpus_files import BenchFile, load_profile
 from parsefleet.bench.costs import db_write_ms_per_1000_files, queue_overhead_ms, telemetry_per_batch
 from parsefleet.bench.fleet import FleetRun, cores_given, fleet_run
 from parsefleet.bench.limit import Throughput, adapter_cost, limit
-from parsefleet.migrations import scratch_database
-from parsefleet.services import Services
+from parsefleet.contract.languages import LANGUAGES
+from parsefleet.contract.settings import Settings
+from parsefleet.plumbing.broker import redis_client
+from parsefleet.plumbing.database import session
+from parsefleet.plumbing.migrations import scratch_database
+from parsefleet.services.endpoints import Services
 
 __all__ = ["Floors", "best_limit", "fleet_efficiency", "run_bench", "warmup_repo"]
 
@@ -194,7 +194,7 @@ def _files_per_min(run: FleetRun) -> float:
 
 
 def _overhead(settings: Settings, redis_url: str, database_url: str, scratch: Path) -> float:
-    from parsefleet.fleet import LocalWorkers
+    from parsefleet.services.local_workers import LocalWorkers
 
     workers = LocalWorkers(redis_url, database_url, scratch / "logs-overhead", count=1)
     workers.start()

@@ -25,13 +25,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from common.errors import ConfigError
-from common.settings import Settings
 from parsefleet.bench.corpus_files import load_profile
 from parsefleet.bench.fleet import FleetRun, cores_given, fleet_run
 from parsefleet.bench.runner import best_limit, fleet_efficiency, warmup_repo
-from parsefleet.migrations import scratch_database
-from parsefleet.services import Services
+from parsefleet.contract.errors import ConfigError
+from parsefleet.contract.settings import Settings
+from parsefleet.plumbing.migrations import scratch_database
+from parsefleet.services.endpoints import Services
 
 __all__ = ["main", "sweep"]
 

@@ -1,5 +1,5 @@
-from common.batch import BatchFile, FileRef
-from producer.chunk import Chunker
+from parsefleet.contract.batch import BatchFile, FileRef
+from parsefleet.producer.chunk import Chunker
 
 
 def _file(name: str, size: int, language: str = "python") -> BatchFile:

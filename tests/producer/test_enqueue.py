@@ -8,10 +8,10 @@ import time
 import pytest
 import redis
 
-from common.batch import Batch, BatchFile, FileRef
-from common.names import queue_for
-from common.settings import Settings
-from producer.enqueue import Enqueuer
+from parsefleet.contract.batch import Batch, BatchFile, FileRef
+from parsefleet.contract.names import queue_for
+from parsefleet.contract.settings import Settings
+from parsefleet.producer.enqueue import Enqueuer
 
 pytestmark = pytest.mark.service
 

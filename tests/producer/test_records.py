@@ -8,10 +8,10 @@ import uuid
 import psycopg
 import pytest
 
-from common.batch import Batch, BatchFile, FileRef
-from common.errors import StoreUnavailable
-from producer.records import CRASHED_BEFORE, UNCHANGED, Ledger
-from producer.submission import blob_hash
+from parsefleet.contract.batch import Batch, BatchFile, FileRef
+from parsefleet.contract.errors import StoreUnavailable
+from parsefleet.producer.records import CRASHED_BEFORE, UNCHANGED, Ledger
+from parsefleet.producer.submission import blob_hash
 
 pytestmark = pytest.mark.service
 

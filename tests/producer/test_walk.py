@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from common.errors import TargetNotFound, TargetUnreadable
-from producer.submission import blob_hash
-from producer.walk import discover, is_generated, read_source
+from parsefleet.contract.errors import TargetNotFound, TargetUnreadable
+from parsefleet.producer.submission import blob_hash
+from parsefleet.producer.walk import discover, is_generated, read_source
 
 
 def _tree(root: Path) -> None:

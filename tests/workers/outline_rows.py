@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from common.outline import ImportOrigin, Outline, SymbolKind, Visibility
-from workers.languages import adapter_for
-from workers.limits import ParseBudget
+from parsefleet.contract.outline import ImportOrigin, Outline, SymbolKind, Visibility
+from parsefleet.workers.languages import adapter_for
+from parsefleet.workers.limits import ParseBudget
 
 Row = tuple[SymbolKind, str, int, str | None, Visibility]
 ImportRow = tuple[str, str | None, str | None, ImportOrigin, int]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import redis
 
-from common.names import ATTEMPTS_KEY_PREFIX, OUTBOX_KEY
-from common.outbox import Kept, Outbox
-from workers.attempts import ATTEMPTS_TTL_S, Attempts, Start
+from parsefleet.contract.names import ATTEMPTS_KEY_PREFIX, OUTBOX_KEY
+from parsefleet.plumbing.outbox import Kept, Outbox
+from parsefleet.workers.attempts import ATTEMPTS_TTL_S, Attempts, Start
 
 pytestmark = pytest.mark.service
 

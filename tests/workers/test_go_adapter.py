@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common.outline import FileStatus, ImportOrigin, Outline, SymbolKind, Visibility
+from parsefleet.contract.outline import FileStatus, ImportOrigin, Outline, SymbolKind, Visibility
 from tests.workers.outline_rows import imports, outline_of, rows
 
 K, V, Origin = SymbolKind, Visibility, ImportOrigin

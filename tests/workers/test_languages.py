@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from common.errors import ParseTimeout
-from common.outline import FileStatus, Outline, SymbolKind, Visibility
-from workers.languages import adapter_for, load_adapters
-from workers.languages.tree import Definition, Source, build_symbols, count_errors
-from workers.limits import UNWATCHED_PARSE_MAX_BYTES, ParseBudget
+from parsefleet.contract.errors import ParseTimeout
+from parsefleet.contract.outline import FileStatus, Outline, SymbolKind, Visibility
+from parsefleet.workers.languages import adapter_for, load_adapters
+from parsefleet.workers.languages.tree import Definition, Source, build_symbols, count_errors
+from parsefleet.workers.limits import UNWATCHED_PARSE_MAX_BYTES, ParseBudget
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 LANGUAGE_OF = {".py": "python", ".go": "go", ".rs": "rust"}

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from common.outline import Outline, SymbolKind, Visibility
-from parsefleet.cli import main
-from workers.languages.parity import (
+from parsefleet.cli.main import main
+from parsefleet.contract.outline import Outline, SymbolKind, Visibility
+from parsefleet.parity.comparison import (
     NO_REFERENCE,
     REFERENCES,
     Aspect,
@@ -21,7 +21,7 @@ from workers.languages.parity import (
     compare_file,
     render,
 )
-from workers.languages.python_reference import reference_outline
+from parsefleet.workers.languages.python_reference import reference_outline
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "python"
 

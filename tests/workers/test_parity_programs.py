@@ -16,14 +16,12 @@ from typing import NoReturn
 
 import pytest
 
-from common.errors import ReferenceUnavailable
-from common.languages import LANGUAGES
-from common.outline import Outline
-from common.settings import Settings
-from parsefleet.cli import main
-from tests.conftest import IN_CI
-from workers.languages.go_reference import GoReference
-from workers.languages.parity import (
+from parsefleet.cli.main import main
+from parsefleet.contract.errors import ReferenceUnavailable
+from parsefleet.contract.languages import LANGUAGES
+from parsefleet.contract.outline import Outline
+from parsefleet.contract.settings import Settings
+from parsefleet.parity.comparison import (
     REFERENCES,
     Aspect,
     Cause,
@@ -33,7 +31,9 @@ from workers.languages.parity import (
     references,
     tree_sitter_outline,
 )
-from workers.languages.reference_program import Build, ReferenceFailure, ReferenceProgram
+from parsefleet.parity.go_program import GoReference
+from parsefleet.parity.program import Build, ReferenceFailure, ReferenceProgram
+from tests.conftest import IN_CI
 
 SAMPLES = Path(__file__).parent / "parity_samples"
 FIXTURES = Path(__file__).parents[1] / "fixtures"

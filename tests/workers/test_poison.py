@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from common.batch import Batch, BatchFile, FileRef
-from common.outline import FileStatus
-from workers.poison import CRASH, crash_outcome, halves
+from parsefleet.contract.batch import Batch, BatchFile, FileRef
+from parsefleet.contract.outline import FileStatus
+from parsefleet.workers.poison import CRASH, crash_outcome, halves
 
 
 def _batch(files: int) -> Batch:

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import tree_sitter
 
-from common.outline import FileStatus, ImportOrigin, Outline, SymbolKind, Visibility
+from parsefleet.contract.outline import FileStatus, ImportOrigin, Outline, SymbolKind, Visibility
+from parsefleet.workers.languages import adapter_for
+from parsefleet.workers.languages.python import FALLBACK_MAX_BYTES, PythonAdapter, find_by_walk
+from parsefleet.workers.languages.python_reference import reference_outline
+from parsefleet.workers.limits import ParseBudget
 from tests.workers.outline_rows import imports, outline_of, rows
-from workers.languages import adapter_for
-from workers.languages.python import FALLBACK_MAX_BYTES, PythonAdapter, find_by_walk
-from workers.languages.python_reference import reference_outline
-from workers.limits import ParseBudget
 
 K, V, Origin = SymbolKind, Visibility, ImportOrigin
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "python"

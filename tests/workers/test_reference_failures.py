@@ -14,13 +14,13 @@ import warnings
 
 import pytest
 
-from common.batch import Batch, BatchFile, FileRef
-from common.outline import FileStatus, Outline
-from workers import outcome
-from workers.languages import adapter_for
-from workers.languages.parity import Cause, compare_file
-from workers.languages.python_reference import reference_outline
-from workers.limits import ParseBudget
+from parsefleet.contract.batch import Batch, BatchFile, FileRef
+from parsefleet.contract.outline import FileStatus, Outline
+from parsefleet.parity.comparison import Cause, compare_file
+from parsefleet.workers import outcome
+from parsefleet.workers.languages import adapter_for
+from parsefleet.workers.languages.python_reference import reference_outline
+from parsefleet.workers.limits import ParseBudget
 
 # legal Python that tree-sitter-python reads as a syntax error: the adapter tries the ast fallback
 TREE_SITTER_ERROR = b"\nclass C:\n    def m(self):\n        (bar.\n    baz)\n"

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import tree_sitter
 
-from common.outline import FileStatus, ImportOrigin, Outline, SymbolKind, Visibility
+from parsefleet.contract.outline import FileStatus, ImportOrigin, Outline, SymbolKind, Visibility
+from parsefleet.workers.languages import adapter_for, rust
+from parsefleet.workers.languages.rust import MAX_MACRO_DEPTH
+from parsefleet.workers.languages.rust_walk import find_items
+from parsefleet.workers.languages.tree import scope_captures
+from parsefleet.workers.limits import ParseBudget
 from tests.workers.outline_rows import imports, outline_of, rows
-from workers.languages import adapter_for, rust
-from workers.languages.rust import MAX_MACRO_DEPTH
-from workers.languages.rust_walk import find_items
-from workers.languages.tree import scope_captures
-from workers.limits import ParseBudget
 
 K, V, Origin = SymbolKind, Visibility, ImportOrigin
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "rust"

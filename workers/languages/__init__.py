@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workers.languages.base import LanguageAdapter
+from parsefleet.workers.languages.base import LanguageAdapter
 
 __all__ = ["LanguageAdapter", "adapter_for", "load_adapters"]
 
@@ -12,9 +12,9 @@ _ADAPTERS: dict[str, LanguageAdapter] = {}
 def load_adapters() -> dict[str, LanguageAdapter]:
     """Build every adapter once per process (grammars and queries loaded before the first batch)."""
     if not _ADAPTERS:
-        from workers.languages.go import GoAdapter
-        from workers.languages.python import PythonAdapter
-        from workers.languages.rust import RustAdapter
+        from parsefleet.workers.languages.go import GoAdapter
+        from parsefleet.workers.languages.python import PythonAdapter
+        from parsefleet.workers.languages.rust import RustAdapter
 
         for adapter in (PythonAdapter(), GoAdapter(), RustAdapter()):
             _ADAPTERS[adapter.language] = adapter

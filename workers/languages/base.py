@@ -11,9 +11,9 @@ from typing import ClassVar
 
 import tree_sitter
 
-from common.errors import ParseFailure
-from common.outline import Outline
-from workers.limits import UNWATCHED_PARSE_MAX_BYTES, ParseBudget
+from parsefleet.contract.errors import ParseFailure
+from parsefleet.contract.outline import Outline
+from parsefleet.workers.limits import UNWATCHED_PARSE_MAX_BYTES, ParseBudget
 
 __all__ = ["QUERY_DIR", "LanguageAdapter"]
 
@@ -44,7 +44,7 @@ class LanguageAdapter(ABC):
 
     def parse(self, source: bytes, budget: ParseBudget) -> tree_sitter.Tree:
         """Parse ``source``; raise the budget's ParseFailure when it cancels the parse (sources up
-        to UNWATCHED_PARSE_MAX_BYTES are parsed directly: see workers.limits)."""
+        to UNWATCHED_PARSE_MAX_BYTES are parsed directly: see parsefleet.workers.limits)."""
         if len(source) <= UNWATCHED_PARSE_MAX_BYTES:
             try:
                 return self.parser.parse(source)

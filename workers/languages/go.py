@@ -31,9 +31,9 @@ from dataclasses import replace
 import tree_sitter
 import tree_sitter_go
 
-from common.outline import FileStatus, Import, ImportOrigin, Outline, SymbolKind, Visibility
-from workers.languages.base import LanguageAdapter
-from workers.languages.tree import (
+from parsefleet.contract.outline import FileStatus, Import, ImportOrigin, Outline, SymbolKind, Visibility
+from parsefleet.workers.languages.base import LanguageAdapter
+from parsefleet.workers.languages.tree import (
     Definition,
     Source,
     build_symbols,

@@ -34,15 +34,15 @@ from dataclasses import dataclass, field, replace
 import tree_sitter
 import tree_sitter_python
 
-from common.outline import FileStatus, Import, Outline, SymbolKind
-from workers.languages.base import LanguageAdapter
-from workers.languages.python_reference import (
+from parsefleet.contract.outline import FileStatus, Import, Outline, SymbolKind
+from parsefleet.workers.languages.base import LanguageAdapter
+from parsefleet.workers.languages.python_reference import (
     python_origin,
     python_visibility,
     reference_outline,
     variable_kind,
 )
-from workers.languages.tree import (
+from parsefleet.workers.languages.tree import (
     Definition,
     Source,
     build_symbols,

@@ -1,6 +1,6 @@
 """The reference ("legacy") Python outline, from CPython's ``ast``.
 
-It follows the rules of the tree-sitter adapter (``workers.languages.python``), so the two can be
+It follows the rules of the tree-sitter adapter (``parsefleet.workers.languages.python``), so the two can be
 compared, and it stands in for tree-sitter when tree-sitter cannot parse a file that CPython
 accepts. The naming rules both share live here:
 
@@ -24,8 +24,8 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from common.outline import Import, ImportOrigin, Outline, SymbolKind, Visibility
-from workers.languages.tree import Definition, build_symbols
+from parsefleet.contract.outline import Import, ImportOrigin, Outline, SymbolKind, Visibility
+from parsefleet.workers.languages.tree import Definition, build_symbols
 
 __all__ = ["python_origin", "python_visibility", "reference_outline", "variable_kind"]
 

@@ -44,11 +44,11 @@ from dataclasses import dataclass, field, replace
 import tree_sitter
 import tree_sitter_rust
 
-from common.errors import ParseFailure
-from common.outline import FileStatus, Import, ImportOrigin, Outline, SymbolKind, Visibility
-from workers.languages.base import LanguageAdapter
-from workers.languages.rust_walk import find_items
-from workers.languages.tree import (
+from parsefleet.contract.errors import ParseFailure
+from parsefleet.contract.outline import FileStatus, Import, ImportOrigin, Outline, SymbolKind, Visibility
+from parsefleet.workers.languages.base import LanguageAdapter
+from parsefleet.workers.languages.rust_walk import find_items
+from parsefleet.workers.languages.tree import (
     Definition,
     Source,
     build_symbols,
@@ -57,7 +57,7 @@ from workers.languages.tree import (
     first_named,
     scope_captures,
 )
-from workers.limits import ParseBudget
+from parsefleet.workers.limits import ParseBudget
 
 __all__ = ["MACRO_PARSE_TIMEOUT_S", "MAX_MACRO_DEPTH", "RustAdapter"]
 

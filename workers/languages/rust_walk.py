@@ -15,7 +15,7 @@ from collections.abc import Callable
 import tree_sitter
 import tree_sitter_rust
 
-from workers.languages.tree import field_ids, kind_ids
+from parsefleet.workers.languages.tree import field_ids, kind_ids
 
 __all__ = ["find_items"]
 

@@ -23,8 +23,8 @@ from typing import NamedTuple, TypeVar
 
 import tree_sitter
 
-from common.outline import Symbol, SymbolKind, Visibility
-from workers.languages.base import LanguageAdapter
+from parsefleet.contract.outline import Symbol, SymbolKind, Visibility
+from parsefleet.workers.languages.base import LanguageAdapter
 
 __all__ = [
     "SCOPE",

@@ -1,0 +1,1 @@
+"""The ``parsefleet`` command: ``main`` parses options, ``commands`` does what each one means."""

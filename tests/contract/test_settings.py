@@ -1,0 +1,89 @@
+from pathlib import Path
+
+import pytest
+
+from parsefleet.contract.errors import ConfigError
+from parsefleet.contract.settings import Settings, redact_url
+
+
+def test_environment_values_are_typed() -> None:
+    settings = Settings.from_env(
+        {
+            "PARSEFLEET_BATCH_MAX_BYTES": "2048",
+            "PARSEFLEET_PARSE_TIMEOUT_S": "1.5",
+            "PARSEFLEET_DATA_DIR": "/tmp/pf",
+            "PARSEFLEET_RETRY_CRASHED": "Yes",
+        }
+    )
+    assert settings.retry_crashed is True
+    assert Settings.from_env({"PARSEFLEET_RETRY_CRASHED": "0"}).retry_crashed is False
+    assert settings.batch_max_bytes == 2048
+    assert settings.parse_timeout_s == 1.5
+    assert settings.data_dir == Path("/tmp/pf")
+    assert settings.redis_url is None
+
+
+def test_overrides_win_over_environment_and_none_is_ignored() -> None:
+    settings = Settings.from_env(
+        {"PARSEFLEET_REDIS_URL": "redis://a:6379/0"}, redis_url=None, database_url="postgresql://b/c"
+    )
+    assert settings.redis_url == "redis://a:6379/0"
+    assert settings.database_url == "postgresql://b/c"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PARSEFLEET_BATCH_MAX_BYTES": "lots"}, "must be a number"),
+        ({"PARSEFLEET_BATCH_MAX_BYTES": "0"}, "must be positive"),
+        ({"PARSEFLEET_CPU_LIMIT_PCT": "170"}, "within 1..100"),
+        ({"PARSEFLEET_RETRY_CRASHED": "maybe"}, "must be one of 1, true, yes, 0, false, no"),
+        ({"PARSEFLEET_REDIS_URL": "http://user:hunter2@host/"}, "unsupported URL"),
+    ],
+)
+def test_bad_values_raise_config_error(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        Settings.from_env(env)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_redact_url_hides_only_the_password() -> None:
+    assert redact_url("rediss://:s3cret@cache.example:6380/2") == "rediss://:***@cache.example:6380/2"
+    assert redact_url("postgresql://app:pw@db/parse?sslmode=require") == "postgresql://app:***@db/parse?sslmode=require"
+    assert redact_url("unix:///tmp/redis.sock") == "unix:///tmp/redis.sock"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://bob@db:5432/parse?password=hunter2&sslmode=require",
+         "postgresql://bob@db:5432/parse?password=***&sslmode=require"),
+        ("postgresql://db/parse?sslmode=verify-full&sslpassword=hunter2", "postgresql://db/parse?sslmode=verify-full&sslpassword=***"),
+        ("host=db port=5432 password=hunter2 user=bob", "host=db port=5432 password=*** user=bob"),
+        ("host=db password='hunt er2' user=bob", "host=db password=*** user=bob"),
+        ("postgresql://app:hunt/er2@db/parse", "postgresql://app:***@db/parse"),
+        ("postgresql://app:hunter2@[::1]:5432/parse", "postgresql://app:***@[::1]:5432/parse"),
+    ],
+)  # fmt: skip
+def test_redact_url_hides_passwords_wherever_a_url_carries_them(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("redis://:hunter2@/tmp/redis.sock", "database must be a number"),
+        ("redis://:hunter2@cache:63x9/0", "port is not a number"),
+        ("unix://", "needs the socket's path"),
+    ],
+)
+def test_unusable_redis_urls_are_config_errors(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        Settings.from_env({"PARSEFLEET_REDIS_URL": url})
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_database_dsn_in_keyword_form_is_refused_without_its_password() -> None:
+    with pytest.raises(ConfigError, match="unsupported URL") as caught:
+        Settings.from_env({"PARSEFLEET_DATABASE_URL": "host=db password=hunter2"})
+    assert "hunter2" not in str(caught.value)

@@ -1,0 +1,22 @@
+"""``python -m parsefleet.workers [celery worker options]``: one worker, settings from ``PARSEFLEET_*``.
+
+What ``parsefleet run`` starts for its local workers. Unlike ``celery -A``, it imports nothing
+from the working directory (a target repository may hold packages of its own).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from parsefleet.contract.names import QUEUES
+from parsefleet.workers.app import configured_app
+
+
+def main(argv: list[str]) -> None:
+    """Run a worker consuming every language queue until it is stopped."""
+    app = configured_app()
+    app.worker_main(["worker", "--queues", ",".join(QUEUES.values()), *argv])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
