@@ -39,6 +39,13 @@ class Chunker:
             full = self._take(language)
         return full
 
+    def drop(self) -> list[BatchFile]:
+        """Give up every file not yet handed out in a batch (a run cancelled while sending)."""
+        dropped = [item for language in sorted(self._pending) for item in self._pending[language]]
+        self._pending.clear()
+        self._pending_bytes.clear()
+        return dropped
+
     def flush(self) -> Iterator[Batch]:
         """Hand out every non-empty partial batch."""
         for language in sorted(self._pending):

@@ -18,12 +18,14 @@ from pathlib import Path
 from parsefleet.contract.batch import Batch, BatchFile, FileRef
 from parsefleet.contract.settings import Settings
 from parsefleet.contract.versions import parser_version
+from parsefleet.plumbing.broker import redis_client, translated
+from parsefleet.plumbing.outbox import Outbox
 from parsefleet.producer.chunk import Chunker
 from parsefleet.producer.enqueue import Enqueuer
 from parsefleet.producer.records import Failure, Ledger
 from parsefleet.producer.walk import Listed, Plan, is_generated, read_source
 
-__all__ = ["Submission", "Tally", "blob_hash"]
+__all__ = ["CANCELLED", "Submission", "Tally", "blob_hash"]
 
 log = logging.getLogger(__name__)
 # Files are read, hashed, checked against the known blobs and recorded a window at a time. The
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 # ~0.2 s before the workers had anything to do); windows double from there up to _WINDOW_FILES.
 _WINDOW_FILES = 1000
 _FIRST_WINDOW_FILES = 64
+# Why a file read by a run that was then cancelled is not parsed.
+CANCELLED = "cancelled"
 
 
 def blob_hash(content: bytes) -> bytes:
@@ -82,6 +86,12 @@ class Submission:
         self.tally = Tally(str(uuid.uuid4()))
         self._sent_hashes: set[tuple[str, bytes]] = set()
         self._chunker = Chunker(self.tally.run_id, settings.batch_max_bytes, settings.batch_max_files)
+        # Where the current window is, so that an interrupt anywhere leaves an exact account
+        # (``_abandon``): the window being read, batches made and not yet sent, batches sent and
+        # not yet recorded.
+        self._window: _Window | None = None
+        self._unsent: list[Batch] = []
+        self._unrecorded: list[Batch] = []
 
     def run(self, plan: Plan) -> Tally:
         """Filter, batch and enqueue every planned file (see ``plan_targets``); return the tally."""
@@ -91,9 +101,14 @@ class Submission:
             ledger.start([str(root) for root, _listed in plan], self.ci)
             for root, listed in plan:
                 self._submit_root(ledger, enqueuer, root, listed)
-            self._send(ledger, enqueuer, _Window(), list(self._chunker.flush()))
+            self._window = _Window()
+            self._unsent.extend(self._chunker.flush())
+            self._send(ledger, enqueuer)
             self._finish(ledger)
             ledger.mark_finished_if_complete()
+        except (KeyboardInterrupt, SystemExit):
+            self._abandon(ledger)
+            raise
         finally:
             ledger.close()
             enqueuer.close()
@@ -103,13 +118,13 @@ class Submission:
         repository_id = ledger.repository_id(str(root))
         for start, stop in _windows(len(listed)):
             window = self._read_window(root, repository_id, listed[start:stop])
-            batches = self._batch_fresh(ledger, window)
-            self._send(ledger, enqueuer, window, batches)
+            self._batch_fresh(ledger, window)
+            self._send(ledger, enqueuer)
             self.progress(self.tally)
         log.info("submitted %s: %d files listed", root, len(listed))
 
     def _read_window(self, root: Path, repository_id: int, listed: list[Listed]) -> _Window:
-        window = _Window()
+        window = self._window = _Window()
         for item in listed:
             self.tally.seen[item.language] += 1
             if item.skip is not None:
@@ -141,7 +156,7 @@ class Submission:
         self.tally.refused[ref.language, kind] += 1
         window.failures.append((ref, kind, message))
 
-    def _batch_fresh(self, ledger: Ledger, window: _Window) -> list[Batch]:
+    def _batch_fresh(self, ledger: Ledger, window: _Window) -> None:
         languages = {item.ref.language for item in window.fresh}
         known = {
             language: ledger.known(
@@ -151,7 +166,6 @@ class Submission:
             )
             for language in languages
         }
-        batches: list[Batch] = []
         for item in window.fresh:
             key = (item.ref.language, item.ref.blob_hash)
             reason = known[item.ref.language].get(item.ref.blob_hash)
@@ -164,14 +178,49 @@ class Submission:
                 self.tally.sent[item.ref.language] += 1
                 full = self._chunker.add(item)
                 if full is not None:
-                    batches.append(full)
-        return batches
+                    self._unsent.append(full)
 
-    def _send(self, ledger: Ledger, enqueuer: Enqueuer, window: _Window, batches: list[Batch]) -> None:
-        for batch in batches:
-            enqueuer.send(batch)
-        self.tally.batches += len(batches)
-        ledger.record(window.files, batches, window.failures)
+    def _send(self, ledger: Ledger, enqueuer: Enqueuer) -> None:
+        """Send the batches made, then record the window with them in one transaction."""
+        while self._unsent:
+            enqueuer.send(self._unsent[0])
+            self._unrecorded.append(self._unsent.pop(0))
+            self.tally.batches += 1
+        window = self._window or _Window()
+        ledger.record(window.files, self._unrecorded, window.failures)
+        self._window, self._unrecorded = None, []
+
+    def _abandon(self, ledger: Ledger) -> None:
+        """Interrupted: the run is submitted with the batches already sent (the caller cancels
+        those still queued); the files read but not sent are skipped as ``cancelled``; the files
+        not yet read are not part of the run."""
+        if self.tally.submitted:
+            return
+        ledger.close()  # its connection may have been cut in the middle of a statement
+        kept = _kept(self.redis_url, [batch.batch_id for batch in self._unsent])
+        for batch in self._unsent:  # the one being sent may have reached Redis: then it is sent
+            if batch.batch_id in kept:
+                self._unrecorded.append(batch)
+                self.tally.batches += 1
+            else:
+                self._cancel_files(list(batch.files))
+        self._unsent = []
+        self._cancel_files(self._chunker.drop())
+        for language, seen in self.tally.seen.items():  # read, and not yet chunked or skipped
+            self.tally.skipped[language, CANCELLED] += seen - self._accounted(language)
+        window = self._window or _Window()
+        ledger.record(window.files, self._unrecorded, window.failures)
+        self._finish(ledger)
+
+    def _cancel_files(self, files: list[BatchFile]) -> None:
+        for item in files:
+            self.tally.sent[item.ref.language] -= 1
+            self.tally.skip(item.ref.language, CANCELLED)
+
+    def _accounted(self, language: str) -> int:
+        skipped = sum(count for (lang, _reason), count in self.tally.skipped.items() if lang == language)
+        refused = sum(count for (lang, _kind), count in self.tally.refused.items() if lang == language)
+        return self.tally.sent[language] + skipped + refused
 
     def _finish(self, ledger: Ledger) -> None:
         inputs = {language: (seen, self.tally.sent[language]) for language, seen in self.tally.seen.items()}
@@ -179,6 +228,18 @@ class Submission:
         ledger.finish(self.tally.batches, inputs, skips)
         self.tally.submitted = True
         self.progress(self.tally)
+
+
+def _kept(redis_url: str, batch_ids: list[str]) -> set[str]:
+    """Which batches the outbox holds (on a client of its own: the enqueuer's may be cut mid-command)."""
+    if not batch_ids:
+        return set()
+    with translated(redis_url):
+        client = redis_client(redis_url)
+        try:
+            return Outbox(client).holds(batch_ids)
+        finally:
+            client.close()
 
 
 def _windows(total: int) -> Iterator[tuple[int, int]]:

@@ -15,7 +15,8 @@ from parsefleet.workers.app import configured_app
 def main(argv: list[str]) -> None:
     """Run a worker consuming every language queue until it is stopped."""
     app = configured_app()
-    app.worker_main(["worker", "--queues", ",".join(QUEUES.values()), *argv])
+    level = app.settings.log_level
+    app.worker_main(["worker", "--queues", ",".join(QUEUES.values()), "--loglevel", level, *argv])
 
 
 if __name__ == "__main__":

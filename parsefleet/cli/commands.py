@@ -6,26 +6,33 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg
-
-from parsefleet.cli.progress import ProgressBar
-from parsefleet.contract.errors import StoreUnavailable, WorkersDied
+from parsefleet.cli.progress import Progress, ProgressBar
+from parsefleet.cli.watch import IdleFleet, RunWatch, wait_for
+from parsefleet.contract.errors import ParsefleetError
 from parsefleet.contract.names import QUEUES
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing import database, dead_letter
 from parsefleet.plumbing.broker import redis_client, translated
+from parsefleet.plumbing.cancellation import Cancellation, cancel_run
 from parsefleet.plumbing.database import session
 from parsefleet.plumbing.migrations import migrate
 from parsefleet.plumbing.outbox import Outbox
-from parsefleet.plumbing.runs import mark_finished_if_complete
 from parsefleet.producer.submission import Submission, Tally
 from parsefleet.producer.walk import Plan, plan_targets
-from parsefleet.reading.report import RunReport, RunState, load_report, load_state, recent_runs
+from parsefleet.reading.report import (
+    FileOutcome,
+    RunReport,
+    RunState,
+    load_files,
+    load_report,
+    load_state,
+    recent_runs,
+)
 from parsefleet.services.endpoints import Services, usable_data_dir
 from parsefleet.services.local_workers import LocalWorkers
 from parsefleet.telemetry.alerts import Alert, check_alerts
@@ -33,10 +40,13 @@ from parsefleet.telemetry.retention import Retention, apply_retention
 
 __all__ = [
     "FleetStatus",
+    "RunOptions",
     "alerts",
+    "cancel",
     "db_migrate",
     "db_retention",
     "report",
+    "report_files",
     "run",
     "status",
     "submit",
@@ -44,9 +54,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-_POLL_S = 0.25
-_OUTAGE_POLL_S = 1.0
-Connection = psycopg.Connection[tuple[object, ...]]
+
+
+def _quiet(_message: str) -> None:
+    """Say nothing (the default of ``RunOptions.say``)."""
 
 
 def db_migrate(settings: Settings) -> list[str]:
@@ -69,39 +80,65 @@ def db_retention(settings: Settings, keep: timedelta) -> Retention:
             return apply_retention(conn, keep)
 
 
-def run(settings: Settings, targets: Sequence[Path], *, workers: int, progress: bool, ci: bool) -> RunReport:
-    """The main job: services, schema, local workers, submit, wait, report."""
+def run(settings: Settings, targets: Sequence[Path], options: RunOptions) -> RunReport:
+    """The main job: services, schema, local workers, submit, wait, report. Interrupted, it cancels
+    its run (local workers stop with it) and says so."""
     plan = plan_targets(targets)
-    with Services(settings) as services:
+    with Services(settings, say=options.say) as services:
         migrate(services.database_url)
         log_dir = usable_data_dir(settings).private_dir("logs")
-        fleet = LocalWorkers(services.redis_url, services.database_url, log_dir, workers)
+        fleet = LocalWorkers(services.redis_url, services.database_url, log_dir, options.workers)
+        options.say(f"starting {options.workers} local worker{'s' if options.workers > 1 else ''} (logs: {log_dir})")
         fleet.start()
         try:
-            tally = _submit_and_wait(settings, services, plan, ci=ci, progress=progress, fleet=fleet)
+            tally = _submit_and_wait(settings, services, plan, options, fleet=fleet)
         finally:
             fleet.stop()
         with session(services.database_url) as conn:
             return load_report(conn, tally.run_id)
 
 
-def submit(settings: Settings, targets: Sequence[Path], *, wait: bool, progress: bool, ci: bool) -> RunReport:
+def submit(settings: Settings, targets: Sequence[Path], options: RunOptions) -> RunReport:
     """Submit targets to the fleet (running workers elsewhere); optionally wait for the run."""
     plan = plan_targets(targets)
-    with Services(settings) as services:
+    with Services(settings, say=options.say) as services:
         migrate(services.database_url)
-        if wait:
-            tally = _submit_and_wait(settings, services, plan, ci=ci, progress=progress, fleet=None)
+        if options.wait:
+            tally = _submit_and_wait(settings, services, plan, options, fleet=None)
         else:
-            tally = Submission(settings, services.redis_url, services.database_url, ci=ci).run(plan)
+            submission = Submission(settings, services.redis_url, services.database_url, ci=options.ci)
+            tally = _submitted(services, submission, plan, options)
         with session(services.database_url) as conn:
             return load_report(conn, tally.run_id)
+
+
+def cancel(settings: Settings, run_id: str) -> Cancellation:
+    """Cancel a run: its queued batches withdrawn, the run marked cancelled (see plumbing.cancellation)."""
+    with Services(settings) as services:
+        return _cancel(services, run_id)
+
+
+def _cancel(services: Services, run_id: str) -> Cancellation:
+    client = redis_client(services.redis_url)
+    try:
+        redis_errors, store_errors = translated(services.redis_url), database.translated(services.database_url)
+        with session(services.database_url) as conn, redis_errors, store_errors:
+            return cancel_run(conn, client, run_id)
+    finally:
+        client.close()
 
 
 def report(settings: Settings, run_id: str | None) -> RunReport:
     """The report of one run (default: the latest)."""
     with Services(settings, need_redis=False) as services, session(services.database_url) as conn:
         return load_report(conn, run_id)
+
+
+def report_files(settings: Settings, run_id: str | None, statuses: tuple[str, ...]) -> list[FileOutcome]:
+    """The files of a run (default: the latest) whose outline is partial, a fallback, or failed."""
+    with Services(settings, need_redis=False) as services, session(services.database_url) as conn:
+        state = load_state(conn, run_id)
+        return load_files(conn, state.run_id, statuses)
 
 
 @dataclass(frozen=True)
@@ -131,7 +168,7 @@ class FleetStatus:
         for run in map(_state_dict, self.runs):
             lines.append(
                 f"run {run['run_id']} started {run['started_at']} batches {run['batches']} "
-                f"files {run['files_done']} {'finished' if run['finished'] else 'running'}"
+                f"files {run['files_done']} {run['status']}"
             )
         return "\n".join(lines)
 
@@ -155,7 +192,8 @@ def worker(settings: Settings, celery_args: Sequence[str]) -> int:
         from parsefleet.workers.app import build_app
 
         app = build_app(replace(settings, redis_url=services.redis_url, database_url=services.database_url))
-        app.worker_main(["worker", "--queues", ",".join(QUEUES.values()), *celery_args])
+        queues = ",".join(QUEUES.values())
+        app.worker_main(["worker", "--queues", queues, "--loglevel", settings.log_level, *celery_args])
     return 0
 
 
@@ -168,85 +206,90 @@ def write_json(data: object, path: str) -> None:
         Path(path).write_text(text + "\n")
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How ``run`` and ``submit`` behave, from their command-line options."""
+
+    ci: bool = False
+    progress: bool = True
+    wait: bool = True
+    workers: int = 1
+    started_s: float = field(default_factory=time.monotonic)
+    say: Callable[[str], None] = _quiet
+
+
 def _submit_and_wait(
-    settings: Settings,
-    services: Services,
-    plan: Plan,
-    *,
-    ci: bool,
-    progress: bool,
-    fleet: LocalWorkers | None,
+    settings: Settings, services: Services, plan: Plan, options: RunOptions, *, fleet: LocalWorkers | None
 ) -> Tally:
-    bar = ProgressBar(enabled=progress)
-    watch = _RunWatch(services.database_url)
+    bar = ProgressBar(enabled=options.progress, started_s=options.started_s)
+    watch = RunWatch(services.database_url)
+    shown = replace(options, say=bar.say)
 
     def show(tally: Tally) -> None:
         state = watch.state(tally.run_id)
         if state is not None:
-            bar.update(state.files_done, sum(tally.sent.values()), "waiting" if tally.submitted else "submitting")
+            phase = "waiting" if tally.submitted else "sending"
+            bar.update(Progress(sum(tally.seen.values()), sum(tally.sent.values()), state.files_done, phase))
 
-    submission = Submission(settings, services.redis_url, services.database_url, ci=ci, progress=show)
+    submission = Submission(settings, services.redis_url, services.database_url, ci=options.ci, progress=show)
     try:
-        tally = submission.run(plan)
-        _wait(watch, tally, bar, fleet)
+        tally = _submitted(services, submission, plan, shown)
+        _wait(services, watch, tally, bar, shown, fleet=fleet)
     finally:
         watch.close()
         bar.close()
     return tally
 
 
-class _RunWatch:
-    """Polls a run's state on a connection of its own; rides out a PostgreSQL outage, as the workers
-    do (they retry their commits), instead of abandoning a run that will finish once it is back."""
-
-    def __init__(self, database_url: str) -> None:
-        self.database_url = database_url
-        self._conn: Connection | None = None
-        self._down = False
-
-    def state(self, run_id: str) -> RunState | None:
-        """The run's state, marking it finished when complete; None while PostgreSQL is unreachable."""
-        try:
-            self._conn = self._conn or database.connect(self.database_url)
-            with database.translated(self.database_url):
-                mark_finished_if_complete(self._conn, run_id)
-                self._conn.commit()
-                state = load_state(self._conn, run_id)
-        except StoreUnavailable as exc:
-            self.close()
-            if not self._down:
-                log.warning("%s; waiting for it to come back", exc)
-            self._down = True
-            return None
-        if self._down:
-            log.info("PostgreSQL is back; run %s goes on", run_id)
-        self._down = False
-        return state
-
-    def close(self) -> None:
-        """Drop the connection."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+def _submitted(services: Services, submission: Submission, plan: Plan, options: RunOptions) -> Tally:
+    """Run the producer; interrupted, cancel what it had sent and say so."""
+    try:
+        return submission.run(plan)
+    except KeyboardInterrupt:
+        _cancel_interrupted(services, submission.tally.run_id, options.say)
+        raise
 
 
-def _wait(watch: _RunWatch, tally: Tally, bar: ProgressBar, fleet: LocalWorkers | None) -> None:
-    total = sum(tally.sent.values())
-    while True:
-        state = watch.state(tally.run_id)
-        if state is not None:
-            bar.update(state.files_done, total, "waiting")
-            if state.finished:
-                return
-        if fleet is not None and len(fleet.dead()) == fleet.count:
-            raise WorkersDied(f"every local worker exited (codes {fleet.dead()}); see {fleet.log_dir}")
-        time.sleep(_POLL_S if state is not None else _OUTAGE_POLL_S)
+def _wait(
+    services: Services,
+    watch: RunWatch,
+    tally: Tally,
+    bar: ProgressBar,
+    options: RunOptions,
+    *,
+    fleet: LocalWorkers | None,
+) -> None:
+    seen, sent = sum(tally.seen.values()), sum(tally.sent.values())
+
+    def show(state: RunState) -> None:
+        bar.update(Progress(seen, sent, state.files_done, "waiting"))
+
+    idle = None if fleet is not None else IdleFleet(services.redis_url, options.say)
+    try:
+        wait_for(watch, tally.run_id, show, fleet=fleet, idle=idle)
+    except KeyboardInterrupt:
+        if fleet is None:  # the fleet goes on without this process
+            options.say(f"stopped waiting; run {tally.run_id} goes on (parsefleet report / parsefleet cancel)")
+        else:
+            _cancel_interrupted(services, tally.run_id, options.say)
+        raise
+
+
+def _cancel_interrupted(services: Services, run_id: str, say: Callable[[str], None]) -> None:
+    """Cancel the run of an interrupted command; a failure to do so is said, not raised."""
+    try:
+        done = _cancel(services, run_id)
+    except ParsefleetError as exc:
+        say(f"parsefleet: interrupted; run {run_id} could not be cancelled: {exc}")
+        return
+    say(f"parsefleet: interrupted; {done.render()}")
 
 
 def _state_dict(state: RunState) -> dict[str, object]:
     return {
         "run_id": state.run_id,
         "started_at": state.started_at.isoformat(),
+        "status": state.status,
         "finished": state.finished,
         "batches": f"{state.batches_done}/{state.batches_total if state.batches_total is not None else '?'}",
         "files_done": state.files_done,

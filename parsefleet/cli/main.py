@@ -11,12 +11,13 @@ import logging
 import os
 import sys
 import time
+import uuid
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from parsefleet import __version__
-from parsefleet.cli import commands
+from parsefleet.cli import commands, interrupts
 from parsefleet.contract.errors import (
     ConfigError,
     CorpusError,
@@ -30,7 +31,7 @@ from parsefleet.contract.errors import (
 from parsefleet.contract.languages import LANGUAGES
 from parsefleet.contract.names import TELEMETRY_FLAG
 from parsefleet.contract.settings import Settings
-from parsefleet.reading.report import RunReport, render
+from parsefleet.reading.report import FILE_STATUSES, RunReport, render, render_files
 from parsefleet.telemetry import rollout
 from parsefleet.telemetry.cli_runs import record_cli_run
 
@@ -43,23 +44,21 @@ EXIT_SERVICE = 3
 EXIT_INTERRUPTED = 130
 # Commands whose duration and exit code go to cli_runs / cli_cmd_duration_ms (not the long-lived
 # worker, nor bench and parity, which measure themselves).
-_RECORDED = frozenset({"run", "submit", "status", "report", "db"})
+_RECORDED = frozenset({"run", "submit", "status", "report", "cancel", "db"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``parsefleet`` console script."""
+    started = time.perf_counter()
+    interrupts.install()
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("PARSEFLEET_LOG_LEVEL", "WARNING").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
         settings = Settings.from_env(redis_url=args.redis_url, database_url=args.database_url, data_dir=args.data_dir)
     except ParsefleetError as exc:
         print(f"parsefleet: error: {exc}", file=sys.stderr)
         return _exit_code(exc)
-    started = time.perf_counter()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     code = _handle(settings, args)
     if args.command in _RECORDED:
         record_cli_run(settings, args.command, (time.perf_counter() - started) * 1000, code, ci=_ci(args))
@@ -69,9 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _handle(settings: Settings, args: argparse.Namespace) -> int:
     try:
         code: int = args.handler(settings, args)
-    except KeyboardInterrupt:
-        print("parsefleet: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        print(f"parsefleet: interrupted ({exc})" if str(exc) else "parsefleet: interrupted", file=sys.stderr)
+        return interrupts.exit_code(exc)
     except ParsefleetError as exc:
         print(f"parsefleet: error: {exc}", file=sys.stderr)
         return _exit_code(exc)
@@ -101,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_worker(sub, common)
     _add_status(sub, common)
     _add_report(sub, common)
+    _add_cancel(sub, common)
     _add_bench(sub, common)
     _add_alerts(sub, common)
     _add_flag(sub, common)
@@ -162,7 +162,19 @@ def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser], common
     command = sub.add_parser("report", parents=[common], help="the report of a run")
     command.add_argument("run_id", nargs="?", help="run id (default: the latest run)")
     command.add_argument("--json", action="store_true", help="print JSON")
+    command.add_argument(
+        "--files",
+        action="append",
+        choices=FILE_STATUSES,
+        help="list the run's files whose outline is partial, fallback or failed (repeatable)",
+    )
     command.set_defaults(handler=_report)
+
+
+def _add_cancel(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    command = sub.add_parser("cancel", parents=[common], help="cancel a run: withdraw its queued batches")
+    command.add_argument("run_id", help="run id (from `parsefleet status`)")
+    command.set_defaults(handler=_cancel)
 
 
 def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
@@ -259,7 +271,8 @@ def _ci(args: argparse.Namespace) -> bool:
 
 
 def _finish(report: RunReport, args: argparse.Namespace) -> int:
-    print(render(report))
+    if args.json != "-":  # with '-', stdout holds the JSON alone
+        print(render(report))
     if args.json:
         commands.write_json(report.as_dict(), args.json)
     if not report.state.finished:
@@ -268,18 +281,26 @@ def _finish(report: RunReport, args: argparse.Namespace) -> int:
     return EXIT_FAILED if args.strict and failed else EXIT_OK
 
 
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _options(args: argparse.Namespace, *, wait: bool, workers: int = 1) -> commands.RunOptions:
+    return commands.RunOptions(ci=_ci(args), progress=not args.no_progress, wait=wait, workers=workers, say=_say)
+
+
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ConfigError("--workers must be 1 or more")
     targets = args.targets or [Path.cwd()]
     settings = _with_run_options(settings, args)
-    report = commands.run(settings, targets, workers=args.workers, progress=not args.no_progress, ci=_ci(args))
+    report = commands.run(settings, targets, _options(args, wait=True, workers=args.workers))
     return _finish(report, args)
 
 
 def _submit(settings: Settings, args: argparse.Namespace) -> int:
     settings = _with_run_options(settings, args)
-    report = commands.submit(settings, args.targets, wait=args.wait, progress=not args.no_progress, ci=_ci(args))
+    report = commands.submit(settings, args.targets, _options(args, wait=args.wait))
     if not args.wait:
         print(f"submitted run {report.state.run_id}: {report.state.batches_total} batches")
         return EXIT_OK
@@ -288,6 +309,22 @@ def _submit(settings: Settings, args: argparse.Namespace) -> int:
 
 def _with_run_options(settings: Settings, args: argparse.Namespace) -> Settings:
     return replace(settings, retry_crashed=True) if args.retry_crashed else settings
+
+
+def _run_id(value: str | None) -> str | None:
+    """A run id as given, or InputError (exit 2) when it cannot be one."""
+    if value is None:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InputError(f"not a run id: {value!r} (`parsefleet status` lists the latest runs)") from None
+
+
+def _cancel(settings: Settings, args: argparse.Namespace) -> int:
+    done = commands.cancel(settings, str(_run_id(args.run_id)))
+    print(done.render())
+    return EXIT_OK
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
@@ -305,12 +342,19 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _report(settings: Settings, args: argparse.Namespace) -> int:
-    report = commands.report(settings, args.run_id)
+    if args.files:
+        found = commands.report_files(settings, _run_id(args.run_id), tuple(args.files))
+        if args.json:
+            commands.write_json([asdict(item) for item in found], "-")
+        else:
+            print(render_files(found))
+        return EXIT_OK
+    report = commands.report(settings, _run_id(args.run_id))
     if args.json:
         commands.write_json(report.as_dict(), "-")
     else:
         print(render(report))
-    return EXIT_OK
+    return EXIT_OK if report.state.finished else EXIT_FAILED
 
 
 def _bench(settings: Settings, args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ _SECRET_QUERY = re.compile(r"(?i)([?&](?:ssl)?password=)[^&#]*")
 _SECRET_KEYWORD = re.compile(r"(?i)\b((?:ssl)?password\s*=\s*)(?:'(?:[^'\\]|\\.)*'|\S*)")
 _KEEP_NAME = r"\1***"
 _ROOT_DATA_DIR = Path("/var/lib/parsefleet")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _default_data_dir() -> Path:
@@ -117,8 +118,11 @@ class Settings:
     max_memory_mb: int = 512
     # PARSEFLEET_CPU_LIMIT_PCT: share of the worker's CPUs it may use.
     cpu_limit_pct: int = 70
-    # PARSEFLEET_LOG_LEVEL: logging level name.
-    log_level: str = "INFO"
+    # PARSEFLEET_LOG_LEVEL: the level of parsefleet's log lines (DEBUG, INFO, WARNING, ERROR): the
+    # CLI's on stderr, and the workers' (`parsefleet worker`, the local workers of `parsefleet run`,
+    # whose logs are in <data_dir>/logs). INFO adds a line per batch in the workers and per step in
+    # the CLI.
+    log_level: str = "WARNING"
     # PARSEFLEET_FLAG_CACHE_TTL_S: how long a worker process trusts its copy of the telemetry flag
     # (telemetry.v2.parser_cli); at most 5 s, so a change reaches every worker within 10 s.
     flag_cache_ttl_s: float = 5.0
@@ -158,6 +162,8 @@ class Settings:
             raise ConfigError(f"flag_cache_ttl_s must be within 0..5, got {self.flag_cache_ttl_s}")
         if self.snapshot_keep_h <= 0:
             raise ConfigError(f"snapshot_keep_h must be positive, got {self.snapshot_keep_h}")
+        if self.log_level not in _LOG_LEVELS:
+            raise ConfigError(f"log_level must be one of {', '.join(_LOG_LEVELS)}, got {self.log_level!r}")
         if self.worker_concurrency < 0:
             raise ConfigError(f"worker_concurrency must be 0 (one per CPU) or more, got {self.worker_concurrency}")
         _check_urls(self.redis_url, self.database_url)
@@ -190,7 +196,7 @@ def _convert(name: str, raw: str, annotation: object) -> Any:
         raise ConfigError(f"{_ENV_PREFIX}{name.upper()} must be a number, got {raw!r}") from None
     if kind == "Path":
         return Path(raw).expanduser()
-    return raw
+    return raw.upper() if name == "log_level" else raw
 
 
 def redact_url(url: str) -> str:

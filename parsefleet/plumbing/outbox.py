@@ -94,6 +94,13 @@ class Outbox:
         """Remember one batch until it is finished."""
         self.client.hset(OUTBOX_KEY, kept.batch_id, msgpack.packb([kept.queue, kept.payload], use_bin_type=True))
 
+    def holds(self, batch_ids: list[str]) -> set[str]:
+        """Those of ``batch_ids`` that are kept."""
+        if not batch_ids:
+            return set()
+        found = self.client.hmget(OUTBOX_KEY, batch_ids)
+        return {batch_id for batch_id, record in zip(batch_ids, found, strict=True) if record is not None}
+
     def count(self) -> int:
         """Batches sent and not yet finished."""
         return int(self.client.hlen(OUTBOX_KEY))

@@ -1,5 +1,10 @@
-"""The run report: per language, files seen, parsed, skipped (why), failed (why), symbols,
-throughput and batch latency. Computed in SQL from the stored facts, so any run can be reported.
+"""The run report: per language, files seen, parsed, skipped (why), failed (why), cancelled,
+symbols, throughput and batch latency; which files were partial or failed. Computed in SQL from the
+stored facts, so any run can be reported.
+
+Every file seen ends in one column: ``seen = parsed + skipped + failed + cancelled``. A language's
+files/min is over its own busy time (its first batch started to its last finished); the total
+row's is over the whole run (the run started to its last batch finished).
 """
 
 from __future__ import annotations
@@ -16,7 +21,23 @@ from psycopg.rows import class_row, dict_row
 from parsefleet.contract.errors import RunNotFound
 from parsefleet.plumbing.database import sql
 
-__all__ = ["LanguageReport", "RunReport", "RunState", "load_report", "load_state", "recent_runs", "render"]
+__all__ = [
+    "FILE_STATUSES",
+    "FileOutcome",
+    "LanguageReport",
+    "RunReport",
+    "RunState",
+    "Totals",
+    "load_files",
+    "load_report",
+    "load_state",
+    "recent_runs",
+    "render",
+    "render_files",
+]
+
+# What ``parsefleet report --files`` can list.
+FILE_STATUSES = ("partial", "fallback", "failed")
 
 _HERE = Path(__file__).parent
 Connection = psycopg.Connection[tuple[object, ...]]
@@ -27,17 +48,26 @@ class RunState:
     """How far a run has got."""
 
     run_id: str
+    targets: list[str]
     started_at: datetime
     submitted_at: datetime | None
     finished_at: datetime | None
+    cancelled_at: datetime | None
     batches_total: int | None
     batches_done: int
     files_done: int
 
     @property
     def finished(self) -> bool:
-        """True when every batch of a submitted run has a result."""
+        """True when every batch of a submitted run has a result (cancelled ones included)."""
         return self.finished_at is not None
+
+    @property
+    def status(self) -> str:
+        """running, finished or cancelled."""
+        if self.cancelled_at is not None:
+            return "cancelled"
+        return "finished" if self.finished else "running"
 
 
 @dataclass
@@ -52,8 +82,10 @@ class LanguageReport:
     partial: int
     fallback: int
     failed: int
+    cancelled: int
     symbols: int
     elapsed_s: float | None
+    busy_s: float | None
     p50_ms: float | None
     p95_ms: float | None
     skipped: dict[str, int] = field(default_factory=dict)
@@ -66,15 +98,15 @@ class LanguageReport:
 
     @property
     def files_per_min(self) -> float | None:
-        """Files the workers finished per minute of the run."""
-        if not self.done or not self.elapsed_s:
+        """Files the workers finished per minute of this language's own busy time."""
+        if not self.done or not self.busy_s:
             return None
-        return self.done / self.elapsed_s * 60
+        return self.done / self.busy_s * 60
 
     @property
     def accounted(self) -> bool:
-        """True when every seen file is parsed, skipped or failed."""
-        return self.seen == self.parsed + self.skipped_total + self.failed
+        """True when every seen file is parsed, skipped, failed or cancelled."""
+        return self.seen == self.parsed + self.skipped_total + self.failed + self.cancelled
 
 
 @dataclass
@@ -90,19 +122,63 @@ class RunReport:
         """Files parsed in this run, all languages."""
         return sum(item.parsed for item in self.languages)
 
+    @property
+    def total(self) -> Totals:
+        """Every language together; files/min over the whole run."""
+        return Totals.of(self.languages)
+
     def as_dict(self) -> dict[str, Any]:
-        """The report as JSON-ready data."""
+        """The report as JSON-ready data (numbers as numbers; paths exact)."""
         return {
             "run_id": self.state.run_id,
+            "status": self.state.status,
             "finished": self.state.finished,
+            "repositories": list(self.state.targets),
             "languages": [
                 {**asdict(item), "files_per_min": item.files_per_min, "skipped_total": item.skipped_total}
                 for item in self.languages
             ],
+            "total": asdict(self.total),
             "failed_files": [
                 dict(zip(("language", "kind", "path", "message"), row, strict=True)) for row in self.failed_files
             ],
         }
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The report's total row."""
+
+    seen: int
+    parsed: int
+    skipped: int
+    failed: int
+    cancelled: int
+    symbols: int
+    files_per_min: float | None
+
+    @classmethod
+    def of(cls, languages: list[LanguageReport]) -> Totals:
+        """Sum the languages; the rate is files done over the run's elapsed time."""
+        done = sum(item.done for item in languages)
+        elapsed = max((item.elapsed_s or 0.0 for item in languages), default=0.0)
+        rate = done / elapsed * 60 if done and elapsed else None
+        return cls(
+            sum(item.seen for item in languages), sum(item.parsed for item in languages),
+            sum(item.skipped_total for item in languages), sum(item.failed for item in languages),
+            sum(item.cancelled for item in languages), sum(item.symbols for item in languages), rate,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """A file of a run whose outline is partial, a fallback, or failed."""
+
+    language: str
+    status: str
+    kind: str
+    repository: str
+    path: str
 
 
 def load_state(conn: Connection, run_id: str | None) -> RunState:
@@ -144,43 +220,107 @@ def load_report(conn: Connection, run_id: str | None) -> RunReport:
     return RunReport(state, languages, failed_files)
 
 
+def load_files(conn: Connection, run_id: str, statuses: tuple[str, ...]) -> list[FileOutcome]:
+    """The files of ``run_id`` whose outline has one of ``statuses`` (see FILE_STATUSES)."""
+    from parsefleet.contract.languages import LANGUAGES
+    from parsefleet.contract.versions import parser_version
+
+    params = {
+        "run_id": run_id,
+        "statuses": list(statuses),
+        "parser_versions": [parser_version(language) for language in LANGUAGES],
+    }
+    with conn.cursor(row_factory=class_row(FileOutcome)) as cursor:
+        found = cursor.execute(sql(_HERE, "report_files"), params).fetchall()
+    conn.commit()
+    return found
+
+
 _COLUMNS: tuple[tuple[str, int], ...] = (
-    ("seen", 7), ("parsed", 8), ("skipped", 9), ("failed", 8), ("symbols", 9),
+    ("seen", 7), ("parsed", 8), ("skipped", 9), ("failed", 8), ("cancelled", 11), ("symbols", 9),
     ("files/min", 11), ("p50 ms", 9), ("p95 ms", 9),
 )  # fmt: skip
+_STATUS_NOTES = {
+    "partial": "tree-sitter found syntax errors; the rest is outlined",
+    "fallback": "CPython's ast outline used where tree-sitter failed",
+}
 
 
 def render(report: RunReport, *, max_failures: int = 20) -> str:
     """The report as text for a terminal."""
-    finished = "" if report.state.finished else " (not finished)"
-    lines = [f"run {report.state.run_id}{finished}", "language " + "".join(f"{n:>{w}}" for n, w in _COLUMNS)]
+    lines = [_title(report.state), "language " + "".join(f"{n:>{w}}" for n, w in _COLUMNS)]
     for item in report.languages:
         cells = (
-            item.seen, item.parsed, item.skipped_total, item.failed, item.symbols,
+            item.seen, item.parsed, item.skipped_total, item.failed, item.cancelled, item.symbols,
             _num(item.files_per_min, ".0f"), _num(item.p50_ms, ".1f"), _num(item.p95_ms, ".1f"),
         )  # fmt: skip
-        lines.append(f"{item.language:<9}" + "".join(f"{c:>{w}}" for c, (_n, w) in zip(cells, _COLUMNS, strict=True)))
+        lines.append(_row(item.language, cells))
+    if len(report.languages) > 1:
+        total = report.total
+        cells = (total.seen, total.parsed, total.skipped, total.failed, total.cancelled, total.symbols,
+                 _num(total.files_per_min, ".0f"), "", "")  # fmt: skip
+        lines.append(_row("total", cells))
+    lines.append("  files/min: per language over its own busy time; total over the whole run")
     lines.extend(_detail_lines(report))
     shown = report.failed_files[:max_failures]
-    lines.extend(f"  failed {kind}: {path}: {message}" for _lang, kind, path, message in shown)
+    lines.extend(f"  failed {kind}: {shown_path(path)}: {message}" for _lang, kind, path, message in shown)
     if len(report.failed_files) > max_failures:
-        lines.append(f"  … and {len(report.failed_files) - max_failures} more (parsefleet report --json)")
-    if report.parsed == 0 and report.state.finished:
+        lines.append(f"  … and {len(report.failed_files) - max_failures} more (parsefleet report --files failed)")
+    if report.parsed == 0 and report.state.finished and not report.state.cancelled_at:
         lines.append("nothing to parse: every file is unchanged since an earlier run (or skipped)")
     return "\n".join(lines)
 
 
-def _detail_lines(report: RunReport) -> list[str]:
+def render_files(found: list[FileOutcome]) -> str:
+    """``parsefleet report --files``: one line a file."""
+    if not found:
+        return "no such file in this run"
     lines = []
-    for item in report.languages:
-        notes = [f"{reason} {count}" for reason, count in sorted(item.skipped.items())]
-        notes += [f"failed {kind} {count}" for kind, count in sorted(item.failures.items())]
-        if item.partial or item.fallback:
-            notes.append(f"partial {item.partial}, fallback {item.fallback}")
-        if notes:
-            lines.append(f"  {item.language}: " + ", ".join(notes))
+    for item in found:
+        what = f"{item.status} {item.kind}".strip()
+        lines.append(f"{item.language:<7} {what:<18} {shown_path(item.repository)}/{shown_path(item.path)}")
+    return "\n".join(lines)
+
+
+def _title(state: RunState) -> str:
+    status = {"running": " (not finished)", "cancelled": " (cancelled)"}.get(state.status, "")
+    names = ", ".join(shown_path(target) for target in state.targets)
+    return f"run {state.run_id}{status}: {names}"
+
+
+def _row(label: str, cells: tuple[object, ...]) -> str:
+    return f"{label:<9}" + "".join(f"{c:>{w}}" for c, (_n, w) in zip(cells, _COLUMNS, strict=True))
+
+
+def _detail_lines(report: RunReport) -> list[str]:
+    """Skip reasons, failure kinds and parse statuses, each on a labelled line; zero counts left out."""
+    groups = {
+        "skipped": {item.language: dict(item.skipped) for item in report.languages},
+        "failed": {item.language: dict(item.failures) for item in report.languages},
+        "parsed with notes": {
+            item.language: {"partial": item.partial, "fallback": item.fallback} for item in report.languages
+        },
+    }
+    lines = []
+    for label, by_language in groups.items():
+        parts = [
+            f"{language}: " + ", ".join(f"{name} {count}" for name, count in sorted(counts.items()) if count)
+            for language, counts in by_language.items()
+            if any(counts.values())
+        ]
+        if parts:
+            lines.append(f"  {label}: " + "; ".join(parts))
+    notes = {status for item in report.languages for status in ("partial", "fallback") if getattr(item, status)}
+    lines.extend(
+        f"    {status}: {_STATUS_NOTES[status]} (parsefleet report --files {status})" for status in sorted(notes)
+    )
     return lines
 
 
 def _num(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
+
+
+def shown_path(path: str) -> str:
+    """A path as a terminal may show it: control characters escaped (the JSON keeps it exact)."""
+    return path.encode("unicode_escape").decode("ascii") if not path.isprintable() else path

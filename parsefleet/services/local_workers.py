@@ -45,7 +45,7 @@ class LocalWorkers:
             # -P: nothing from the working directory on sys.path; cwd: the log directory, not a target
             command = [
                 sys.executable, "-P", "-m", "parsefleet.workers", "--hostname", f"parsefleet-local-{index}@%h",
-                "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+                "--without-gossip", "--without-mingle",
             ]  # fmt: skip
             with open(self.log_dir / f"worker-{index}.log", "ab") as log_file:
                 self.processes.append(
