@@ -19,10 +19,11 @@ from celery import Celery
 from parsefleet.contract.batch import Batch, encode_batch
 from parsefleet.contract.errors import BrokerUnavailable
 from parsefleet.contract.names import queue_for
-from parsefleet.contract.settings import Settings, redact_url
+from parsefleet.contract.settings import Settings
 from parsefleet.plumbing.backoff import Backoff
 from parsefleet.plumbing.broker import celery_config, redis_client, translated
 from parsefleet.plumbing.outbox import Kept, Outbox, send
+from parsefleet.plumbing.redaction import shown_url
 
 __all__ = ["Enqueuer"]
 
@@ -65,7 +66,7 @@ class Enqueuer:
                 },
             )
         except kombu.exceptions.OperationalError as exc:
-            raise BrokerUnavailable(f"Redis at {redact_url(self.redis_url)} refused a batch ({exc})") from exc
+            raise BrokerUnavailable(f"Redis at {shown_url(self.redis_url)} refused a batch ({exc})") from exc
 
     def depth(self, queue: str) -> int:
         """Batches waiting in one queue; raises BrokerUnavailable once Redis has been unreachable for

@@ -40,7 +40,7 @@ def probed_run(
     probe = TreeProbe([process.pid for process in fleet.processes], interval_s=interval_s)
     probe.start()
     try:
-        report = commands.submit(settings, [repo], wait=True, progress=False, ci=False)
+        report = commands.submit(settings, [repo], commands.RunOptions(ci=False, progress=False, wait=True))
     finally:
         probe.stop()
         fleet.stop()

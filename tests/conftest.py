@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +32,10 @@ from parsefleet.plumbing.migrations import scratch_database
 from parsefleet.services.endpoints import Services
 from parsefleet.services.local_workers import LocalWorkers
 
+ROOT = Path(__file__).resolve().parents[1]
+# A python the service account can run under root (the repository's may live in a closed home).
+BASE_PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+_INSTALL_TIMEOUT_S = 900
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CONFIGURED_REDIS_URL = os.environ.get("PARSEFLEET_TEST_REDIS_URL", "")
 CONFIGURED_PG_URL = os.environ.get("PARSEFLEET_TEST_DATABASE_URL", "")
@@ -170,3 +176,37 @@ def tsdb_url() -> Iterator[str]:
     _require(TSDB_ADMIN_URL, "TimescaleDB")
     with scratch_database(TSDB_ADMIN_URL, "parsefleet_tsdb") as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def wheel() -> Iterator[Path]:
+    """The project's wheel, built from this checkout."""
+    out = Path(tempfile.mkdtemp(prefix="parsefleet-wheel-"))
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(ROOT)],
+            check=True,
+            capture_output=True,
+            timeout=_INSTALL_TIMEOUT_S,
+        )
+        yield next(out.glob("parsefleet-*.whl"))
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def installed(wheel: Path) -> Iterator[Path]:
+    """A fresh venv (outside the repository) with the wheel installed; its bin directory."""
+    venv = Path(tempfile.mkdtemp(prefix="parsefleet-venv-"))
+    venv.chmod(0o755)  # under root, the local workers run as the service account: it must reach the venv
+    try:
+        subprocess.run([BASE_PYTHON, "-m", "venv", str(venv)], check=True, capture_output=True)
+        subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "--quiet", str(wheel)],
+            check=True,
+            capture_output=True,
+            timeout=_INSTALL_TIMEOUT_S,
+        )
+        yield venv / "bin"
+    finally:
+        shutil.rmtree(venv, ignore_errors=True)

@@ -91,7 +91,7 @@ def test_a_loaded_worker_stays_under_its_cpu_cap(settings: Settings, tmp_path: P
         probe = TreeProbe([process.pid for process in fleet.processes])
         probe.start()
         started = time.monotonic()
-        report = commands.submit(settings, [repo], wait=True, progress=False, ci=False)
+        report = commands.submit(settings, [repo], commands.RunOptions(ci=False, progress=False, wait=True))
         elapsed_s = time.monotonic() - started
         probe.stop()
     finally:

@@ -11,7 +11,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from parsefleet.contract.settings import Settings
+from parsefleet.services.local_workers import LocalWorkers
 from tests.conftest import FIXTURES
+from tests.services import wait_until
 
 PARSEFLEET = [sys.executable, "-m", "parsefleet.cli.main"]
 
@@ -161,3 +164,39 @@ def test_commands_are_recorded_in_cli_runs_and_statsd(
     with psycopg.connect(clean_db) as conn:
         rows = conn.execute("SELECT command, exit_code, ci, step2 FROM cli_runs ORDER BY time").fetchall()
     assert rows == [("status", 0, True, True), ("report", 2, True, True)]
+
+
+@pytest.mark.parametrize("password", ["pa?ss#w0rd", "p#ss?w0rd"])
+def test_passwords_with_url_separators_are_not_printed(password: str, tmp_path: Path) -> None:
+    """libpq accepts '?' and '#' unencoded in a password; the CLI's error must not show any of it."""
+    env = {
+        "PARSEFLEET_REDIS_URL": "redis://127.0.0.1:1/0",
+        "PARSEFLEET_DATABASE_URL": f"postgresql://app:{password}@127.0.0.1:1/parse",
+    }
+    done = _run(["status"], env=env)
+    assert done.returncode == 3, done.stderr
+    assert "w0rd" not in done.stderr + done.stdout and "ss#" not in done.stderr and "ss?" not in done.stderr
+    assert "127.0.0.1" in done.stderr
+
+
+@pytest.mark.service
+def test_a_worker_retrying_a_database_never_logs_its_password(
+    tmp_path: Path, settings: Settings, statsd_server: socket.socket
+) -> None:
+    """A worker whose database refuses its password retries the batch; its log never shows it."""
+    assert settings.database_url
+    wrong = settings.database_url.replace("postgresql://postgres@", "postgresql://postgres:wr%3Fng?pw#x9z@", 1)
+    assert wrong != settings.database_url
+    fleet = LocalWorkers(settings.redis_url or "", wrong, tmp_path / "logs", env={"PARSEFLEET_LOG_LEVEL": "INFO"})
+    fleet.start()
+    try:
+        done = _run(["submit", str(FIXTURES)], env={
+            "PARSEFLEET_REDIS_URL": settings.redis_url or "", "PARSEFLEET_DATABASE_URL": settings.database_url,
+        })  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        log = tmp_path / "logs" / "worker-0.log"
+        wait_until(lambda: log.exists() and "store unavailable, retry" in log.read_text(), "a retry logged", 120)
+    finally:
+        fleet.stop()
+    text = log.read_text()
+    assert "pw#x9z" not in text and "x9z" not in text and "wr%3Fng" not in text and "wr?ng" not in text

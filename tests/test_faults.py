@@ -51,7 +51,7 @@ class _Submit:
         self.result: dict[str, RunReport] = {}
         self.thread = threading.Thread(
             target=lambda: self.result.setdefault(
-                "report", commands.submit(settings, [repo], wait=True, progress=False, ci=False)
+                "report", commands.submit(settings, [repo], commands.RunOptions(ci=False, progress=False, wait=True))
             )
         )
         self.thread.start()
@@ -109,7 +109,7 @@ def test_killing_pool_children_mid_batch_loses_nothing(settings: Settings, tmp_p
     thread = threading.Thread(target=killer)
     thread.start()
     try:
-        report = commands.submit(settings, [repo], wait=True, progress=False, ci=False)
+        report = commands.submit(settings, [repo], commands.RunOptions(ci=False, progress=False, wait=True))
     finally:
         stop.set()
         thread.join()

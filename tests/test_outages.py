@@ -57,7 +57,9 @@ class _Run:
 
     def _submit(self, repo: Path) -> None:
         try:
-            self.report = commands.submit(self.settings, [repo], wait=True, progress=False, ci=False)
+            self.report = commands.submit(
+                self.settings, [repo], commands.RunOptions(ci=False, progress=False, wait=True)
+            )
         except BaseException as exc:
             self.error = exc
             raise

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.service
 
 
 def _submit(settings: Settings, repo: Path) -> RunReport:
-    return commands.submit(settings, [repo], wait=True, progress=False, ci=False)
+    return commands.submit(settings, [repo], commands.RunOptions(ci=False, progress=False, wait=True))
 
 
 def _source_files(repo: Path) -> list[Path]:

@@ -61,11 +61,14 @@ def test_a_file_that_kills_its_worker_is_isolated_and_recorded_as_crash(settings
         ).fetchone()
     assert early == (0,), "the run was marked finished before its last batch"
     # The next run does not feed the file to a worker again, unless asked to
-    again = commands.submit(settings, [repo], wait=False, progress=False, ci=False)
+    again = commands.submit(settings, [repo], commands.RunOptions(ci=False, progress=False, wait=False))
     python = next(item for item in again.languages if item.language == "python")
     assert python.skipped == {"unchanged": _FILES, "crashed-before": 1}, python
     retry = replace(settings, retry_crashed=True)
-    assert commands.submit(retry, [repo], wait=False, progress=False, ci=False).state.batches_total == 1
+    assert (
+        commands.submit(retry, [repo], commands.RunOptions(ci=False, progress=False, wait=False)).state.batches_total
+        == 1
+    )
     peak = max(probe.peak_rss_mb.values())
     print(
         f"poison: {figures.files} files, 0 lost, 0 duplicated, {figures.splits} splits, {kills} pool children killed"

@@ -255,7 +255,7 @@ def test_cli_commands_follow_the_flag_at_once(settings: Settings, clean_redis: r
 
 def _submit_one(settings: Settings, repo: Path, index: int) -> str:
     (repo / "f.py").write_text(f"def f{index}():\n    return {index}\n")
-    report = commands.submit(settings, [repo], wait=True, progress=False, ci=False)
+    report = commands.submit(settings, [repo], commands.RunOptions(ci=False, progress=False, wait=True))
     assert report.state.finished
     return report.state.run_id
 
@@ -313,7 +313,9 @@ def test_reconciliation_finds_no_gap_after_real_work_and_names_a_dropped_row(
     repo.mkdir()
     for index in range(16):
         (repo / f"m{index}.py").write_text(f"def m{index}():\n    pass\n")
-    report = commands.submit(replace(settings, batch_max_files=1), [repo], wait=True, progress=False, ci=False)
+    report = commands.submit(
+        replace(settings, batch_max_files=1), [repo], commands.RunOptions(ci=False, progress=False, wait=True)
+    )
     assert report.state.finished and report.state.batches_total == 16
     batches = [str(row[0]) for row in _rows(settings.database_url, "SELECT batch_id FROM batch_results")]
     stored = {str(row[0]) for row in _rows(settings.database_url, "SELECT batch_id FROM batch_metrics")}

@@ -42,7 +42,7 @@ def test_pipeline_report_and_dashboard_queries_on_timescaledb(
     fleet = LocalWorkers(redis_url, tsdb_url, tmp_path / "logs")
     fleet.start()
     try:
-        report = commands.submit(settings, [FIXTURES], wait=True, progress=False, ci=True)
+        report = commands.submit(settings, [FIXTURES], commands.RunOptions(ci=True, progress=False, wait=True))
     finally:
         fleet.stop()
     assert report.state.finished

@@ -8,12 +8,8 @@ nothing: the CLI, its local workers and ``parsefleet worker`` import only the in
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
-import tempfile
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,47 +17,9 @@ import pytest
 from tests.conftest import FIXTURES
 from tests.services import wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
-# A python the service account can run under root (the repository's may live in a closed home).
-BASE_PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
-_INSTALL_TIMEOUT_S = 900
 _HIJACK = "import pathlib\npathlib.Path(__file__).with_name('IMPORTED').write_text({name!r})\nraise SystemExit(9)\n"
 
 pytestmark = [pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def wheel() -> Iterator[Path]:
-    """The project's wheel, built from this checkout."""
-    out = Path(tempfile.mkdtemp(prefix="parsefleet-wheel-"))
-    try:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(ROOT)],
-            check=True,
-            capture_output=True,
-            timeout=_INSTALL_TIMEOUT_S,
-        )
-        yield next(out.glob("parsefleet-*.whl"))
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def installed(wheel: Path) -> Iterator[Path]:
-    """A fresh venv (outside the repository) with the wheel installed; its bin directory."""
-    venv = Path(tempfile.mkdtemp(prefix="parsefleet-venv-"))
-    venv.chmod(0o755)  # under root, the local workers run as the service account: it must reach the venv
-    try:
-        subprocess.run([BASE_PYTHON, "-m", "venv", str(venv)], check=True, capture_output=True)
-        subprocess.run(
-            [str(venv / "bin" / "pip"), "install", "--quiet", str(wheel)],
-            check=True,
-            capture_output=True,
-            timeout=_INSTALL_TIMEOUT_S,
-        )
-        yield venv / "bin"
-    finally:
-        shutil.rmtree(venv, ignore_errors=True)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ every file with language, source, path, size_bytes and sha256. A kind is built i
 directory and swapped in whole, so a failed build leaves the previous corpus as it was.
 
 Each language's source directory can be overridden by ``--python-src``, ``--go-src``,
-``--rust-src`` or the ``PARSEFLEET_CORPUS_{PYTHON,GO,RUST}_SRC`` environment variables.
+``--rust-src`` or the settings ``corpus_{python,go,rust}_src`` (``PARSEFLEET_CORPUS_*_SRC``).
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from pathlib import Path
 
 from parsefleet.contract.errors import ConfigError, CorpusError, ParsefleetError
 from parsefleet.contract.languages import LANGUAGES
+from parsefleet.contract.settings import Settings
 from parsefleet.producer.walk import VENDORED_DIRS, is_generated
 
 __all__ = [
@@ -59,7 +60,6 @@ __all__ = [
     "DEFAULT_SEED",
     "KINDS",
     "MANIFEST_NAME",
-    "SOURCE_ENV",
     "TS2_200_COUNTS",
     "Manifest",
     "ManifestEntry",
@@ -98,11 +98,6 @@ CORPUS_CRATES: tuple[str, ...] = (
 GO_PACKAGE = "golang-1.19-src"
 GO_SRC_DIRS: tuple[Path, ...] = (Path("/usr/share/go-1.19/src"), Path("/usr/lib/go-1.19/src"))
 RUST_REGISTRY_DIR = Path("/usr/share/cargo/registry")
-SOURCE_ENV: Mapping[str, str] = {
-    "python": "PARSEFLEET_CORPUS_PYTHON_SRC",
-    "go": "PARSEFLEET_CORPUS_GO_SRC",
-    "rust": "PARSEFLEET_CORPUS_RUST_SRC",
-}
 MANIFEST_NAME = "MANIFEST.json"
 INSTALL_SCRIPT = "infra/dev/corpus-packages.sh"
 
@@ -217,7 +212,7 @@ def build(
     """Build ``<out_dir>/<kind>`` and its manifest, replacing a previous build of the same kind.
 
     ``counts`` replaces ``TS2_200_COUNTS`` (ts2-200 only; its languages are the ones built).
-    ``sources`` overrides source directories per language, before ``SOURCE_ENV`` and the defaults.
+    ``sources`` overrides source directories per language, before the defaults.
     Raises ConfigError for a bad kind or counts, CorpusError for missing or short sources and I/O.
     """
     profile = _profile(kind, counts)
@@ -294,7 +289,7 @@ def _sample(kind: str, found: list[_Candidate], count: int, seed: int) -> list[_
 
 
 def _source_root(language: str, override: Path | None) -> Path:
-    explicit = override or _env_path(language)
+    explicit = override
     if explicit is not None:
         if not explicit.is_dir():
             raise CorpusError(f"{language}: {explicit} is not a directory; {_point_at(language)}")
@@ -307,11 +302,6 @@ def _source_root(language: str, override: Path | None) -> Path:
     raise CorpusError(f"{language}: no source in {places}; {_install_hint(language)}{_point_at(language)}")
 
 
-def _env_path(language: str) -> Path | None:
-    value = os.environ.get(SOURCE_ENV[language], "")
-    return Path(value) if value else None
-
-
 def _default_roots(language: str) -> tuple[Path, ...]:
     if language == "python":
         return (Path(sysconfig.get_paths()["stdlib"]),)
@@ -319,7 +309,11 @@ def _default_roots(language: str) -> tuple[Path, ...]:
 
 
 def _point_at(language: str) -> str:
-    return f"point --{language}-src or {SOURCE_ENV[language]} at {_WHAT[language]}"
+    return f"point --{language}-src or {_env_name(language)} at {_WHAT[language]}"
+
+
+def _env_name(language: str) -> str:
+    return f"PARSEFLEET_CORPUS_{language.upper()}_SRC"
 
 
 def _install_hint(language: str) -> str:
@@ -459,8 +453,14 @@ def _swap(staging: Path, final: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m parsefleet.bench.corpus ts2-200|large``: 0 built, 2 cannot build, 130 interrupted."""
     args = _parser().parse_args(argv)
-    overrides = {language: getattr(args, f"{language}_src") for language in LANGUAGES}
     try:
+        settings = Settings.from_env()
+        configured = {
+            "python": settings.corpus_python_src,
+            "go": settings.corpus_go_src,
+            "rust": settings.corpus_rust_src,
+        }
+        overrides = {language: getattr(args, f"{language}_src") or configured[language] for language in LANGUAGES}
         manifest = build(
             args.kind,
             args.out,
@@ -489,7 +489,7 @@ def _parser() -> argparse.ArgumentParser:
             f"--{language}-src",
             type=Path,
             metavar="DIR",
-            help=f"{_WHAT[language]} (env {SOURCE_ENV[language]})",
+            help=f"{_WHAT[language]} (env {_env_name(language)})",
         )
     return parser
 

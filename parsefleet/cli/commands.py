@@ -33,6 +33,7 @@ from parsefleet.reading.report import (
     load_state,
     recent_runs,
 )
+from parsefleet.services.account import service_account
 from parsefleet.services.endpoints import Services, usable_data_dir
 from parsefleet.services.local_workers import LocalWorkers
 from parsefleet.telemetry.alerts import Alert, check_alerts
@@ -87,8 +88,13 @@ def run(settings: Settings, targets: Sequence[Path], options: RunOptions) -> Run
     with Services(settings, say=options.say) as services:
         migrate(services.database_url)
         log_dir = usable_data_dir(settings).private_dir("logs")
-        fleet = LocalWorkers(services.redis_url, services.database_url, log_dir, options.workers)
-        options.say(f"starting {options.workers} local worker{'s' if options.workers > 1 else ''} (logs: {log_dir})")
+        account = services.account or service_account(settings.service_user)
+        fleet = LocalWorkers(services.redis_url, services.database_url, log_dir, options.workers, account=account)
+        who = f" as {fleet.account.name}" if fleet.account is not None else ""
+        plural = "s" if options.workers > 1 else ""
+        options.say(f"starting {options.workers} local worker{plural}{who} (logs: {log_dir})")
+        if fleet.run_as_root:
+            options.say(f"parsefleet: warning: {fleet.run_as_root}")
         fleet.start()
         try:
             tally = _submit_and_wait(settings, services, plan, options, fleet=fleet)

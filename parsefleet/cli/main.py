@@ -50,6 +50,7 @@ _RECORDED = frozenset({"run", "submit", "status", "report", "cancel", "db"})
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``parsefleet`` console script."""
     started = time.perf_counter()
+    os.umask(0o077)  # nothing parsefleet creates is for other local users to read
     interrupts.install()
     parser = _parser()
     args = parser.parse_args(argv)
@@ -101,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_status(sub, common)
     _add_report(sub, common)
     _add_cancel(sub, common)
+    _add_config(sub, common)
     _add_bench(sub, common)
     _add_alerts(sub, common)
     _add_flag(sub, common)
@@ -175,6 +177,22 @@ def _add_cancel(sub: argparse._SubParsersAction[argparse.ArgumentParser], common
     command = sub.add_parser("cancel", parents=[common], help="cancel a run: withdraw its queued batches")
     command.add_argument("run_id", help="run id (from `parsefleet status`)")
     command.set_defaults(handler=_cancel)
+
+
+def _add_config(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    command = sub.add_parser("config", parents=[common], help="every setting and the value in effect")
+    command.add_argument("--markdown", action="store_true", help="the table of every setting (docs/configuration.md)")
+    command.set_defaults(handler=_config)
+
+
+def _config(settings: Settings, args: argparse.Namespace) -> int:
+    from parsefleet.cli import configuration
+
+    if args.markdown:
+        sys.stdout.write(configuration.markdown())
+    else:
+        print(configuration.render(settings))
+    return EXIT_OK
 
 
 def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:

@@ -7,7 +7,6 @@ CLI flags override the environment through ``dataclasses.replace``.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -18,15 +17,10 @@ import platformdirs
 
 from parsefleet.contract.errors import ConfigError
 
-__all__ = ["Settings", "redact_url"]
+__all__ = ["Settings"]
 
 _ENV_PREFIX = "PARSEFLEET_"
 _BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
-# Secrets a URL can carry besides its userinfo: libpq's password parameters (also in a keyword DSN,
-# ``host=db password=x``); redis-py reads ``password`` from the query as well.
-_SECRET_QUERY = re.compile(r"(?i)([?&](?:ssl)?password=)[^&#]*")
-_SECRET_KEYWORD = re.compile(r"(?i)\b((?:ssl)?password\s*=\s*)(?:'(?:[^'\\]|\\.)*'|\S*)")
-_KEEP_NAME = r"\1***"
 _ROOT_DATA_DIR = Path("/var/lib/parsefleet")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -45,13 +39,15 @@ def _default_cache_dir() -> Path:
 class Settings:
     """parsefleet's configuration. ``None`` URLs mean: start the embedded service under data_dir."""
 
-    # PARSEFLEET_REDIS_URL: redis://, rediss:// or unix:// URL; None starts an embedded Redis.
+    # PARSEFLEET_REDIS_URL: redis://, rediss:// (TLS) or unix:// URL; unset, an embedded Redis starts.
     redis_url: str | None = None
-    # PARSEFLEET_DATABASE_URL: postgresql:// URL; None starts an embedded PostgreSQL.
+    # PARSEFLEET_DATABASE_URL: postgresql:// URL (or a libpq keyword string); unset, an embedded
+    # PostgreSQL starts.
     database_url: str | None = None
     # PARSEFLEET_STATSD_ADDR: host:port of the statsd server (UDP); metrics are lost quietly if down.
     statsd_addr: str = "127.0.0.1:8125"
-    # PARSEFLEET_STATSD_PREFIX: prefix of every statsd metric name; empty keeps the names of DESIGN.md.
+    # PARSEFLEET_STATSD_PREFIX: prefix of every statsd metric name; empty keeps the documented names
+    # (docs/telemetry.md).
     statsd_prefix: str = ""
     # PARSEFLEET_DATA_DIR: where the embedded services keep their data between runs (private to the
     # user: 0700). Default: the user's data directory (~/.local/share/parsefleet); under root
@@ -72,6 +68,12 @@ class Settings:
     # PARSEFLEET_CARGO_REGISTRY_DIR: the directory registry the Rust reference parser's crates (syn,
     # proc-macro2, quote) are built from, offline; Debian's librust-syn-dev installs them here.
     cargo_registry_dir: Path = Path("/usr/share/cargo/registry")
+    # PARSEFLEET_CORPUS_PYTHON_SRC, PARSEFLEET_CORPUS_GO_SRC, PARSEFLEET_CORPUS_RUST_SRC: the source
+    # trees `make corpus` builds the benchmark corpora from, instead of this Python's standard
+    # library, Debian's Go sources (golang-1.19-src) and Debian's crate registry.
+    corpus_python_src: Path | None = None
+    corpus_go_src: Path | None = None
+    corpus_rust_src: Path | None = None
     # PARSEFLEET_BATCH_MAX_BYTES: source bytes per batch. 256 KiB: the per-batch cost (Celery's hand
     # over, Redis round trips, the commit) falls with larger batches while the p95 batch latency
     # grows with them; 256 KiB keeps p95 near half the 100 ms target on this project's reference
@@ -109,7 +111,7 @@ class Settings:
     # (a host going down) before a batch is treated as poison.
     poison_deliveries: int = 3
     # PARSEFLEET_OUTBOX_SWEEP_S: how often the fleet (one worker at a time) looks for batches that
-    # left Redis without reaching a worker (common/outbox.py).
+    # left Redis without reaching a worker (docs/reliability.md).
     outbox_sweep_s: float = 10.0
     # PARSEFLEET_OUTBOX_GRACE_S: a batch neither queued nor held unacknowledged at two sweeps this
     # far apart is sent again; a lost batch is back within this plus outbox_sweep_s.
@@ -194,29 +196,17 @@ def _convert(name: str, raw: str, annotation: object) -> Any:
             return float(raw)
     except ValueError:
         raise ConfigError(f"{_ENV_PREFIX}{name.upper()} must be a number, got {raw!r}") from None
-    if kind == "Path":
+    if kind in ("Path", "Path | None"):
         return Path(raw).expanduser()
     return raw.upper() if name == "log_level" else raw
-
-
-def redact_url(url: str) -> str:
-    """Return ``url`` with its password replaced by ``***`` (safe for logs and errors): the one in
-    its userinfo, a ``password``/``sslpassword`` query parameter, or a keyword DSN's ``password=``."""
-    if "://" not in url:
-        return _SECRET_KEYWORD.sub(_KEEP_NAME, url)
-    scheme, _, rest = url.partition("://")
-    end = min((i for i in (rest.find(c) for c in "?#") if i >= 0), default=len(rest))
-    at = rest.rfind("@", 0, end)  # a password may hold '/': the userinfo ends at the last '@'
-    if at >= 0 and ":" in rest[:at]:
-        rest = f"{rest[:at].partition(':')[0]}:***{rest[at:]}"
-    return f"{scheme}://{_SECRET_QUERY.sub(_KEEP_NAME, rest)}"
 
 
 def _check_urls(redis_url: str | None, database_url: str | None) -> None:
     """ConfigError for a URL of the wrong scheme or an unusable Redis URL."""
     for url, schemes in ((redis_url, ("redis", "rediss", "unix")), (database_url, ("postgresql", "postgres"))):
         if url is not None and urlsplit(url).scheme not in schemes:
-            raise ConfigError(f"unsupported URL {redact_url(url)}: expected one of {', '.join(schemes)}")
+            scheme = urlsplit(url).scheme or "none"
+            raise ConfigError(f"unsupported URL scheme {scheme!r}: expected one of {', '.join(schemes)}")
     if redis_url is not None:
         _check_redis_url(redis_url)
 
@@ -233,7 +223,7 @@ def _check_redis_url(url: str) -> None:
         problem = "its database must be a number (redis://host:port/N; a socket is unix:///path)"
     else:
         return
-    raise ConfigError(f"unusable Redis URL {redact_url(url)}: {problem}")
+    raise ConfigError(f"unusable Redis URL: {problem}")
 
 
 def _port_is_number(url: str) -> bool:

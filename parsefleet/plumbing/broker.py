@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 import redis
 
 from parsefleet.contract.errors import BrokerUnavailable
-from parsefleet.contract.settings import Settings, redact_url
+from parsefleet.contract.settings import Settings
+from parsefleet.plumbing.redaction import shown_url
 from parsefleet.plumbing.transport import TRANSPORT
 
 __all__ = ["celery_config", "kombu_url", "redis_client", "translated"]
@@ -75,7 +76,7 @@ def translated(url: str) -> Iterator[None]:
         yield
     except redis.RedisError as exc:
         raise BrokerUnavailable(
-            f"Redis at {redact_url(url)} is unreachable ({exc}); "
+            f"Redis at {shown_url(url)} is unreachable ({exc}); "
             "check PARSEFLEET_REDIS_URL and that the server is running"
         ) from exc
 

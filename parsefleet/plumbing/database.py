@@ -14,7 +14,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from parsefleet.contract.errors import StoreRejected, StoreUnavailable
-from parsefleet.contract.settings import redact_url
+from parsefleet.plumbing.redaction import shown_url
 
 __all__ = ["connect", "session", "sql", "translated"]
 
@@ -41,18 +41,18 @@ def translated(url: str) -> Iterator[None]:
         yield
     except psycopg.errors.UndefinedTable as exc:
         raise StoreUnavailable(
-            f"PostgreSQL at {redact_url(url)} has no parsefleet schema ({exc.diag.message_primary}); "
+            f"PostgreSQL at {shown_url(url)} has no parsefleet schema ({exc.diag.message_primary}); "
             "run `parsefleet db migrate`"
         ) from exc
     except psycopg.OperationalError as exc:
         raise StoreUnavailable(
-            f"PostgreSQL at {redact_url(url)} is unreachable ({_first_line(exc)}); "
+            f"PostgreSQL at {shown_url(url)} is unreachable ({_first_line(exc)}); "
             "check PARSEFLEET_DATABASE_URL and that the server is running"
         ) from exc
     except (psycopg.DataError, psycopg.IntegrityError) as exc:
-        raise StoreRejected(f"PostgreSQL at {redact_url(url)} rejected the data: {_first_line(exc)}") from exc
+        raise StoreRejected(f"PostgreSQL at {shown_url(url)} rejected the data: {_first_line(exc)}") from exc
     except psycopg.Error as exc:
-        raise StoreUnavailable(f"PostgreSQL at {redact_url(url)} refused a statement: {_first_line(exc)}") from exc
+        raise StoreUnavailable(f"PostgreSQL at {shown_url(url)} refused a statement: {_first_line(exc)}") from exc
 
 
 def _first_line(exc: Exception) -> str:
