@@ -26,9 +26,10 @@ def test_every_setting_is_documented_where_it_is_defined() -> None:
 
 
 def test_config_shows_the_values_in_effect_without_secrets() -> None:
+    env = {"PATH": "/usr/bin:/bin", "PARSEFLEET_BATCH_MAX_BYTES": "4096"}
     done = subprocess.run(
         [sys.executable, "-m", "parsefleet.cli.main", "config", "--database-url", "postgresql://app:s3c?ret@db/x"],
-        capture_output=True, text=True, check=False, env={"PATH": "/usr/bin:/bin", "PARSEFLEET_BATCH_MAX_BYTES": "4096"},
+        capture_output=True, text=True, check=False, env=env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "s3c" not in done.stdout and "ret@" not in done.stdout
