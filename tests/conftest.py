@@ -153,7 +153,7 @@ def worker(settings: Settings, tmp_path: Path, statsd_server: socket.socket) -> 
     """One real Celery worker process (prefork pool) on the test Redis and PostgreSQL."""
     assert settings.redis_url and settings.database_url
     host, port = statsd_server.getsockname()
-    env = {"PARSEFLEET_STATSD_ADDR": f"{host}:{port}"}
+    env = {"PARSEFLEET_STATSD_ADDR": f"{host}:{port}", "PARSEFLEET_LOG_LEVEL": "INFO"}
     fleet = LocalWorkers(settings.redis_url, settings.database_url, tmp_path / "logs", count=1, env=env)
     fleet.start()
     yield fleet

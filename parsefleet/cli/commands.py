@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
+from parsefleet.cli import interrupts
 from parsefleet.cli.progress import Progress, ProgressBar
 from parsefleet.cli.watch import IdleFleet, RunWatch, wait_for
 from parsefleet.contract.errors import ParsefleetError
@@ -252,6 +253,7 @@ def _submitted(services: Services, submission: Submission, plan: Plan, options: 
     try:
         return submission.run(plan)
     except KeyboardInterrupt:
+        interrupts.caught()
         _cancel_interrupted(services, submission.tally.run_id, options.say)
         raise
 
@@ -274,6 +276,7 @@ def _wait(
     try:
         wait_for(watch, tally.run_id, show, fleet=fleet, idle=idle)
     except KeyboardInterrupt:
+        interrupts.caught()
         if fleet is None:  # the fleet goes on without this process
             options.say(f"stopped waiting; run {tally.run_id} goes on (parsefleet report / parsefleet cancel)")
         else:

@@ -5,6 +5,10 @@ in the main thread, so that every ``with`` on the way out runs: a run is cancell
 stop, the embedded services are left (the last process to leave stops them). Signals after the
 first are only acknowledged, so that a second Ctrl-C cannot cut that clean-up short and leave
 servers behind. The exit code is 128 + the first signal (130 for Ctrl-C).
+
+Python drops an exception raised while it runs a finaliser (a weakref callback, ``__del__``): a
+signal that lands there is lost as an exception. So the signal is also remembered, and the loops
+that wait (``check``) raise it if nobody has caught it yet (``caught``).
 """
 
 from __future__ import annotations
@@ -13,9 +17,17 @@ import signal
 import sys
 from types import FrameType
 
-__all__ = ["Interrupted", "exit_code", "install"]
+__all__ = ["Interrupted", "caught", "check", "exit_code", "install"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class _State:
+    received: int | None = None  # the first signal
+    caught = False  # an Interrupted reached a handler of ours
+
+
+_state = _State()
 
 
 class Interrupted(KeyboardInterrupt):
@@ -33,7 +45,20 @@ def _acknowledge(_signum: int, _frame: FrameType | None) -> None:
 def _raise(signum: int, _frame: FrameType | None) -> None:
     for other in _SIGNALS:
         signal.signal(other, _acknowledge)
+    _state.received = signum
     raise Interrupted(signum)
+
+
+def check() -> None:
+    """Raise the signal received, if its Interrupted was lost on the way (see the module)."""
+    if _state.received is not None and not _state.caught:
+        _state.caught = True
+        raise Interrupted(_state.received)
+
+
+def caught() -> None:
+    """An Interrupted has reached one of our handlers: ``check`` has nothing more to raise."""
+    _state.caught = True
 
 
 def install() -> None:

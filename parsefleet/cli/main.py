@@ -70,6 +70,7 @@ def _handle(settings: Settings, args: argparse.Namespace) -> int:
     try:
         code: int = args.handler(settings, args)
     except KeyboardInterrupt as exc:
+        interrupts.caught()
         print(f"parsefleet: interrupted ({exc})" if str(exc) else "parsefleet: interrupted", file=sys.stderr)
         return interrupts.exit_code(exc)
     except ParsefleetError as exc:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import psycopg
 import redis
 
+from parsefleet.cli import interrupts
 from parsefleet.contract.errors import ParsefleetError, StoreUnavailable, WorkersDied
 from parsefleet.contract.names import KOMBU_UNACKED_KEY, QUEUES
 from parsefleet.plumbing import database
@@ -124,6 +125,7 @@ def wait_for(
 ) -> RunState:
     """Poll until the run finishes; WorkersDied when every local worker has exited."""
     while True:
+        interrupts.check()
         state = watch.state(run_id)
         if state is not None:
             show(state)
