@@ -71,7 +71,7 @@ def db_retention(settings: Settings, keep: timedelta) -> Retention:
 
 def run(settings: Settings, targets: Sequence[Path], *, workers: int, progress: bool, ci: bool) -> RunReport:
     """The main job: services, schema, local workers, submit, wait, report."""
-    plan = plan_targets(targets)
+    plan = plan_targets(targets, settings)
     with Services(settings) as services:
         migrate(services.database_url)
         log_dir = usable_data_dir(settings).private_dir("logs")
@@ -87,7 +87,7 @@ def run(settings: Settings, targets: Sequence[Path], *, workers: int, progress: 
 
 def submit(settings: Settings, targets: Sequence[Path], *, wait: bool, progress: bool, ci: bool) -> RunReport:
     """Submit targets to the fleet (running workers elsewhere); optionally wait for the run."""
-    plan = plan_targets(targets)
+    plan = plan_targets(targets, settings)
     with Services(settings) as services:
         migrate(services.database_url)
         if wait:

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row, dict_row
 
+from parsefleet.contract import paths
 from parsefleet.contract.errors import RunNotFound
 from parsefleet.plumbing.database import sql
 
@@ -162,7 +163,9 @@ def render(report: RunReport, *, max_failures: int = 20) -> str:
         lines.append(f"{item.language:<9}" + "".join(f"{c:>{w}}" for c, (_n, w) in zip(cells, _COLUMNS, strict=True)))
     lines.extend(_detail_lines(report))
     shown = report.failed_files[:max_failures]
-    lines.extend(f"  failed {kind}: {path}: {message}" for _lang, kind, path, message in shown)
+    lines.extend(
+        f"  failed {kind}: {paths.shown(path)}: {paths.printable(message)}" for _lang, kind, path, message in shown
+    )
     if len(report.failed_files) > max_failures:
         lines.append(f"  … and {len(report.failed_files) - max_failures} more (parsefleet report --json)")
     if report.parsed == 0 and report.state.finished:
