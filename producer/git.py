@@ -78,7 +78,8 @@ _INERT: tuple[tuple[str, str], ...] = (
 # Keys whose name the repository chooses (``filter.<driver>.clean``, ``credential.<url>.helper``).
 _DRIVER_KEY = re.compile(
     r"(?:filter\..*\.(?:clean|smudge|process)|diff\..*\.(?:command|textconv)|merge\..*\.driver"
-    r"|credential\..*\.helper|remote\..*\.(?:uploadpack|receivepack|proxy|vcs))",
+    r"|credential\..*\.helper|remote\..*\.(?:uploadpack|receivepack|proxy|vcs)|submodule\..*\.update"
+    r"|(?:diff|merge)tool\..*\.(?:cmd|path)|trailer\..*\.(?:cmd|command)|man\..*\.(?:cmd|path))",
     re.DOTALL,
 )
 
