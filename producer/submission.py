@@ -3,6 +3,11 @@
 Every file with a supported extension that the producer sees ends in exactly one of: sent in a
 batch (the worker then records it parsed or failed), skipped (counted by reason) or refused
 (a failure recorded here: ``too-large``, ``unreadable``).
+
+A blob met a second time in the same run is skipped as ``duplicate``, whichever window or target
+it comes in; a blob first met in this run that an earlier run dealt with is ``unchanged`` (or
+``crashed-before``). The run's own blobs are recognised before the database is asked, so blobs
+that this run's workers commit meanwhile never count as ``unchanged``.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parsefleet.contract.batch import Batch, BatchFile, FileRef
+from parsefleet.contract.paths import printable, to_text
 from parsefleet.contract.settings import Settings
 from parsefleet.contract.versions import parser_version
 from parsefleet.plumbing.broker import redis_client, translated
@@ -23,7 +29,7 @@ from parsefleet.plumbing.outbox import Outbox
 from parsefleet.producer.chunk import Chunker
 from parsefleet.producer.enqueue import Enqueuer
 from parsefleet.producer.records import Failure, Ledger
-from parsefleet.producer.walk import Listed, Plan, is_generated, read_source
+from parsefleet.producer.walk import HardLinked, LinkOnPath, Listed, Plan, SourceReader, is_generated
 
 __all__ = ["CANCELLED", "Submission", "Tally", "blob_hash"]
 
@@ -84,7 +90,7 @@ class Submission:
         self.ci = ci
         self.progress = progress or (lambda _tally: None)
         self.tally = Tally(str(uuid.uuid4()))
-        self._sent_hashes: set[tuple[str, bytes]] = set()
+        self._met: set[tuple[str, bytes]] = set()  # (language, blob hash) of every blob read in this run
         self._chunker = Chunker(self.tally.run_id, settings.batch_max_bytes, settings.batch_max_files)
         # Where the current window is, so that an interrupt anywhere leaves an exact account
         # (``_abandon``): the window being read, batches made and not yet sent, batches sent and
@@ -98,7 +104,7 @@ class Submission:
         enqueuer = Enqueuer(self.settings, self.redis_url)
         ledger = Ledger(self.database_url, self.tally.run_id, self.settings.database_retry_s)
         try:
-            ledger.start([str(root) for root, _listed in plan], self.ci)
+            ledger.start([to_text(str(root)) for root, _listed in plan], self.ci)
             for root, listed in plan:
                 self._submit_root(ledger, enqueuer, root, listed)
             self._window = _Window()
@@ -115,40 +121,47 @@ class Submission:
         return self.tally
 
     def _submit_root(self, ledger: Ledger, enqueuer: Enqueuer, root: Path, listed: list[Listed]) -> None:
-        repository_id = ledger.repository_id(str(root))
-        for start, stop in _windows(len(listed)):
-            window = self._read_window(root, repository_id, listed[start:stop])
-            self._batch_fresh(ledger, window)
-            self._send(ledger, enqueuer)
-            self.progress(self.tally)
-        log.info("submitted %s: %d files listed", root, len(listed))
+        repository_id = ledger.repository_id(to_text(str(root)))
+        with SourceReader(root, follow_hardlinks=self.settings.follow_hardlinks) as reader:
+            for start, stop in _windows(len(listed)):
+                window = self._read_window(reader, repository_id, listed[start:stop])
+                self._batch_fresh(ledger, window)
+                self._send(ledger, enqueuer)
+                self.progress(self.tally)
+        log.info("submitted %s: %d files listed", printable(str(root)), len(listed))
 
-    def _read_window(self, root: Path, repository_id: int, listed: list[Listed]) -> _Window:
+    def _read_window(self, reader: SourceReader, repository_id: int, listed: list[Listed]) -> _Window:
         window = self._window = _Window()
         for item in listed:
             self.tally.seen[item.language] += 1
             if item.skip is not None:
                 self.tally.skip(item.language, item.skip)
                 continue
-            self._read_one(root, repository_id, item, window)
+            self._read_one(reader, repository_id, item, window)
         return window
 
-    def _read_one(self, root: Path, repository_id: int, item: Listed, window: _Window) -> None:
-        shown = _display_path(item.path)
+    def _read_one(self, reader: SourceReader, repository_id: int, item: Listed, window: _Window) -> None:
+        path = to_text(item.path)
         try:
-            content = read_source(root, item.path, self.settings.max_file_bytes)
+            content = reader.read(item.path, self.settings.max_file_bytes)
+        except LinkOnPath:
+            self.tally.skip(item.language, "symlink")  # a directory became a symlink after the listing
+            return
+        except HardLinked:
+            self.tally.skip(item.language, "hardlink")
+            return
         except OSError as exc:
-            ref = FileRef(repository_id, shown, b"", item.language, 0)
+            ref = FileRef(repository_id, path, b"", item.language, 0)
             self._refuse(window, ref, "unreadable", exc.strerror or str(exc))
             return
         if content is None:
-            ref = FileRef(repository_id, shown, b"", item.language, 0)
+            ref = FileRef(repository_id, path, b"", item.language, 0)
             self._refuse(window, ref, "too-large", f"larger than {self.settings.max_file_bytes} bytes")
             return
         if is_generated(content):
             self.tally.skip(item.language, "generated")
             return
-        ref = FileRef(repository_id, shown, blob_hash(content), item.language, len(content))
+        ref = FileRef(repository_id, path, blob_hash(content), item.language, len(content))
         window.files.append(ref)
         window.fresh.append(BatchFile(ref, content))
 
@@ -157,28 +170,37 @@ class Submission:
         window.failures.append((ref, kind, message))
 
     def _batch_fresh(self, ledger: Ledger, window: _Window) -> None:
-        languages = {item.ref.language for item in window.fresh}
+        first = self._first_meetings(window.fresh)
         known = {
             language: ledger.known(
                 parser_version(language),
-                {i.ref.blob_hash for i in window.fresh if i.ref.language == language},
+                {item.ref.blob_hash for item in first if item.ref.language == language},
                 retry_crashed=self.settings.retry_crashed,
             )
-            for language in languages
+            for language in {item.ref.language for item in first}
         }
-        for item in window.fresh:
-            key = (item.ref.language, item.ref.blob_hash)
+        for item in first:
             reason = known[item.ref.language].get(item.ref.blob_hash)
             if reason is not None:
                 self.tally.skip(item.ref.language, reason)
-            elif key in self._sent_hashes:
-                self.tally.skip(item.ref.language, "duplicate")
             else:
-                self._sent_hashes.add(key)
                 self.tally.sent[item.ref.language] += 1
                 full = self._chunker.add(item)
                 if full is not None:
                     self._unsent.append(full)
+
+    def _first_meetings(self, fresh: list[BatchFile]) -> list[BatchFile]:
+        """The files of ``fresh`` whose blob this run meets for the first time; the others are counted
+        as ``duplicate``."""
+        first = []
+        for item in fresh:
+            key = (item.ref.language, item.ref.blob_hash)
+            if key in self._met:
+                self.tally.skip(item.ref.language, "duplicate")
+            else:
+                self._met.add(key)
+                first.append(item)
+        return first
 
     def _send(self, ledger: Ledger, enqueuer: Enqueuer) -> None:
         """Send the batches made, then record the window with them in one transaction."""
@@ -249,8 +271,3 @@ def _windows(total: int) -> Iterator[tuple[int, int]]:
         yield start, min(total, start + size)
         start += size
         size = min(2 * size, _WINDOW_FILES)
-
-
-def _display_path(path: str) -> str:
-    """A path safe to store and send: undecodable bytes shown as backslash escapes."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

@@ -1,30 +1,42 @@
-"""Discover the source files of a repository, and read them safely.
+"""Discover the source files of a repository, and read them without leaving its root.
 
 Inside a git work tree the files are those git lists (tracked, plus untracked ones that no
 .gitignore rule excludes); elsewhere, or when the target itself is ignored by git (a corpus
 inside a checkout), a directory walk under the same ignore rules: the .gitignore files found
-under the root, judged by git itself. Either way vendored trees, symlinks, non-regular files and
-anything resolving outside the root are skipped with a named reason.
+under the root, judged by git itself. git runs only through ``parsefleet.producer.git``, where the
+repository's configuration cannot run programs. Either way vendored trees, symlinks, hard links,
+non-regular files and anything resolving outside the root are skipped with a named reason.
+
+Reading opens every component of a path from the root's descriptor without following symbolic
+links (``openat`` with ``O_NOFOLLOW``), so a directory swapped for a symlink between listing and
+reading is refused, not followed; a file with more than one hard link is refused unless asked for.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import TracebackType
 
 from parsefleet.contract.errors import NoSupportedFiles, TargetNotFound, TargetUnreadable
 from parsefleet.contract.languages import language_for
+from parsefleet.contract.settings import Settings
+from parsefleet.producer.git import Git
 
-__all__ = ["VENDORED_DIRS", "Listed", "Plan", "discover", "is_generated", "plan_targets", "read_source"]
+__all__ = [
+    "VENDORED_DIRS", "HardLinked", "LinkOnPath", "Listed", "Plan", "SourceReader", "discover", "is_generated",
+    "plan_targets", "read_source",
+]  # fmt: skip
 
-VENDORED_DIRS = frozenset({"vendor", "node_modules", "third_party", ".git"})
+VENDORED_DIRS = frozenset({"vendor", "node_modules", "third_party"})
+_GIT_DIR = ".git"  # never walked, never counted: git's own data
 # Go's convention (a whole line) and protoc's Python header.
 _GENERATED = re.compile(
     rb"(?m)^\s*(?://|#)\s*"
@@ -34,18 +46,28 @@ _GENERATED_HEAD_BYTES = 4096
 # Both markers contain this; looking for it first (memchr speed) spares the regex on almost every
 # file: the regex alone was ≈ 16 µs a file, a tenth of the producer's CPU per file.
 _GENERATED_WORDS = b"DO NOT EDIT"
+_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+class LinkOnPath(OSError):
+    """Raised when reading a path that passes through a symbolic link (or names ``..``)."""
+
+
+class HardLinked(OSError):
+    """Raised when reading a regular file with more than one hard link (it may live outside the root)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Listed:
     """A file with a supported extension; ``skip`` names why it will not be read, if so."""
 
-    path: str  # relative to the root, '/'-separated
+    path: str  # relative to the root, '/'-separated; undecodable bytes as surrogates (os.fsdecode)
     language: str
     skip: str | None = None
 
 
-def discover(root: Path) -> Iterator[Listed]:
+def discover(root: Path, *, follow_hardlinks: bool = False, include_vendored: bool = False) -> Iterator[Listed]:
     """Yield every file of ``root`` with a supported extension, in a stable order."""
     real_root = _checked_root(root)
 
@@ -54,38 +76,100 @@ def discover(root: Path) -> Iterator[Listed]:
         """Whether a directory of the listing resolves inside the root (once per directory)."""
         return (real_root / directory).resolve().is_relative_to(real_root)
 
+    rules = _Rules(inside, follow_hardlinks, include_vendored)
     for relative in sorted(_list_paths(real_root)):
         language = language_for(relative)
         if language is not None:
-            yield Listed(relative, language, _skip_reason(real_root, relative, inside))
+            yield Listed(relative, language, _skip_reason(real_root, relative, rules))
 
 
 Plan = list[tuple[Path, list[Listed]]]
 
 
-def plan_targets(targets: Sequence[Path]) -> Plan:
-    """Discover every target up front: bad targets fail before anything starts."""
-    plan = [(target.resolve(), list(discover(target))) for target in targets]
+def plan_targets(targets: Sequence[Path], settings: Settings | None = None) -> Plan:
+    """Discover every target up front: bad targets fail before anything starts. ``settings`` gives
+    ``follow_hardlinks`` and ``include_vendored`` (default: neither)."""
+    rules = settings or Settings()
+
+    def listed(target: Path) -> list[Listed]:
+        return list(discover(target, follow_hardlinks=rules.follow_hardlinks, include_vendored=rules.include_vendored))
+
+    plan = [(target.resolve(), listed(target)) for target in targets]
     if not any(listed for _root, listed in plan):
         names = ", ".join(str(target) for target in targets)
         raise NoSupportedFiles(f"{names}: no .py, .go or .rs file to parse")
     return plan
 
 
-def read_source(root: Path, relative: str, max_bytes: int) -> bytes | None:
-    """Read one file without following symlinks or blocking on FIFOs; None if over ``max_bytes``.
+class SourceReader:
+    """Reads the files of one root, every path opened beneath the root's descriptor; keeps the last
+    directory open (a listing is sorted: its files come directory by directory)."""
 
-    Raises OSError when the file cannot be read or is no longer a regular file.
-    """
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    fd = os.open(root / relative, flags)
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"{relative} is not a regular file")
-        if info.st_size > max_bytes:
-            return None
-        return handle.read(max_bytes + 1)
+    def __init__(self, root: Path, *, follow_hardlinks: bool = False) -> None:
+        self.follow_hardlinks = follow_hardlinks
+        self._root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._directory: tuple[str, int] | None = None
+
+    def read(self, relative: str, max_bytes: int) -> bytes | None:
+        """The content of ``relative``; None if over ``max_bytes``.
+
+        Raises LinkOnPath or HardLinked as their docstrings say, and OSError when the file cannot be
+        read or is no longer a regular file.
+        """
+        directory, _, name = relative.rpartition("/")
+        _check_component(name)
+        try:
+            fd = os.open(name, _FILE_FLAGS, dir_fd=self._directory_fd(directory))
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # the file itself became a symlink after the listing
+                raise LinkOnPath(exc.errno, f"{relative} is a symbolic link") from exc
+            raise
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise OSError(errno.EINVAL, f"{relative} is not a regular file")
+            if info.st_nlink > 1 and not self.follow_hardlinks:
+                raise HardLinked(errno.EMLINK, f"{relative} has {info.st_nlink} hard links")
+            if info.st_size > max_bytes:
+                return None
+            content = _read_up_to(fd, info.st_size, max_bytes + 1)
+        finally:
+            os.close(fd)
+        return None if len(content) > max_bytes else content
+
+    def close(self) -> None:
+        """Close the descriptors."""
+        self._forget_directory()
+        os.close(self._root_fd)
+
+    def __enter__(self) -> SourceReader:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def _directory_fd(self, directory: str) -> int:
+        if not directory:
+            return self._root_fd
+        if self._directory is not None and self._directory[0] == directory:
+            return self._directory[1]
+        self._forget_directory()
+        fd = self._root_fd
+        for part in directory.split("/"):
+            fd = _open_directory(part, fd, close=fd != self._root_fd)
+        self._directory = (directory, fd)
+        return fd
+
+    def _forget_directory(self) -> None:
+        if self._directory is not None:
+            os.close(self._directory[1])
+            self._directory = None
+
+
+def read_source(root: Path, relative: str, max_bytes: int, *, follow_hardlinks: bool = False) -> bytes | None:
+    """Read one file beneath ``root`` (see ``SourceReader.read``)."""
+    with SourceReader(root, follow_hardlinks=follow_hardlinks) as reader:
+        return reader.read(relative, max_bytes)
 
 
 def is_generated(content: bytes) -> bool:
@@ -93,6 +177,44 @@ def is_generated(content: bytes) -> bool:
     if content.find(_GENERATED_WORDS, 0, _GENERATED_HEAD_BYTES) < 0:
         return False
     return _GENERATED.search(content[:_GENERATED_HEAD_BYTES]) is not None
+
+
+def _read_up_to(fd: int, expected: int, limit: int) -> bytes:
+    """What ``fd`` holds, ``limit`` bytes at most: ``expected`` (its size) and one more in one read, so
+    that a file that grew is seen; no buffer of ``limit`` bytes for a small file."""
+    parts = [os.read(fd, min(expected + 1, limit))]
+    total = len(parts[0])
+    while parts[-1] and total < limit:
+        parts.append(os.read(fd, limit - total))
+        total += len(parts[-1])
+    return b"".join(parts)
+
+
+def _check_component(name: str) -> None:
+    if name in ("", ".", ".."):
+        raise LinkOnPath(errno.EINVAL, f"path component {name!r} leaves the listing")
+
+
+def _open_directory(name: str, parent_fd: int, *, close: bool) -> int:
+    """``name`` opened as a directory beneath ``parent_fd`` (closed afterwards when ``close``), never
+    through a symlink."""
+    try:
+        _check_component(name)
+        return os.open(name, _DIRECTORY_FLAGS, dir_fd=parent_fd)
+    except OSError as exc:
+        if exc.errno in (errno.ENOTDIR, errno.ELOOP) and _is_link(name, parent_fd):
+            raise LinkOnPath(exc.errno, f"{os.fsdecode(name)} is a symbolic link") from exc
+        raise
+    finally:
+        if close:
+            os.close(parent_fd)
+
+
+def _is_link(name: str, parent_fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=parent_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def _checked_root(root: Path) -> Path:
@@ -118,12 +240,11 @@ def _not_ignored(root: Path, paths: list[str]) -> list[str]:
     if not paths:
         return paths
     with tempfile.TemporaryDirectory(prefix="parsefleet-ignore-") as scratch:
-        if _git(Path(scratch), "init", "-q", "--bare", scratch) is None:
+        if Git(Path(scratch), None, root).run("init", "-q", "--bare") is None:
             return paths
-        done = _git(
-            root, f"--git-dir={scratch}", f"--work-tree={root}", "check-ignore", "--no-index", "--stdin", "-z",
-            stdin=b"\0".join(os.fsencode(path) for path in paths),
-        )  # fmt: skip
+        done = Git(Path(scratch), root, root).run(
+            "check-ignore", "--no-index", "--stdin", "-z", stdin=b"\0".join(map(os.fsencode, paths))
+        )
     if done is None or done.returncode not in (0, 1):  # 1: nothing ignored
         return paths
     ignored = set(done.stdout.split(b"\0"))
@@ -132,23 +253,16 @@ def _not_ignored(root: Path, paths: list[str]) -> list[str]:
 
 def _git_ls_files(root: Path) -> list[str] | None:
     """Paths git lists under ``root``; None outside a git work tree or when git ignores ``root`` itself."""
-    ignored = _git(root, "check-ignore", "-q", ".")
+    git = Git.for_target(root)
+    if git is None:
+        return None
+    ignored = git.run("check-ignore", "-q", ".")
     if ignored is None or ignored.returncode == 0:
         return None
-    done = _git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    done = git.run("ls-files", "-z", "--cached", "--others", "--exclude-standard")
     if done is None or done.returncode != 0:
         return None
-    names = done.stdout.decode("utf-8", errors="surrogateescape").split("\0")
-    return sorted({name for name in names if name})
-
-
-def _git(root: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes] | None:
-    try:
-        return subprocess.run(
-            ["git", "-C", str(root), *args], input=stdin, capture_output=True, check=False, timeout=600
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
+    return sorted({os.fsdecode(name) for name in done.stdout.split(b"\0") if name})
 
 
 def _walk(root: Path) -> Iterator[str]:
@@ -161,18 +275,29 @@ def _walk(root: Path) -> Iterator[str]:
         prefix = "" if base == "." else base + "/"
         # a symlink to a directory comes as a subdirectory: list it, so it is skipped by name
         linked = [name for name in subdirs if os.path.islink(os.path.join(directory, name))]
-        subdirs[:] = sorted(name for name in subdirs if name not in VENDORED_DIRS and name not in linked)
+        subdirs[:] = sorted(name for name in subdirs if name != _GIT_DIR and name not in linked)
         for name in [*files, *linked]:
             yield prefix + name
 
 
-def _skip_reason(root: Path, relative: str, inside: Callable[[str], bool]) -> str | None:
-    """Why a listed file is not read, or None. The file itself is no symlink (lstat) when its
-    directory is checked, so it resolves inside the root exactly when its directory does.
-    """
-    parts = relative.split("/")
-    if VENDORED_DIRS.intersection(parts[:-1]):
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    inside: Callable[[str], bool]
+    follow_hardlinks: bool
+    include_vendored: bool
+
+
+def _skip_reason(root: Path, relative: str, rules: _Rules) -> str | None:
+    """Why a listed file is not read, or None."""
+    if not rules.include_vendored and VENDORED_DIRS.intersection(relative.split("/")[:-1]):
         return "vendored"
+    return _file_skip_reason(root, relative, rules)
+
+
+def _file_skip_reason(root: Path, relative: str, rules: _Rules) -> str | None:
+    """Why the file itself is not read, or None. The file is no symlink (lstat) when its directory is
+    checked, so it resolves inside the root exactly when its directory does.
+    """
     try:
         info = os.lstat(os.path.join(root, relative))
     except OSError:
@@ -181,6 +306,8 @@ def _skip_reason(root: Path, relative: str, inside: Callable[[str], bool]) -> st
         return "symlink"
     if not stat.S_ISREG(info.st_mode):
         return "not-regular"
-    if not inside(relative.rpartition("/")[0]):
+    if not rules.inside(relative.rpartition("/")[0]):
         return "outside-root"
+    if info.st_nlink > 1 and not rules.follow_hardlinks:
+        return "hardlink"
     return None

@@ -8,6 +8,7 @@ does no I/O.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,6 +91,19 @@ def test_the_contract_does_no_io() -> None:
         for path in SOURCES["contract"].rglob("*.py")
     }
     assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_git_runs_in_one_module_only() -> None:
+    """Every git command goes through parsefleet.producer.git, where a repository's configuration
+    cannot run programs (docs/security.md)."""
+    naming_git = re.compile(r"""["']git["']""")
+    found = sorted(
+        str(path.relative_to(ROOT))
+        for source in SOURCES.values()
+        for path in source.rglob("*.py")
+        if naming_git.search(path.read_text())
+    )
+    assert found == ["producer/git.py"]
 
 
 def test_the_worker_runtime_loads_no_tool() -> None:

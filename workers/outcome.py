@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from parsefleet.contract.batch import Batch, FileRef
 from parsefleet.contract.errors import ParseFailure
 from parsefleet.contract.outline import FileStatus, Outline
+from parsefleet.contract.paths import shown
 from parsefleet.workers.languages import adapter_for
 from parsefleet.workers.limits import ParseBudget
 
@@ -59,12 +60,14 @@ def outline_batch(batch: Batch, timeout_s: float, rss_limit_mb: float | None) ->
         try:
             outline = adapter.outline(item.content, ParseBudget(timeout_s, rss_limit_mb))
         except ParseFailure as exc:
-            log.warning("batch %s: %s failed (%s): %s", batch.batch_id, item.ref.path, exc.kind, exc)
+            log.warning("batch %s: %s failed (%s): %s", batch.batch_id, shown(item.ref.path), exc.kind, exc)
             outcomes.append(FileOutcome(item.ref, None, exc.kind, str(exc)))
         except RecursionError:
             outcomes.append(FileOutcome(item.ref, None, "recursion", "outline nesting too deep"))
         except MemoryError:  # one file's allocation failed: the process goes on with the next file
-            log.warning("batch %s: %s failed (memory): out of memory while outlining", batch.batch_id, item.ref.path)
+            log.warning(
+                "batch %s: %s failed (memory): out of memory while outlining", batch.batch_id, shown(item.ref.path)
+            )
             outcomes.append(FileOutcome(item.ref, None, "memory", "out of memory while outlining"))
         else:
             outcomes.append(FileOutcome(item.ref, outline))

@@ -17,6 +17,7 @@ from celery.exceptions import Reject, Retry
 from parsefleet.contract.batch import Batch, decode_batch, encode_batch
 from parsefleet.contract.errors import BatchFormatError, StoreRejected, StoreUnavailable
 from parsefleet.contract.names import PARSE_BATCH_TASK, queue_for
+from parsefleet.contract.paths import shown
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing import dead_letter
 from parsefleet.plumbing.broker import redis_client, translated
@@ -140,7 +141,7 @@ class Deliveries:
         worker = str(task.request.hostname)
         if len(batch.files) < 2:
             written = self._commit(crash_outcome(batch, deaths), BatchTiming(worker, None, now_utc()))
-            paths = ", ".join(item.ref.path for item in batch.files)
+            paths = ", ".join(shown(item.ref.path) for item in batch.files)
             log.error("batch %s: %s killed its worker %d times; recorded as %s", batch.batch_id, paths, deaths, CRASH)
             return {"files": len(batch.files), "written": int(written)}
         if self._store.split(batch, halves(batch), worker):

@@ -85,7 +85,7 @@ def db_retention(settings: Settings, keep: timedelta) -> Retention:
 def run(settings: Settings, targets: Sequence[Path], options: RunOptions) -> RunReport:
     """The main job: services, schema, local workers, submit, wait, report. Interrupted, it cancels
     its run (local workers stop with it) and says so."""
-    plan = plan_targets(targets)
+    plan = plan_targets(targets, settings)
     with Services(settings, say=options.say) as services:
         migrate(services.database_url)
         log_dir = usable_data_dir(settings).private_dir("logs")
@@ -107,7 +107,7 @@ def run(settings: Settings, targets: Sequence[Path], options: RunOptions) -> Run
 
 def submit(settings: Settings, targets: Sequence[Path], options: RunOptions) -> RunReport:
     """Submit targets to the fleet (running workers elsewhere); optionally wait for the run."""
-    plan = plan_targets(targets)
+    plan = plan_targets(targets, settings)
     with Services(settings, say=options.say) as services:
         migrate(services.database_url)
         if options.wait:

@@ -128,6 +128,16 @@ def _run_options(command: argparse.ArgumentParser) -> None:
         action="store_true",
         help="send again files that killed a worker before (default: skipped as crashed-before)",
     )
+    command.add_argument(
+        "--follow-hardlinks",
+        action="store_true",
+        help="read files that have more than one hard link (default: skipped as hardlink; docs/security.md)",
+    )
+    command.add_argument(
+        "--include-vendored",
+        action="store_true",
+        help="parse vendor/, node_modules/ and third_party/ (default: skipped as vendored)",
+    )
 
 
 def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
@@ -327,7 +337,12 @@ def _submit(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _with_run_options(settings: Settings, args: argparse.Namespace) -> Settings:
-    return replace(settings, retry_crashed=True) if args.retry_crashed else settings
+    return replace(
+        settings,
+        retry_crashed=settings.retry_crashed or args.retry_crashed,
+        follow_hardlinks=settings.follow_hardlinks or args.follow_hardlinks,
+        include_vendored=settings.include_vendored or args.include_vendored,
+    )
 
 
 def _run_id(value: str | None) -> str | None:

@@ -26,7 +26,7 @@ class FileRef:
     """One accepted file, as the producer saw it."""
 
     repository_id: int
-    path: str  # relative to the repository root, '/'-separated
+    path: str  # relative to the repository root, '/'-separated; lossless (parsefleet.contract.paths.to_text)
     blob_hash: bytes  # git blob id (sha1 of b"blob <size>\\0" + content), 20 bytes
     language: str
     size_bytes: int

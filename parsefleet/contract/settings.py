@@ -92,6 +92,13 @@ class Settings:
     # PARSEFLEET_RETRY_CRASHED: 1 sends again the files that killed a worker (failure ``crash``) under
     # this parser version; by default later runs skip them as ``crashed-before``. `--retry-crashed`.
     retry_crashed: bool = False
+    # PARSEFLEET_FOLLOW_HARDLINKS: 1 reads regular files that have more than one hard link; by default
+    # they are skipped as ``hardlink``, since the other link may be a file outside the repository
+    # (docs/security.md). A git checkout has none. `--follow-hardlinks`.
+    follow_hardlinks: bool = False
+    # PARSEFLEET_INCLUDE_VENDORED: 1 parses files under vendor/, node_modules/ and third_party/; by
+    # default they are skipped as ``vendored`` (someone else's code, often large). `--include-vendored`.
+    include_vendored: bool = False
     # PARSEFLEET_MAX_FILE_BYTES: larger files are refused as failure ``too-large``.
     max_file_bytes: int = 8 * 1024 * 1024
     # PARSEFLEET_PARSE_TIMEOUT_S: a parse running longer is cancelled and recorded as ``timeout``.

@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row, dict_row
 
+from parsefleet.contract import paths
 from parsefleet.contract.errors import RunNotFound
 from parsefleet.plumbing.database import sql
 
@@ -263,7 +264,9 @@ def render(report: RunReport, *, max_failures: int = 20) -> str:
     lines.append("  files/min: per language over its own busy time; total over the whole run")
     lines.extend(_detail_lines(report))
     shown = report.failed_files[:max_failures]
-    lines.extend(f"  failed {kind}: {shown_path(path)}: {message}" for _lang, kind, path, message in shown)
+    lines.extend(
+        f"  failed {kind}: {paths.shown(path)}: {paths.printable(message)}" for _lang, kind, path, message in shown
+    )
     if len(report.failed_files) > max_failures:
         lines.append(f"  … and {len(report.failed_files) - max_failures} more (parsefleet report --files failed)")
     if report.parsed == 0 and report.state.finished and not report.state.cancelled_at:
@@ -278,13 +281,13 @@ def render_files(found: list[FileOutcome]) -> str:
     lines = []
     for item in found:
         what = f"{item.status} {item.kind}".strip()
-        lines.append(f"{item.language:<7} {what:<18} {shown_path(item.repository)}/{shown_path(item.path)}")
+        lines.append(f"{item.language:<7} {what:<18} {paths.printable(item.repository)}/{paths.shown(item.path)}")
     return "\n".join(lines)
 
 
 def _title(state: RunState) -> str:
     status = {"running": " (not finished)", "cancelled": " (cancelled)"}.get(state.status, "")
-    names = ", ".join(shown_path(target) for target in state.targets)
+    names = ", ".join(paths.printable(target) for target in state.targets)
     return f"run {state.run_id}{status}: {names}"
 
 
@@ -319,8 +322,3 @@ def _detail_lines(report: RunReport) -> list[str]:
 
 def _num(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
-
-
-def shown_path(path: str) -> str:
-    """A path as a terminal may show it: control characters escaped (the JSON keeps it exact)."""
-    return path.encode("unicode_escape").decode("ascii") if not path.isprintable() else path

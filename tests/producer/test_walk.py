@@ -46,7 +46,25 @@ def test_walk_outside_git_skips_with_reasons(tmp_path: Path) -> None:
     assert seen["fifo.py"] == "not-regular"
     assert "README.md" not in seen
     assert "ignored/skip.py" not in seen  # the walk honours .gitignore as git does
-    assert not any(path.startswith(("vendor/", "node_modules/")) for path in seen)
+    assert seen["vendor/dep/dep.go"] == seen["node_modules/m/x.py"] == "vendored"  # counted, as in a checkout
+    included = {item.path: item.skip for item in discover(tmp_path, include_vendored=True)}
+    assert included["vendor/dep/dep.go"] is included["node_modules/m/x.py"] is None
+
+
+def test_a_linked_work_tree_is_listed_by_git(tmp_path: Path) -> None:
+    main = tmp_path / "main"
+    (main / "pkg").mkdir(parents=True)
+    (main / "pkg" / "a.py").write_text("a = 1\n")
+    (main / ".gitignore").write_text("ignored.py\n")
+    identity = ["-c", "user.name=t", "-c", "user.email=t@x"]
+    subprocess.run(["git", "init", "-q", str(main)], check=True)
+    subprocess.run(["git", "-C", str(main), "add", "."], check=True)
+    subprocess.run(["git", "-C", str(main), *identity, "commit", "-q", "-m", "1"], check=True)
+    linked = tmp_path / "linked"
+    subprocess.run(["git", "-C", str(main), "worktree", "add", "-q", str(linked)], check=True)  # .git is a file
+    (linked / "ignored.py").write_text("i = 1\n")
+    (linked / "new.py").write_text("n = 1\n")
+    assert _by_path(linked) == {"pkg/a.py": None, "new.py": None}
 
 
 def test_walk_outside_git_honours_every_gitignore_under_the_root(tmp_path: Path) -> None:

@@ -53,5 +53,5 @@ def test_control_characters_in_a_failed_path_cannot_forge_report_lines() -> None
     text = render(report)
     assert "\r" not in text and "\x1b" not in text
     assert [line for line in text.splitlines() if line.startswith("  failed memory:")] == [
-        "  failed memory: x.py\\r\\x1b[2Kfailed timeout: /etc/shadow: too big"
+        "  failed memory: x.py\\x0d\\x1b[2Kfailed timeout: /etc/shadow: too big"
     ]
