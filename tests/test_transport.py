@@ -1,8 +1,5 @@
-"""The broker transport (plumbing/transport.py) on a real Redis over TCP: one synchronous client per pool.
-
-The transport serves redis:// and rediss:// URLs (unix sockets keep kombu's own), so the test runs
-a private redis-server on a loopback port.
-"""
+"""The broker transport (plumbing/transport.py) on a real Redis: one synchronous client per pool,
+over TCP (a private redis-server on a loopback port) and over a unix socket (the embedded Redis)."""
 
 from __future__ import annotations
 
@@ -13,23 +10,30 @@ import pytest
 from kombu import Connection
 
 from parsefleet.plumbing.broker import kombu_url
-from parsefleet.plumbing.transport import TRANSPORT
+from parsefleet.plumbing.transport import TRANSPORT, Transport
 from tests.services import RedisServer
 
 pytestmark = pytest.mark.service
 
 
-@pytest.fixture
-def tcp_redis(tmp_path: Path) -> Iterator[RedisServer]:
+@pytest.fixture(params=["tcp", "unix socket"])
+def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, redis.Redis]]:
+    """(URL, client) of a Redis on a loopback port, or of the session's embedded one on its socket."""
+    if request.param == "unix socket":
+        client = request.getfixturevalue("clean_redis")
+        yield request.getfixturevalue("redis_url"), client
+        return
     server = RedisServer(tmp_path / "redis")
     server.start()
-    yield server
+    yield server.url, server.client()
     server.kill()
 
 
-def test_a_channel_keeps_its_synchronous_client_until_its_pool_is_replaced(tcp_redis: RedisServer) -> None:
-    redis_url, clean_redis = tcp_redis.url, tcp_redis.client()
-    with Connection(kombu_url(redis_url), transport=TRANSPORT) as connection:
+def test_a_channel_keeps_its_synchronous_client_until_its_pool_is_replaced(broker: tuple[str, redis.Redis]) -> None:
+    redis_url, clean_redis = broker
+    options = {"transport": TRANSPORT} if not redis_url.startswith("unix") else {}
+    with Connection(kombu_url(redis_url), **options) as connection:
+        assert isinstance(connection.transport, Transport)
         channel = connection.default_channel
         with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
             assert first is second

@@ -16,16 +16,17 @@ import redis
 from parsefleet.contract.errors import BrokerUnavailable
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing.redaction import shown_url
-from parsefleet.plumbing.transport import TRANSPORT
+from parsefleet.plumbing.transport import SOCKET_ALIAS, TRANSPORT
 
 __all__ = ["celery_config", "kombu_url", "redis_client", "translated"]
 
 
 def kombu_url(redis_url: str) -> str:
-    """Return the URL kombu understands: ``unix:///path`` becomes ``redis+socket:///path``."""
+    """Return the URL kombu understands: ``unix:///path`` becomes ``parsefleet-redis+socket:///path``
+    (parsefleet's transport on a socket: plumbing/transport.py)."""
     parts = urlsplit(redis_url)
     if parts.scheme == "unix":
-        return "redis+socket://" + parts.path + (f"?{parts.query}" if parts.query else "")
+        return f"{SOCKET_ALIAS}+socket://" + parts.path + (f"?{parts.query}" if parts.query else "")
     return redis_url
 
 
@@ -63,7 +64,7 @@ def celery_config(settings: Settings, redis_url: str) -> dict[str, Any]:
     }
     scheme = urlsplit(redis_url).scheme
     if scheme in ("redis", "rediss"):
-        config["broker_transport"] = TRANSPORT  # kombu's, surviving a Redis restart (common/transport.py)
+        config["broker_transport"] = TRANSPORT  # kombu's, surviving a Redis restart (plumbing/transport.py)
     if scheme == "rediss":
         config["broker_use_ssl"] = {"ssl_cert_reqs": "required"}
     return config

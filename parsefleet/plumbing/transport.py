@@ -19,20 +19,26 @@ the producer from 1.2-1.5 to 0.9-1.4 ms per batch sent (docs/benchmarks.md, sess
 
 Celery names the broker after its transport, so worker logs show
 ``parsefleet.plumbing.transport:Transport://:**@host:port/db`` where they showed ``redis://:**@host:port/db``.
-``unix://`` URLs keep kombu's own ``redis+socket`` transport (the embedded Redis, on one machine).
+A unix socket (the embedded Redis) takes the same transport through the kombu alias
+``parsefleet-redis``, registered on import: its URL is ``parsefleet-redis+socket:///path`` (kombu
+takes the transport of a ``+socket`` URL from the URL itself, and refuses dotted names there).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import kombu.transport
 import redis
 from kombu.transport import redis as kombu_redis
 
-__all__ = ["TRANSPORT", "Channel", "Transport"]
+__all__ = ["SOCKET_ALIAS", "TRANSPORT", "Channel", "Transport"]
 
 # What Celery's ``broker_transport`` names.
 TRANSPORT = f"{__name__}:Transport"
+# The name a unix-socket broker URL gives this transport (``parsefleet-redis+socket:///path``).
+SOCKET_ALIAS = "parsefleet-redis"
+kombu.transport.TRANSPORT_ALIASES.setdefault(SOCKET_ALIAS, TRANSPORT)
 
 
 # kombu's own method (the type stubs of celery-types leave this private method out)
