@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from kombu import Connection
 
 from parsefleet.plumbing.broker import kombu_url
