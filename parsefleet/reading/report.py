@@ -185,7 +185,7 @@ class FileOutcome:
 def load_state(conn: Connection, run_id: str | None) -> RunState:
     """The state of ``run_id`` (None: the latest run)."""
     with conn.cursor(row_factory=class_row(RunState)) as cursor:
-        state = cursor.execute(sql(_HERE, "run_state"), {"run_id": run_id}).fetchone()
+        state = cursor.execute(sql(_HERE, "run_states"), {"run_id": run_id, "limit": 1}).fetchone()
     conn.commit()
     if state is None:
         raise RunNotFound(f"no run {run_id}" if run_id else "no run has been submitted yet")
@@ -195,7 +195,7 @@ def load_state(conn: Connection, run_id: str | None) -> RunState:
 def recent_runs(conn: Connection, limit: int) -> list[RunState]:
     """The latest runs, newest first."""
     with conn.cursor(row_factory=class_row(RunState)) as cursor:
-        states = cursor.execute(sql(_HERE, "recent_runs"), {"limit": limit}).fetchall()
+        states = cursor.execute(sql(_HERE, "run_states"), {"run_id": None, "limit": limit}).fetchall()
     conn.commit()
     return states
 
