@@ -99,7 +99,7 @@ def private_postgres() -> Iterator[PostgresServer]:
 
 def _with_workers(settings: Settings, log_dir: Path, count: int = 1) -> LocalWorkers:
     assert settings.redis_url and settings.database_url
-    env = {"PARSEFLEET_VISIBILITY_TIMEOUT_S": str(settings.visibility_timeout_s)}
+    env = {"PARSEFLEET_VISIBILITY_TIMEOUT_S": str(settings.visibility_timeout_s), "PARSEFLEET_LOG_LEVEL": "INFO"}
     fleet = LocalWorkers(settings.redis_url, settings.database_url, log_dir, count=count, env=env)
     fleet.start()
     return fleet
