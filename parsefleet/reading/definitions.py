@@ -72,14 +72,14 @@ class FindQuery:
     def params(self) -> dict[str, object]:
         """The parameters of sql/find_definitions.sql."""
         text = self.text.strip()
-        alternative = _pointer_receiver(text) or text
+        alternative = _pointer_receiver(text)
         tail = "%" if self.prefix else ""
         return {
             "query": text,
             "pattern": like_escape(text.lower()) + tail,
-            "alternative": like_escape(alternative.lower()) + tail,
+            "alternative": None if alternative is None else like_escape(alternative.lower()) + tail,
             "exact": None if self.ignore_case else like_escape(text) + tail,
-            "exact_alternative": None if self.ignore_case else like_escape(alternative) + tail,
+            "exact_alternative": None if self.ignore_case or alternative is None else like_escape(alternative) + tail,
             "kind": self.kind,
             "language": self.language,
             "repository_ids": None if self.repository_ids is None else list(self.repository_ids),
@@ -88,7 +88,7 @@ class FindQuery:
 
 
 def find_definitions(conn: Connection, query: FindQuery) -> list[Definition]:
-    """The definitions ``query`` matches, best first (an exact name first, then shorter qualified names)."""
+    """The definitions ``query`` matches, best first: exact matches, then by name without case."""
     if not query.searchable or (query.repository_ids is not None and not query.repository_ids):
         return []
     with conn.cursor(row_factory=class_row(Definition)) as cursor:
