@@ -17,10 +17,11 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from parsefleet.contract.errors import ConfigError
 from parsefleet.contract.languages import LANGUAGES
-from parsefleet.contract.settings import Settings, redact_url
+from parsefleet.contract.paths import printable, shown, to_text
+from parsefleet.contract.settings import Settings
 from parsefleet.plumbing.database import session
+from parsefleet.plumbing.redaction import shown_url
 from parsefleet.reading.definitions import KINDS, Definition, FindQuery, find_definitions
-from parsefleet.reading.escapes import visible
 from parsefleet.reading.outlines import FileOutline, load_outline
 from parsefleet.reading.repositories import repositories_named, repository_named
 from parsefleet.reading.tags import load_tags
@@ -72,7 +73,7 @@ def _find(settings: Settings, args: argparse.Namespace) -> int:
     with Services(settings, need_redis=False) as services, session(services.database_url) as conn:
         ids = None
         if args.repository is not None:
-            ids = [item.id for item in repositories_named(conn, args.repository)]
+            ids = [item.id for item in repositories_named(conn, to_text(args.repository))]
         query = FindQuery(
             args.name,
             prefix=args.prefix,
@@ -86,19 +87,19 @@ def _find(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         _print_json([item.as_dict() for item in found])
     else:
-        print("\n".join(map(_definition_line, found)) if found else f"no definition {visible(args.name)!r} found")
+        print("\n".join(map(_definition_line, found)) if found else f"no definition {printable(args.name)!r} found")
     return 0 if found else 1
 
 
 def _definition_line(item: Definition) -> str:
-    where = f"{item.repository.rstrip('/')}/{item.path}:{item.start_line}-{item.end_line}"
-    parent = f"  in {item.parent_kind} {item.parent}" if item.parent else ""
-    return visible(f"{item.qualified_name}  {item.kind}  {where}  {item.visibility}{parent}")
+    where = f"{shown(item.repository.rstrip('/'))}/{shown(item.path)}:{item.start_line}-{item.end_line}"
+    parent = f"  in {item.parent_kind} {printable(item.parent)}" if item.parent else ""
+    return f"{printable(item.qualified_name)}  {item.kind}  {where}  {item.visibility}{parent}"
 
 
 def _outline(settings: Settings, args: argparse.Namespace) -> int:
     with Services(settings, need_redis=False) as services, session(services.database_url) as conn:
-        found = load_outline(conn, repository_named(conn, args.repository), args.path)
+        found = load_outline(conn, repository_named(conn, to_text(args.repository)), to_text(args.path))
     if args.json:
         _print_json(found.as_dict())
     else:
@@ -111,14 +112,14 @@ def render_outline(outline: FileOutline) -> str:
     status = outline.status or "not outlined yet"
     if outline.failure_kind:
         status += f" ({outline.failure_kind})"
-    lines = [f"{outline.repository.rstrip('/')}/{outline.path}  {outline.language}, {status}"]
+    lines = [f"{shown(outline.repository.rstrip('/'))}/{shown(outline.path)}  {outline.language}, {status}"]
     tree = outline.children()
 
     def walk(parent: int | None, depth: int) -> None:
         for item in tree.get(parent, []):
             macro = ", from a macro" if item.from_macro else ""
             span = f"{item.start_line}-{item.end_line}"
-            lines.append(f"{'  ' * depth}{item.kind} {item.name}  {span}  {item.visibility}{macro}")
+            lines.append(f"{'  ' * depth}{item.kind} {printable(item.name)}  {span}  {item.visibility}{macro}")
             walk(item.ordinal, depth + 1)
 
     walk(None, 1)
@@ -127,13 +128,13 @@ def render_outline(outline: FileOutline) -> str:
     for entry in outline.imports:
         name = f"{entry.module}.{entry.name}" if entry.name else entry.module
         alias = f" as {entry.alias}" if entry.alias else ""
-        lines.append(f"  {name}{alias}  {entry.origin}  line {entry.line}")
-    return "\n".join(visible(line) for line in lines)
+        lines.append(f"  {printable(name + alias)}  {entry.origin}  line {entry.line}")
+    return "\n".join(lines)
 
 
 def _tags(settings: Settings, args: argparse.Namespace) -> int:
     with Services(settings, need_redis=False) as services, session(services.database_url) as conn:
-        repository = repository_named(conn, args.repository)
+        repository = repository_named(conn, to_text(args.repository))
         tags = load_tags(conn, repository)
     if args.output is None:
         sys.stdout.write(tags.text())
@@ -142,7 +143,8 @@ def _tags(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{args.output}: {len(tags.lines)} lines, {tags.definitions} definitions", file=sys.stderr)
     if tags.left_out:
         print(
-            f"parsefleet: warning: {tags.left_out} definitions left out: their file names hold control characters",
+            f"parsefleet: warning: {tags.left_out} definitions left out: their file names hold control characters,"
+            " backslashes or bytes that are not UTF-8",
             file=sys.stderr,
         )
     return 0
@@ -160,7 +162,7 @@ def _write_private(path: Path, text: str) -> None:
 
 def _db_url(settings: Settings, _args: argparse.Namespace) -> int:
     with Services(settings, need_redis=False) as services:
-        print(redact_url(services.database_url))
+        print(shown_url(services.database_url))
     return 0
 
 

@@ -1,12 +1,14 @@
 """The console's pages: Jinja templates beside this module, autoescaped, and the filters they use.
 
-Names from repositories are untrusted: ``visible`` HTML-escapes them and shows each control
-character as a marked escape (``\\x1b``), so a file name cannot inject markup, hide itself or
-reorder the text around it.
+Names from repositories are untrusted: ``path`` (a stored file name, parsefleet.contract.paths) and
+``visible`` (any other text) HTML-escape them and show each character that is not printable as a
+marked escape (``\\x1b``, ``\\u202e``), so a file name cannot inject markup, hide itself or reorder
+the text around it.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,24 +17,33 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
-from parsefleet.reading.escapes import CONTROL, escape_control
+from parsefleet.contract.paths import printable, shown
 
-__all__ = ["Templates", "visible_html"]
+__all__ = ["Templates", "path_html", "visible_html"]
 
 _HERE = Path(__file__).parent
-_CONTROL_HTML = Markup('<span class="control" title="control character">{}</span>')
+_CONTROL_HTML = Markup('<span class="control" title="not a printable character">{}</span>')
+# The escapes printable() writes: a doubled backslash (a backslash in the name) is left unmarked.
+_ESCAPE = re.compile(r"\\\\|\\x[0-9a-f]{2}|\\u[0-9a-f]{4}|\\U[0-9a-f]{8}")
 
 
 def visible_html(value: object) -> Markup:
-    """``value`` as HTML text, each control character shown as ``<span class="control">\\xNN</span>``."""
-    text = "" if value is None else str(value)
+    """Text as HTML, each character that is not printable shown as ``<span class="control">\\xNN</span>``."""
+    return _marked(printable("" if value is None else str(value)))
+
+
+def path_html(value: object) -> Markup:
+    """A stored file name (``paths.to_text``) as HTML, marked as ``visible_html`` marks text."""
+    return _marked(shown("" if value is None else str(value)))
+
+
+def _marked(text: str) -> Markup:
     parts: list[str] = []
     last = 0
-    for match in CONTROL.finditer(text):
-        parts.append(escape(text[last : match.start()]))
-        parts.append(
-            Markup('<span class="control" title="control character">{}</span>').format(escape_control(match.group()))
-        )
+    for match in _ESCAPE.finditer(text):
+        parts.append(escape(text[last : match.end() if match.group() == "\\\\" else match.start()]))
+        if match.group() != "\\\\":
+            parts.append(_CONTROL_HTML.format(match.group()))
         last = match.end()
     parts.append(escape(text[last:]))
     return Markup("").join(parts)
@@ -57,7 +68,7 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.filters.update(visible=visible_html, number=_number, time=_time)
+        self.env.filters.update(visible=visible_html, path=path_html, number=_number, time=_time)
 
     def page(self, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         """The page ``name`` rendered with ``context``."""

@@ -7,13 +7,13 @@ and the scope (``<parent kind>:<parent qualified name>``, as ctags writes ``clas
 are relative to the repository root, so the file belongs there. The address is the line number:
 the index keeps outlines, not source text. A definition whose qualified name differs from its
 name gets a second line under the qualified name, marked ``extras:qualified`` (ctags
-``--extras=+q``). A file name holding a control character (a tab or a newline would break the
-format) cannot be written: its definitions are left out and counted.
+``--extras=+q``). A file name that is not plain printable UTF-8 (a tab or a newline would break the
+format; a backslash or a byte that is not UTF-8 is stored escaped, parsefleet.contract.paths) cannot
+be written as it is: its definitions are left out and counted.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from pathlib import Path
 import psycopg
 
 from parsefleet import __version__
+from parsefleet.contract.paths import printable, shown
 from parsefleet.plumbing.database import sql
 from parsefleet.reading.repositories import Repository
 
@@ -29,7 +30,6 @@ __all__ = ["LANGUAGE_NAMES", "TagsFile", "load_tags", "tag_lines"]
 _HERE = Path(__file__).parent
 Connection = psycopg.Connection[tuple[object, ...]]
 LANGUAGE_NAMES = {"python": "Python", "go": "Go", "rust": "Rust"}
-_UNWRITABLE = re.compile(r"[\x00-\x1f\x7f]")
 _HEADER = (
     ("!_TAG_FILE_FORMAT", "2", 'extended format; --format=1 will not append ;" to lines'),
     ("!_TAG_FILE_SORTED", "1", "0=unsorted, 1=sorted, 2=foldcase"),
@@ -57,7 +57,7 @@ def load_tags(conn: Connection, repository: Repository) -> TagsFile:
     """The tags file of ``repository``'s current tree."""
     rows = conn.execute(sql(_HERE, "tags_symbols"), {"repository_id": repository.id}).fetchall()
     conn.commit()
-    writable = [row for row in rows if not any(_UNWRITABLE.search(str(row[i])) for i in (0, 3, 4))]
+    writable = [row for row in rows if _writable(row)]
     return TagsFile(tag_lines(writable, repository.root), len(writable), len(rows) - len(writable))
 
 
@@ -67,6 +67,11 @@ def tag_lines(rows: Iterable[Row], root: str) -> list[str]:
     header.append(f"!_TAG_PROC_CWD\t{_field(root.rstrip('/') + '/')}\t//")
     body = sorted((line for row in rows for line in _lines(row)), key=lambda line: line.encode())
     return header + body
+
+
+def _writable(row: Row) -> bool:
+    path, name, qualified = str(row[0]), str(row[3]), str(row[4])
+    return shown(path) == path and printable(name) == name and printable(qualified) == qualified
 
 
 def _lines(row: Row) -> Iterator[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
@@ -32,8 +33,6 @@ def test_a_non_loopback_bind_without_a_token_is_refused(settings: Settings) -> N
 
 
 def test_a_short_token_is_refused(settings: Settings) -> None:
-    import subprocess
-
     env = {**cli_env(settings), "PARSEFLEET_SERVE_TOKEN": "short"}
     done = subprocess.run(
         [*PARSEFLEET, "serve", "--host", "0.0.0.0", "--port", "0"],
@@ -159,3 +158,11 @@ def test_no_secret_in_any_reply(settings: Settings, worker: LocalWorkers, repo: 
             reply = served.get(target)
             assert reply.status in {200, 404}, target
             assert secret not in reply.body and "pgpass" not in reply.body, target
+
+
+def test_parsefleet_config_says_a_token_is_set_without_showing_it(settings: Settings) -> None:
+    env = {**cli_env(settings), "PARSEFLEET_SERVE_TOKEN": TOKEN}
+    done = subprocess.run([*PARSEFLEET, "config"], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert TOKEN not in done.stdout + done.stderr
+    assert any(line.split()[:2] == ["PARSEFLEET_SERVE_TOKEN", "(set)"] for line in done.stdout.splitlines())

@@ -84,7 +84,7 @@ def test_a_runs_progress_advances_on_its_page(
     for number in range(_FILES):
         (many / f"module_{number:03}.py").write_text(f"def function_{number}():\n    return {number}\n" * 40)
     small_batches = replace(settings, batch_max_bytes=1024)  # a batch per file
-    report = commands.submit(small_batches, [many], wait=False, progress=False, ci=False)
+    report = commands.submit(small_batches, [many], commands.RunOptions(ci=False, progress=False, wait=False))
     run_id = report.state.run_id
     with console(settings) as served:
         browser.get(served.url.rstrip("/") + "/runs/" + run_id)

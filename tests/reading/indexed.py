@@ -22,7 +22,7 @@ PARSEFLEET = [sys.executable, "-m", "parsefleet.cli.main"]
 
 def index(settings: Settings, *repos: Path) -> RunReport:
     """Submit ``repos`` to the running worker and wait for the run."""
-    report = commands.submit(settings, list(repos), wait=True, progress=False, ci=False)
+    report = commands.submit(settings, list(repos), commands.RunOptions(ci=False, progress=False, wait=True))
     assert report.state.finished
     return report
 
