@@ -27,6 +27,7 @@ SOURCES = {
     "reading": ROOT / "parsefleet" / "reading",
     "parity": ROOT / "parsefleet" / "parity",
     "bench": ROOT / "parsefleet" / "bench",
+    "console": ROOT / "parsefleet" / "console",
     "cli": ROOT / "parsefleet" / "cli",
 }
 # The concerns each one may import (besides itself).
@@ -40,6 +41,7 @@ ALLOWED = {
     "reading": {"contract", "plumbing"},
     "parity": {"contract", "workers"},
     "bench": {"contract", "plumbing", "producer", "workers", "telemetry", "services", "reading"},
+    "console": {"contract", "plumbing", "reading", "services"},
     "cli": set(SOURCES) - {"cli"},
 }
 # Libraries that do I/O: the contract is plain data and rules.

@@ -17,14 +17,14 @@ from parsefleet.cli.watch import IdleFleet, RunWatch, wait_for
 from parsefleet.contract.errors import ParsefleetError
 from parsefleet.contract.names import QUEUES
 from parsefleet.contract.settings import Settings
-from parsefleet.plumbing import database, dead_letter
+from parsefleet.plumbing import database
 from parsefleet.plumbing.broker import redis_client, translated
 from parsefleet.plumbing.cancellation import Cancellation, cancel_run
 from parsefleet.plumbing.database import session
 from parsefleet.plumbing.migrations import migrate
-from parsefleet.plumbing.outbox import Outbox
 from parsefleet.producer.submission import Submission, Tally
 from parsefleet.producer.walk import Plan, plan_targets
+from parsefleet.reading.fleet import FleetStatus, fleet_status
 from parsefleet.reading.report import (
     FileOutcome,
     RunReport,
@@ -32,7 +32,6 @@ from parsefleet.reading.report import (
     load_files,
     load_report,
     load_state,
-    recent_runs,
 )
 from parsefleet.services.account import service_account
 from parsefleet.services.endpoints import Services, usable_data_dir
@@ -148,48 +147,10 @@ def report_files(settings: Settings, run_id: str | None, statuses: tuple[str, ..
         return load_files(conn, state.run_id, statuses)
 
 
-@dataclass(frozen=True)
-class FleetStatus:
-    """What ``parsefleet status`` shows."""
-
-    queues: dict[str, int]
-    in_flight: int
-    dead_letter: int
-    runs: list[RunState]
-
-    def as_dict(self) -> dict[str, object]:
-        """JSON-ready data."""
-        return {
-            "queues": self.queues,
-            "in_flight": self.in_flight,
-            "dead_letter": self.dead_letter,
-            "runs": [_state_dict(r) for r in self.runs],
-        }
-
-    def render(self) -> str:
-        """Text for a terminal."""
-        lines = ["queues: " + ", ".join(f"{lang} {depth}" for lang, depth in self.queues.items())]
-        lines.append(f"in flight: {self.in_flight} batches sent and not finished (queued or being parsed)")
-        hint = " (parsefleet dead-letter list)" if self.dead_letter else ""
-        lines.append(f"dead letters: {self.dead_letter}{hint}")
-        for run in map(_state_dict, self.runs):
-            lines.append(
-                f"run {run['run_id']} started {run['started_at']} batches {run['batches']} "
-                f"files {run['files_done']} {run['status']}"
-            )
-        return "\n".join(lines)
-
-
 def status(settings: Settings, limit: int) -> FleetStatus:
     """Queue depths, dead letters and the latest runs."""
-    with Services(settings) as services:
-        client = redis_client(services.redis_url)
-        with translated(services.redis_url):
-            depths = {language: int(client.llen(queue)) for language, queue in QUEUES.items()}
-            dead = dead_letter.count(client)
-            in_flight = Outbox(client).count()
-        with session(services.database_url) as conn:
-            return FleetStatus(depths, in_flight, dead, recent_runs(conn, limit))
+    with Services(settings) as services, session(services.database_url) as conn:
+        return fleet_status(redis_client(services.redis_url), services.redis_url, conn, limit)
 
 
 def worker(settings: Settings, celery_args: Sequence[str]) -> int:
@@ -292,14 +253,3 @@ def _cancel_interrupted(services: Services, run_id: str, say: Callable[[str], No
         say(f"parsefleet: interrupted; run {run_id} could not be cancelled: {exc}")
         return
     say(f"parsefleet: interrupted; {done.render()}")
-
-
-def _state_dict(state: RunState) -> dict[str, object]:
-    return {
-        "run_id": state.run_id,
-        "started_at": state.started_at.isoformat(),
-        "status": state.status,
-        "finished": state.finished,
-        "batches": f"{state.batches_done}/{state.batches_total if state.batches_total is not None else '?'}",
-        "files_done": state.files_done,
-    }

@@ -20,6 +20,7 @@ _FIELD = re.compile(r"^\s{4}(\w+): ")
 _COMMENT = re.compile(r"^\s{4}# ?(.*)$")
 _NAMES = re.compile(r"^((?:PARSEFLEET_\w+(?:, )?)+): ")
 _URLS = ("redis_url", "database_url")
+_SECRETS = ("serve_token",)  # shown as set or not, never their value
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,8 @@ def _default(name: str) -> str:
 
 
 def _shown(name: str, value: object) -> str:
+    if name in _SECRETS:
+        return "(set)" if value else "(not set)"
     if value is None:
         return "(embedded)" if name in _URLS else "(none)"
     if name in _URLS:

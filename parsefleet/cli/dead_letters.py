@@ -12,48 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
-from parsefleet.contract.batch import Batch, decode_batch
-from parsefleet.contract.errors import BatchFormatError, ConfigError, DeadLetterNotFound
+from parsefleet.contract.errors import ConfigError, DeadLetterNotFound
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing import dead_letter
 from parsefleet.plumbing.broker import redis_client, translated
 from parsefleet.plumbing.dead_letter import DeadLetter
 from parsefleet.producer.enqueue import Enqueuer
+from parsefleet.reading.fleet import DeadLetterEntry as Entry
+from parsefleet.reading.fleet import dead_letter_entry
 from parsefleet.services.endpoints import Services
 
 __all__ = ["Entry", "Replay", "list_entries", "replay"]
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One dead letter as shown: what it is, why it is there, and whether it can be replayed."""
-
-    entry_id: str
-    at: datetime
-    reason: str
-    batch: Batch | None
-
-    def as_dict(self) -> dict[str, object]:
-        """JSON-ready data (file names, not contents)."""
-        batch = self.batch
-        return {
-            "id": self.entry_id,
-            "at": self.at.isoformat(),
-            "reason": self.reason,
-            "batch_id": batch.batch_id if batch else None,
-            "run_id": batch.run_id if batch else None,
-            "language": batch.language if batch else None,
-            "paths": [item.ref.path for item in batch.files] if batch else [],
-        }
-
-    def render(self) -> str:
-        """One line for a terminal."""
-        what = "undecodable payload"
-        if self.batch is not None:
-            what = f"{self.batch.language} batch {self.batch.batch_id} ({len(self.batch.files)} files)"
-        return f"{self.entry_id}  {self.at:%Y-%m-%d %H:%M:%S}  {what}: {self.reason}"
 
 
 @dataclass
@@ -67,7 +37,7 @@ class Replay:
 def list_entries(settings: Settings) -> list[Entry]:
     """Every dead letter, oldest first."""
     with Services(settings) as services, translated(services.redis_url):
-        return [_entry(item) for item in dead_letter.entries(redis_client(services.redis_url))]
+        return [dead_letter_entry(item) for item in dead_letter.entries(redis_client(services.redis_url))]
 
 
 def replay(settings: Settings, entry_ids: Sequence[str], *, replay_all: bool) -> Replay:
@@ -81,7 +51,7 @@ def replay(settings: Settings, entry_ids: Sequence[str], *, replay_all: bool) ->
         enqueuer = Enqueuer(settings, services.redis_url)
         try:
             for item in chosen:
-                entry = _entry(item)
+                entry = dead_letter_entry(item)
                 if entry.batch is None:
                     done.kept.append((item.entry_id, "undecodable payload: cannot be replayed"))
                     continue
@@ -101,11 +71,3 @@ def _chosen(items: list[DeadLetter], entry_ids: Sequence[str], replay_all: bool)
     if unknown:
         raise DeadLetterNotFound(f"no dead letter {', '.join(unknown)} (see `parsefleet dead-letter list`)")
     return [by_id[entry_id] for entry_id in dict.fromkeys(entry_ids)]
-
-
-def _entry(item: DeadLetter) -> Entry:
-    try:
-        batch: Batch | None = decode_batch(item.payload)
-    except BatchFormatError:
-        batch = None
-    return Entry(item.entry_id, datetime.fromtimestamp(item.at_s, UTC), item.reason, batch)

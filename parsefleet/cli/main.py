@@ -18,6 +18,7 @@ from pathlib import Path
 
 from parsefleet import __version__
 from parsefleet.cli import commands, interrupts
+from parsefleet.cli.index_commands import add_db_commands, add_index_commands
 from parsefleet.contract.errors import (
     ConfigError,
     CorpusError,
@@ -43,8 +44,8 @@ EXIT_INPUT = 2
 EXIT_SERVICE = 3
 EXIT_INTERRUPTED = 130
 # Commands whose duration and exit code go to cli_runs / cli_cmd_duration_ms (not the long-lived
-# worker, nor bench and parity, which measure themselves).
-_RECORDED = frozenset({"run", "submit", "status", "report", "cancel", "db"})
+# worker and console, nor bench and parity, which measure themselves).
+_RECORDED = frozenset({"run", "submit", "status", "report", "cancel", "db", "find", "outline", "tags"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,11 +111,13 @@ def _parser() -> argparse.ArgumentParser:
     _add_telemetry(sub, common)
     _add_dead_letter(sub, common)
     _add_parity(sub, common)
+    add_index_commands(sub, common)
     db = sub.add_parser("db", help="database administration").add_subparsers(dest="db_command", required=True)
     db.add_parser("migrate", parents=[common], help="apply pending schema migrations").set_defaults(handler=_db_migrate)
     retention = db.add_parser("retention", parents=[common], help="drop measurements older than --keep")
     retention.add_argument("--keep", default="72h", help="window to keep: 90m, 72h, 3d (default 72h)")
     retention.set_defaults(handler=_db_retention)
+    add_db_commands(db, common)
     return parser
 
 

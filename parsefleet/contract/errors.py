@@ -9,7 +9,8 @@ talks to them, so nothing else ever sees them.
     ├── InputError              the target given by the user cannot be submitted
     │   ├── TargetNotFound
     │   ├── TargetUnreadable
-    │   └── NoSupportedFiles
+    │   ├── NoSupportedFiles
+    │   └── NotInIndex          a repository or file a reader names is not in the index
     ├── ServiceUnavailable      a service we need cannot be reached
     │   ├── BrokerUnavailable   Redis
     │   └── StoreUnavailable    PostgreSQL
@@ -39,6 +40,7 @@ __all__ = [
     "EmbeddedServiceError",
     "InputError",
     "NoSupportedFiles",
+    "NotInIndex",
     "ParseCancelled",
     "ParseFailure",
     "ParseTimeout",
@@ -84,6 +86,11 @@ class TargetUnreadable(InputError):
 
 class NoSupportedFiles(InputError):
     """Raised when a target holds no .py, .go or .rs file."""
+
+
+class NotInIndex(InputError):
+    """Raised when ``parsefleet outline``/``tags`` (or the console) name a repository or file the index
+    does not hold, or a repository name that fits several."""
 
 
 class ServiceUnavailable(ParsefleetError):

@@ -140,6 +140,11 @@ class Settings:
     pg_dump_path: str = ""
     # PARSEFLEET_SNAPSHOT_KEEP_H: telemetry snapshots older than this many hours are deleted.
     snapshot_keep_h: int = 72
+    # PARSEFLEET_SERVE_TOKEN: the token `parsefleet serve` asks of every request (HTTP Bearer, or Basic
+    # with any user name and the token as password), 16 characters or more. Binding the console to an
+    # address other than loopback requires one; once set, loopback requires it too. A secret: never
+    # logged, shown in a page or returned (not even in this object's repr).
+    serve_token: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

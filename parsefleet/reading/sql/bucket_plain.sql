@@ -1,0 +1,1 @@
+date_trunc(%(unit)s, {column}, 'UTC')

@@ -1,0 +1,1 @@
+time_bucket(%(width)s::interval, {column})
