@@ -200,3 +200,24 @@ def test_a_worker_retrying_a_database_never_logs_its_password(
         fleet.stop()
     text = log.read_text()
     assert "pw#x9z" not in text and "x9z" not in text and "wr%3Fng" not in text and "wr?ng" not in text
+
+
+@pytest.mark.service
+def test_a_reader_that_goes_away_early_gets_no_traceback(
+    tmp_path: Path, settings: Settings, worker: LocalWorkers
+) -> None:
+    """`parsefleet tags R | true`: the reader is gone before the CLI writes."""
+    repo = tmp_path / "big"
+    repo.mkdir()
+    (repo / "many.py").write_text("".join(f"def function_number_{n}(x):\n    return x\n" for n in range(4000)))
+    env = {"PARSEFLEET_REDIS_URL": settings.redis_url or "", "PARSEFLEET_DATABASE_URL": settings.database_url or ""}
+    assert _run(["submit", str(repo), "--wait", "--no-progress"], env=env).returncode == 0
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PARSEFLEET_")}
+    reader = subprocess.Popen(
+        [*PARSEFLEET, "tags", str(repo)], env={**clean, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert reader.stdout is not None and reader.stderr is not None
+    reader.stdout.close()
+    errors = reader.stderr.read().decode()
+    assert reader.wait(timeout=60) == 141, errors
+    assert "Traceback" not in errors and "BrokenPipe" not in errors, errors

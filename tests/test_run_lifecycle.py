@@ -119,7 +119,7 @@ def test_cancel_withdraws_the_queued_batches_of_a_submitted_run(
     assert report["status"] == "cancelled" and report["finished"] is True
     assert report["languages"][0]["cancelled"] == 200 and report["languages"][0]["parsed"] == 0
     again = _cli(["cancel", run_id], env)
-    assert again.returncode == 0 and "had finished already" in again.stdout
+    assert again.returncode == 0 and "was cancelled already" in again.stdout
 
 
 @pytest.mark.parametrize(

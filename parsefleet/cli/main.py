@@ -42,6 +42,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INPUT = 2
 EXIT_SERVICE = 3
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a writer whose reader went away
 EXIT_INTERRUPTED = 130
 # Commands whose duration and exit code go to cli_runs / cli_cmd_duration_ms (not the long-lived
 # worker and console, nor bench and parity, which measure themselves).
@@ -61,7 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"parsefleet: error: {exc}", file=sys.stderr)
         return _exit_code(exc)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    code = _handle(settings, args)
+    try:
+        code = _handle(settings, args)
+    except BrokenPipeError:  # stdout closed early (| head): not an error of ours, and no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_BROKEN_PIPE
     if args.command in _RECORDED:
         record_cli_run(settings, args.command, (time.perf_counter() - started) * 1000, code, ci=_ci(args))
     return code

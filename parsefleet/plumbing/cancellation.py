@@ -37,12 +37,15 @@ class Cancellation:
     run_id: str
     batches_withdrawn: int
     files_withdrawn: int
-    finished_before: bool  # the run had finished already: nothing was withdrawn
+    finished_before: bool  # the run had finished already: nothing was withdrawn, nothing changed
+    cancelled_before: bool = False  # ... and it had been cancelled
 
     def render(self) -> str:
         """One line for a person."""
+        if self.cancelled_before:
+            return f"run {self.run_id} was cancelled already; nothing to do"
         if self.finished_before:
-            return f"run {self.run_id} had finished already; marked cancelled, nothing withdrawn"
+            return f"run {self.run_id} had finished already; nothing to cancel"
         return (
             f"run {self.run_id} cancelled: {self.batches_withdrawn} queued batches withdrawn"
             f" ({self.files_withdrawn} files); batches being parsed finish and are kept"
@@ -58,7 +61,7 @@ def cancel_run(conn: Connection, client: redis.Redis, run_id: str) -> Cancellati
     conn.execute(sql(_HERE, "missing_inputs"), {"run_id": run_id})
     conn.commit()
     if row[0]:
-        return Cancellation(run_id, 0, 0, finished_before=True)
+        return Cancellation(run_id, 0, 0, finished_before=True, cancelled_before=bool(row[1]))
     batches, files = _withdraw(conn, client, run_id)
     mark_finished_if_complete(conn, run_id)
     conn.commit()
