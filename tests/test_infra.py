@@ -15,7 +15,6 @@ import kubernetes_validate
 import pytest
 import yaml
 
-
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "infra" / "k8s"
 KUBERNETES_VERSION = "1.30.0"
