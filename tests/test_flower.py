@@ -3,11 +3,10 @@ and the parse task over its HTTP API (docs/operations.md says what it shows and 
 
 from __future__ import annotations
 
+import http.client
 import json
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +20,16 @@ from tests.services import free_port, wait_until
 pytestmark = [pytest.mark.service, pytest.mark.timeout(180)]
 
 
-def _get(url: str) -> Any:
+def _get(port: int, path: str) -> Any:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        with urllib.request.urlopen(url, timeout=10) as answer:
-            return json.loads(answer.read())
-    except (urllib.error.URLError, ConnectionError, json.JSONDecodeError):
+        connection.request("GET", path)
+        answer = connection.getresponse()
+        return json.loads(answer.read()) if answer.status == 200 else None
+    except (OSError, json.JSONDecodeError):
         return None
+    finally:
+        connection.close()
 
 
 def test_flower_lists_the_workers_and_the_parse_task(settings: Settings, worker: LocalWorkers, tmp_path: Path) -> None:
@@ -45,7 +48,7 @@ def test_flower_lists_the_workers_and_the_parse_task(settings: Settings, worker:
     found: dict[str, Any] = {}
 
     def listed() -> bool:
-        workers = _get(f"http://127.0.0.1:{port}/api/workers?refresh=1")
+        workers = _get(port, "/api/workers?refresh=1")
         if not workers:
             return False
         found.update(workers)
