@@ -275,6 +275,7 @@ class FleetBeat(bootsteps.StartStopStep):
             stalled_since=stalled_since,
             queues=self._queues,
             languages=languages,
+            period_s=config.heartbeat_s,
         )
 
     def _state(

@@ -64,6 +64,12 @@ class Heartbeat:
     queues: tuple[str, ...] = ()
     languages: dict[str, LanguageWork] = field(default_factory=dict)
     exit_code: int | None = None  # in a stopped worker's last beat: 0 drained, 70 ended by its watchdog
+    period_s: float = 0.0  # its heartbeat_s: the next beat is due this long after beat_at
+
+    def late(self, now_s: float) -> bool:
+        """True when a beat is overdue by half a period: the worker may be hung or cut off (its key
+        expires, and it is gone, three periods after its last beat)."""
+        return self.period_s > 0 and now_s - self.beat_at > 1.5 * self.period_s
 
     def to_json(self) -> str:
         """The record kept in Redis."""

@@ -312,6 +312,7 @@ def probe(alive: list[Heartbeat], host: str) -> tuple[bool, str]:
 def _worker_dict(beat: Heartbeat, now: float) -> dict[str, object]:
     data = beat.as_dict()
     data["beat_age_s"] = round(now - beat.beat_at, 3)
+    data["late"] = beat.late(now)
     for name in ("started_at", "beat_at", "last_batch_at", "last_taken_at", "stalled_since"):
         data[name] = _iso(getattr(beat, name))
     return data
@@ -346,8 +347,9 @@ def _worker_line(beat: Heartbeat, now: float) -> str:
     rates = " ".join(
         f"{lang} {rate / 1e6:.2f}" for lang, work in beat.languages.items() if (rate := work.parse_bytes_per_s)
     )
+    state = "LATE" if beat.late(now) else beat.state
     return (
-        f"{beat.worker_id:<34}{beat.state:<9}{beat.concurrency:>6}{_mb(beat.rss_bytes):>9}"
+        f"{beat.worker_id:<34}{state:<9}{beat.concurrency:>6}{_mb(beat.rss_bytes):>9}"
         f"{f'{beat.cpu_share_1m:.2f}/{cap:.2f}':>13}{beat.active:>5}{beat.batches_done:>8}{last:>8}  {rates or '-'}"
     )
 
