@@ -249,7 +249,11 @@ def _config(settings: Settings, args: argparse.Namespace) -> int:
 
 def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     command = sub.add_parser("bench", parents=[common], help="measure the fleet against the machine's limit")
-    command.add_argument("--profile", default="ts2-200", help="ts2-200, large (from `make corpus`) or tiny")
+    command.add_argument(
+        "--profile",
+        default="ts2-200",
+        help="ts2-200, large (from `make corpus`), tiny, or hosts (1, 2, 3 worker hosts)",
+    )
     command.add_argument("--corpus-dir", type=Path, default=Path("corpus"), help="where `make corpus` wrote")
     command.add_argument("--workers", type=int, help="pool processes per worker (default: one per CPU)")
     command.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
@@ -487,6 +491,15 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.workers is not None:
         settings = replace(settings, worker_concurrency=args.workers).validated()
+    if args.profile == "hosts":
+        from parsefleet.bench.hosts import render as render_hosts
+        from parsefleet.bench.hosts import run_hosts
+
+        hosts = run_hosts(settings, args.corpus_dir)
+        print(render_hosts(hosts))
+        if args.json:
+            commands.write_json(hosts.as_dict(), args.json)
+        return EXIT_OK
     floors = Floors(max_rss_mb=args.max_rss_mb, max_cpu_share=settings.cpu_limit_pct / 100)
     result = run_bench(settings, args.profile, args.corpus_dir, floors)
     print(render_bench(result))
