@@ -79,7 +79,7 @@ class Advice:
             f"drain within {self.drain_within_s:g} s: {self.total_work_s:.1f} / ({self.drain_within_s:g} x"
             f" {self.size.slots:.2f}) = {needed:.3f} -> {self.workers} worker{'s' if self.workers != 1 else ''}"
         )
-        eta = "no worker alive" if self.eta_s is None else f"drained in about {self.eta_s:.0f} s at their rate"
+        eta = "no worker alive" if self.eta_s is None else f"drained in about {self.eta_s:.1f} s at their rate"
         out.append(f"now: {self.alive} worker{'s' if self.alive != 1 else ''} alive; {eta}")
         return out
 

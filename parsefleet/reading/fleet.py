@@ -234,7 +234,7 @@ class FleetStatus:
         lines = [f"workers: {len(self.alive)} alive, {len(self.stalled)} stalled, {len(self.gone)} gone"]
         if self.alive:
             lines.append(
-                f"  {'worker':<34}{'state':<9}{'procs':>6}{'rss':>9}{'cpu 1m':>13}{'held':>5}{'batches':>8}"
+                f"  {'worker':<34}{'state':<9}{'procs':>6}{'rss':>11}{'cpu 1m/cap':>13}{'held':>5}{'batches':>8}"
                 f"{'last':>8}  MB/s of parse per process"
             )
         lines += [f"  {_worker_line(beat, self.at)}" for beat in self.alive]
@@ -342,14 +342,14 @@ def _how_gone(beat: Heartbeat) -> str:
 
 
 def _worker_line(beat: Heartbeat, now: float) -> str:
-    cap = beat.cpu_limit_pct / 100 * max(1.0, beat.concurrency * min(1.0, beat.slot_share))
+    cap = beat.concurrency * min(1.0, beat.slot_share)  # CPUs its governor lets it use
     last = "-" if beat.last_batch_at is None else _duration(now - beat.last_batch_at)
     rates = " ".join(
         f"{lang} {rate / 1e6:.2f}" for lang, work in beat.languages.items() if (rate := work.parse_bytes_per_s)
     )
     state = "LATE" if beat.late(now) else beat.state
     return (
-        f"{beat.worker_id:<34}{state:<9}{beat.concurrency:>6}{_mb(beat.rss_bytes):>9}"
+        f"{beat.worker_id:<34}{state:<9}{beat.concurrency:>6}{_mb(beat.rss_bytes):>11}"
         f"{f'{beat.cpu_share_1m:.2f}/{cap:.2f}':>13}{beat.active:>5}{beat.batches_done:>8}{last:>8}  {rates or '-'}"
     )
 
