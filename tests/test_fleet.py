@@ -307,3 +307,29 @@ def test_a_redis_restart_leaves_no_worker_stalled_and_loses_nothing(clean_db: st
     assert set(supervisor.restarts) <= {70}, supervisor.restarts  # only ever the watchdog's own exit
     print(f"redis restart: watchdog restarts {len(supervisor.restarts)}")
     assert_exactly_once(clean_db, commands.report(settings, run_id), 600)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["status", "--limit", "-1"], "--limit must be 0 or more"),
+        (["status", "--watch", "often"], "--watch must look like 90s, 30m or 2h"),
+        (["scale", "advise", "--drain-within", "0s"], "--drain-within must look like 90s, 30m or 2h"),
+        (["scale", "advise", "--drain-within", "soon"], "--drain-within must look like 90s, 30m or 2h"),
+    ],
+)
+def test_bad_operations_input_is_a_one_line_error(args: list[str], message: str, tmp_path: Path) -> None:
+    env = {**os.environ, "PARSEFLEET_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run([*PARSEFLEET, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and message in done.stderr
+
+
+@pytest.mark.parametrize("command", [["status"], ["scale", "advise"], ["pause"], ["resume"], ["worker-probe"]])
+def test_operations_commands_have_help(command: list[str]) -> None:
+    done = subprocess.run([*PARSEFLEET, *command, "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0 and "usage: parsefleet" in done.stdout
+
+
+def test_worker_probe_fails_without_a_live_heartbeat_and_names_the_host(settings: Settings) -> None:
+    done = _cli(["worker-probe", "--host", "nowhere.example"], settings)
+    assert done.returncode == 1 and "no live heartbeat from host nowhere.example" in done.stderr

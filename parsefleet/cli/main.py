@@ -414,6 +414,8 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 def _status(settings: Settings, args: argparse.Namespace) -> int:
     from parsefleet.cli import fleet
 
+    if args.limit < 0:
+        raise ConfigError(f"--limit must be 0 or more, got {args.limit}")
     if args.watch is None:
         found = fleet.status(settings, args.limit)
         if args.json:
