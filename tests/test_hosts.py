@@ -21,6 +21,7 @@ import sysconfig
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +192,14 @@ def _state(found: dict[str, Any], index: int) -> str | None:
     return None if gone is None else str(gone["how"])
 
 
+def _holding(found: dict[str, Any], index: int, since_s: float) -> bool:
+    """The host's worker holds a batch, by a beat written after ``since_s`` (not an older one)."""
+    alive = _node(found, index)
+    if alive is None or not alive["active"]:
+        return False
+    return datetime.fromisoformat(str(alive["beat_at"])).timestamp() > since_s
+
+
 def _parsing(found: dict[str, Any], indexes: tuple[int, ...]) -> bool:
     return all((_node(found, index) or {}).get("batches_done", 0) > 0 for index in indexes)
 
@@ -239,7 +248,8 @@ def test_hosts_join_drain_get_cut_off_and_leave_with_every_file_once(
         # So that the cut host surely holds a batch, commits wait on a lock until it is cut off.
         with psycopg.connect(database_url) as locker:
             locker.execute("LOCK TABLE batch_results IN EXCLUSIVE MODE")  # reads go on, writes wait
-            wait_until(lambda: (_node(observer.status(), 2) or {}).get("active", 0) > 0, "host2 holding a batch", 60)
+            locked_at = time.time()
+            wait_until(lambda: _holding(observer.status(), 2, locked_at), "host2 holding a batch", 60)
             cut = time.monotonic()
             hosts[2].cut()
             locker.rollback()
