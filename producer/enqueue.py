@@ -51,7 +51,7 @@ class Enqueuer:
         """Enqueue one batch once its queue has room."""
         queue = queue_for(batch.language)
         self._wait_for_room(queue)
-        kept = Kept(batch.batch_id, queue, encode_batch(batch))
+        kept = Kept(batch.batch_id, queue, encode_batch(batch), batch.size_bytes)
         self._retrying(lambda: self.outbox.keep(kept))
         try:
             send(

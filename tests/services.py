@@ -92,6 +92,8 @@ class RedisServer:
     port: int = 0
     password: str | None = None
     tls: TlsFiles | None = None
+    # more addresses to listen on besides ``host`` (several worker hosts' veths)
+    also_bind: tuple[str, ...] = ()
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -109,7 +111,7 @@ class RedisServer:
         """Start the server (again, on the same directory and port) and wait until it answers."""
         self.directory.mkdir(parents=True, exist_ok=True)
         command = [
-            _redis_binary(), "--bind", self.host, "--dir", str(self.directory), "--appendonly", "yes",
+            _redis_binary(), "--bind", self.host, *self.also_bind, "--dir", str(self.directory), "--appendonly", "yes",
             "--appendfsync", "everysec", "--save", "", "--daemonize", "no",
             "--logfile", str(self.directory / "redis.log"),
         ]  # fmt: skip

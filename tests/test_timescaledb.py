@@ -30,7 +30,7 @@ def test_migrations_make_hypertables_of_the_measurements(tsdb_url: str) -> None:
         plain = conn.execute(
             "SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_name IN ('symbols', 'blobs')"
         ).fetchone()
-    assert tables == {"batch_metrics", "parse_failures", "cli_runs", "telemetry_decisions"}
+    assert tables == {"batch_metrics", "parse_failures", "cli_runs", "telemetry_decisions", "fleet_samples"}
     assert plain == (0,)
 
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 import sys
 
 from parsefleet.contract.names import QUEUES
-from parsefleet.workers.app import configured_app
+from parsefleet.workers.app import configured_app, run_worker
 
 
-def main(argv: list[str]) -> None:
-    """Run a worker consuming every language queue until it is stopped."""
+def main(argv: list[str]) -> int:
+    """Run a worker consuming every language queue until it is stopped; its exit code."""
     app = configured_app()
     level = app.settings.log_level
-    app.worker_main(["worker", "--queues", ",".join(QUEUES.values()), "--loglevel", level, *argv])
+    return run_worker(app, ["--queues", ",".join(QUEUES.values()), "--loglevel", level, *argv])
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))

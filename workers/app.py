@@ -1,7 +1,7 @@
 """The Celery app of the parse workers, built from the settings it is given.
 
 ``build_app(settings)`` makes a worker's app: its queues and caps, the parse task, the outbox
-sweep. ``parsefleet worker`` and the local workers of ``parsefleet run`` build one from their
+sweep, the heartbeat. ``parsefleet worker`` and the local workers of ``parsefleet run`` build one from their
 settings (``python -m parsefleet.workers``); plain ``celery -A parsefleet.workers.app worker``
 works too: reading this module's ``app`` builds one from the ``PARSEFLEET_*`` environment at that
 moment, not at import.
@@ -24,11 +24,12 @@ from parsefleet.contract.errors import ConfigError
 from parsefleet.contract.names import PARENT_PID_ENV, QUEUES
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing.broker import celery_config
+from parsefleet.workers.heartbeat import FleetBeat
 from parsefleet.workers.languages import load_adapters
 from parsefleet.workers.limits import CpuGovernor, child_cpu_share
 from parsefleet.workers.sweeper import OutboxSweep
 
-__all__ = ["MAIN_PROCESS_BUDGET_MB", "RECYCLE_SHARE", "WorkerApp", "build_app", "child_budget_mb"]
+__all__ = ["MAIN_PROCESS_BUDGET_MB", "RECYCLE_SHARE", "WorkerApp", "build_app", "child_budget_mb", "run_worker"]
 
 # Resident memory the worker's main process keeps for itself; the rest is shared by the children.
 MAIN_PROCESS_BUDGET_MB = 96
@@ -79,7 +80,21 @@ def build_app(settings: Settings) -> WorkerApp:
 
     register(app)
     app.steps["worker"].add(OutboxSweep)  # batches lost between BRPOP and kombu's record (plumbing/outbox.py)
+    app.steps["worker"].add(FleetBeat)  # heartbeat, pause, watchdog, fleet samples (workers/heartbeat.py)
     return app
+
+
+def run_worker(app: WorkerApp, argv: list[str]) -> int:
+    """Run ``celery worker`` with ``argv`` in this process; return its exit code (70 when its
+    watchdog ended it: parsefleet.workers.heartbeat), which ``worker_main`` would drop."""
+    from celery.bin.celery import celery  # what app.start runs, keeping the code it drops
+
+    celery.params[0].default = app
+    try:
+        code = celery.main(args=["worker", *argv], standalone_mode=False)
+    finally:
+        celery.params[0].default = None
+    return code if isinstance(code, int) else 0
 
 
 def configured_app(environ: dict[str, str] | None = None) -> WorkerApp:

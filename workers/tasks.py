@@ -25,6 +25,7 @@ from parsefleet.plumbing.outbox import Kept, Outbox, send
 from parsefleet.telemetry.emitter import BatchFigures, Emitter
 from parsefleet.telemetry.flag import FlagCache
 from parsefleet.workers.attempts import Attempts
+from parsefleet.workers.heartbeat import WorkCounter
 from parsefleet.workers.outcome import BatchOutcome, outline_batch
 from parsefleet.workers.poison import CRASH, crash_outcome, halves
 from parsefleet.workers.store import BatchTiming, Store, now_utc
@@ -71,6 +72,7 @@ class Deliveries:
         # Step 2 telemetry (flag telemetry.v2.parser_cli): which batches get per-batch figures.
         self._flag = FlagCache(self._redis_url, settings.flag_cache_ttl_s)
         self._emitter = Emitter(settings)
+        self._work = WorkCounter(self._redis_url)  # batches, bytes and seconds for the heartbeat
 
     def deliver(self, task: Task[Any, Any], payload: bytes | None, enqueued_at_s: float) -> dict[str, int]:
         """One delivery of the batch ``task.request.id``."""
@@ -124,6 +126,9 @@ class Deliveries:
         outcome = outline_batch(batch, self.settings.parse_timeout_s, self._budget_mb)
         timing = BatchTiming(str(task.request.hostname), max(0.0, (started_s - enqueued_at_s) * 1000), now_utc())
         written = self._commit(outcome, timing)
+        self._work.record(
+            timing.worker, batch.language, batch.size_bytes, outcome.duration_ms / 1000, time.time() - started_s
+        )
         if not written and self._store.split_into(batch.batch_id):
             self._send_parts(task, batch)  # an earlier delivery split it and may have died before sending them
         log.info(
@@ -155,7 +160,7 @@ class Deliveries:
         with translated(self._redis_url):
             outbox = Outbox(redis_client(self._redis_url))
             for part in halves(batch):
-                kept = Kept(part.batch_id, queue_for(part.language), encode_batch(part))
+                kept = Kept(part.batch_id, queue_for(part.language), encode_batch(part), part.size_bytes)
                 outbox.keep(kept)
                 send(task.app, kept)
 

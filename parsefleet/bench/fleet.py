@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -65,8 +66,11 @@ def fleet_run(
     warmup: Path,
     log_dir: Path,
     flag_pct: int = 100,
+    workers: int = 1,
+    env: Mapping[str, str] | None = None,
 ) -> FleetRun:
-    """Start workers, warm them up on ``warmup``, then measure a run of ``target``.
+    """Start ``workers`` worker processes (``env`` added to theirs), warm them up on ``warmup``, then
+    measure a run of ``target``.
 
     The telemetry flag is at ``flag_pct`` meanwhile (100: Step 2 figures for every batch, as in
     production after the ramp; left alone after a revert), and back at its value afterwards.
@@ -75,18 +79,18 @@ def fleet_run(
     before = flag.read_lenient()
     if not before.reverted:
         flag.set_pct(flag_pct)
-    workers = LocalWorkers(redis_url, database_url, log_dir, count=1)
+    fleet = LocalWorkers(redis_url, database_url, log_dir, count=workers, env=env)
     spawned = time.perf_counter()
-    workers.start()
+    fleet.start()
     try:
-        _submit_and_wait(settings, redis_url, database_url, warmup, workers)
+        _submit_and_wait(settings, redis_url, database_url, warmup, fleet)
         cold_start_s = time.perf_counter() - spawned
-        probe = TreeProbe([process.pid for process in workers.processes])
+        probe = TreeProbe([process.pid for process in fleet.processes])
         probe.start()
-        measured = _measured(settings, redis_url, database_url, target, workers)
+        measured = _measured(settings, redis_url, database_url, target, fleet)
         probe.stop()
     finally:
-        workers.stop()
+        fleet.stop()
         flag.set_pct(before.pct)
     languages, first = _figures(database_url, measured.run_id, measured.started_at)
     seconds = measured.seconds

@@ -24,7 +24,6 @@ from parsefleet.plumbing.database import session
 from parsefleet.plumbing.migrations import migrate
 from parsefleet.producer.submission import Submission, Tally
 from parsefleet.producer.walk import Plan, plan_targets
-from parsefleet.reading.fleet import FleetStatus, fleet_status
 from parsefleet.reading.report import (
     FileOutcome,
     RunReport,
@@ -40,7 +39,6 @@ from parsefleet.telemetry.alerts import Alert, check_alerts
 from parsefleet.telemetry.retention import Retention, apply_retention
 
 __all__ = [
-    "FleetStatus",
     "RunOptions",
     "alerts",
     "cancel",
@@ -49,7 +47,6 @@ __all__ = [
     "report",
     "report_files",
     "run",
-    "status",
     "submit",
     "worker",
 ]
@@ -147,22 +144,15 @@ def report_files(settings: Settings, run_id: str | None, statuses: tuple[str, ..
         return load_files(conn, state.run_id, statuses)
 
 
-def status(settings: Settings, limit: int) -> FleetStatus:
-    """Queue depths, dead letters and the latest runs."""
-    with Services(settings) as services, session(services.database_url) as conn:
-        return fleet_status(redis_client(services.redis_url), services.redis_url, conn, limit)
-
-
 def worker(settings: Settings, celery_args: Sequence[str]) -> int:
     """Run a Celery worker in this process (embedded services started when no URL is set)."""
     with Services(settings) as services:
         migrate(services.database_url)
-        from parsefleet.workers.app import build_app
+        from parsefleet.workers.app import build_app, run_worker
 
         app = build_app(replace(settings, redis_url=services.redis_url, database_url=services.database_url))
         queues = ",".join(QUEUES.values())
-        app.worker_main(["worker", "--queues", queues, "--loglevel", settings.log_level, *celery_args])
-    return 0
+        return run_worker(app, ["--queues", queues, "--loglevel", settings.log_level, *celery_args])
 
 
 def write_json(data: object, path: str) -> None:

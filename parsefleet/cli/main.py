@@ -7,6 +7,7 @@ Exit codes: 0 done; 1 the run finished with failed files under --strict, or did 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -30,7 +31,7 @@ from parsefleet.contract.errors import (
     ServiceUnavailable,
 )
 from parsefleet.contract.languages import LANGUAGES
-from parsefleet.contract.names import TELEMETRY_FLAG
+from parsefleet.contract.names import ADVISED_WORKERS_KEY, METRIC_ADVISED_WORKERS, TELEMETRY_FLAG
 from parsefleet.contract.settings import Settings
 from parsefleet.reading.report import FILE_STATUSES, RunReport, render, render_files
 from parsefleet.telemetry import rollout
@@ -46,7 +47,9 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a writer whose reade
 EXIT_INTERRUPTED = 130
 # Commands whose duration and exit code go to cli_runs / cli_cmd_duration_ms (not the long-lived
 # worker and console, nor bench and parity, which measure themselves).
-_RECORDED = frozenset({"run", "submit", "status", "report", "cancel", "db", "find", "outline", "tags"})
+_RECORDED = frozenset(
+    {"run", "submit", "status", "report", "cancel", "db", "find", "outline", "tags", "scale", "pause", "resume"}
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_submit(sub, common)
     _add_worker(sub, common)
     _add_status(sub, common)
+    _add_operations(sub, common)
     _add_report(sub, common)
     _add_cancel(sub, common)
     _add_config(sub, common)
@@ -173,10 +177,39 @@ def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser], common
 
 
 def _add_status(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
-    command = sub.add_parser("status", parents=[common], help="queue depths, dead letters, latest runs")
+    command = sub.add_parser(
+        "status", parents=[common], help="queues, workers (alive, stalled, gone), runs in flight, pause, dead letters"
+    )
     command.add_argument("--limit", type=int, default=5, help="runs to show")
-    command.add_argument("--json", action="store_true", help="print JSON")
+    command.add_argument("--json", action="store_true", help="print JSON (with --watch: one object a line)")
+    command.add_argument(
+        "--watch",
+        nargs="?",
+        const="2s",
+        metavar="EVERY",
+        help="refresh in place until Ctrl-C, every EVERY (default 2s)",
+    )
     command.set_defaults(handler=_status)
+
+
+def _add_operations(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    scale = sub.add_parser("scale", help="scaling the fleet").add_subparsers(dest="scale_command", required=True)
+    advise = scale.add_parser(
+        "advise", parents=[common], help="workers needed to drain the backlog within a target, with the arithmetic"
+    )
+    advise.add_argument("--drain-within", help="target: 90s, 30m, 2h (default: PARSEFLEET_DRAIN_WITHIN_S)")
+    advise.add_argument("--export", action="store_true", help="also publish it to Redis and statsd for autoscalers")
+    advise.add_argument("--json", action="store_true", help="print JSON")
+    advise.set_defaults(handler=_scale_advise)
+    pause = sub.add_parser("pause", parents=[common], help="stop intake fleet-wide: workers finish what they hold")
+    pause.set_defaults(handler=_pause)
+    resume = sub.add_parser("resume", parents=[common], help="let the workers take batches again")
+    resume.set_defaults(handler=_resume)
+    probe = sub.add_parser(
+        "worker-probe", parents=[common], help="exit 0 when this host's worker beats and is not stalled (liveness)"
+    )
+    probe.add_argument("--host", help="the host whose worker to check (default: this one)")
+    probe.set_defaults(handler=_worker_probe)
 
 
 def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
@@ -216,7 +249,11 @@ def _config(settings: Settings, args: argparse.Namespace) -> int:
 
 def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     command = sub.add_parser("bench", parents=[common], help="measure the fleet against the machine's limit")
-    command.add_argument("--profile", default="ts2-200", help="ts2-200, large (from `make corpus`) or tiny")
+    command.add_argument(
+        "--profile",
+        default="ts2-200",
+        help="ts2-200, large (from `make corpus`), tiny, or hosts (1, 2, 3 worker hosts)",
+    )
     command.add_argument("--corpus-dir", type=Path, default=Path("corpus"), help="where `make corpus` wrote")
     command.add_argument("--workers", type=int, help="pool processes per worker (default: one per CPU)")
     command.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
@@ -375,12 +412,61 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _status(settings: Settings, args: argparse.Namespace) -> int:
-    fleet = commands.status(settings, args.limit)
+    from parsefleet.cli import fleet
+
+    if args.limit < 0:
+        raise ConfigError(f"--limit must be 0 or more, got {args.limit}")
+    if args.watch is None:
+        found = fleet.status(settings, args.limit)
+        if args.json:
+            commands.write_json(found.as_dict(), "-")
+        else:
+            print(found.render())
+        return EXIT_OK
+    every_s = fleet.parse_duration(args.watch, "--watch")
     if args.json:
-        commands.write_json(fleet.as_dict(), "-")
+        fleet.watch(settings, args.limit, every_s, lambda found: print(json.dumps(found.as_dict()), flush=True))
     else:
-        print(fleet.render())
+        fleet.watch(settings, args.limit, every_s, lambda found: fleet.write_screen(found.render()))
     return EXIT_OK
+
+
+def _scale_advise(settings: Settings, args: argparse.Namespace) -> int:
+    from parsefleet.cli import fleet
+
+    within_s = fleet.parse_duration(args.drain_within, "--drain-within") if args.drain_within else None
+    advice = fleet.scale_advise(settings, within_s or settings.drain_within_s, export=args.export)
+    if args.json:
+        commands.write_json(advice.as_dict(), "-")
+    else:
+        print("\n".join(advice.lines()))
+        if args.export:
+            print(f"exported: {advice.workers} (Redis {ADVISED_WORKERS_KEY}, statsd {METRIC_ADVISED_WORKERS})")
+    return EXIT_OK
+
+
+def _pause(settings: Settings, _args: argparse.Namespace) -> int:
+    from parsefleet.cli import fleet
+
+    found = fleet.pause(settings)
+    print(f"fleet paused by {found.by}: workers finish what they hold and take nothing more (parsefleet resume)")
+    return EXIT_OK
+
+
+def _resume(settings: Settings, _args: argparse.Namespace) -> int:
+    from parsefleet.cli import fleet
+
+    lifted = fleet.resume(settings)
+    print("fleet resumed: workers take batches again" if lifted else "fleet was not paused")
+    return EXIT_OK
+
+
+def _worker_probe(settings: Settings, args: argparse.Namespace) -> int:
+    from parsefleet.cli import fleet
+
+    live, why = fleet.worker_probe(settings, args.host)
+    print(why, file=sys.stdout if live else sys.stderr)
+    return EXIT_OK if live else EXIT_FAILED
 
 
 def _report(settings: Settings, args: argparse.Namespace) -> int:
@@ -407,6 +493,15 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.workers is not None:
         settings = replace(settings, worker_concurrency=args.workers).validated()
+    if args.profile == "hosts":
+        from parsefleet.bench.hosts import render as render_hosts
+        from parsefleet.bench.hosts import run_hosts
+
+        hosts = run_hosts(settings, args.corpus_dir)
+        print(render_hosts(hosts))
+        if args.json:
+            commands.write_json(hosts.as_dict(), args.json)
+        return EXIT_OK
     floors = Floors(max_rss_mb=args.max_rss_mb, max_cpu_share=settings.cpu_limit_pct / 100)
     result = run_bench(settings, args.profile, args.corpus_dir, floors)
     print(render_bench(result))

@@ -123,6 +123,24 @@ class Settings:
     # PARSEFLEET_OUTBOX_GRACE_S: a batch neither queued nor held unacknowledged at two sweeps this
     # far apart is sent again; a lost batch is back within this plus outbox_sweep_s.
     outbox_grace_s: float = 30.0
+    # PARSEFLEET_HEARTBEAT_S: how often each worker's main process writes its heartbeat (host, pid,
+    # memory, CPU, batches, throughput) to Redis and looks at the pause flag; a worker whose
+    # heartbeat is three periods old is shown as gone (docs/operations.md).
+    heartbeat_s: float = 5.0
+    # PARSEFLEET_WORKER_STALL_S: a worker that holds no batch this long while batches wait in its
+    # queues (and the fleet is not paused) is stalled: connected but not consuming (celery #8030,
+    # #9054, #10205). Its watchdog then ends it with exit code 70 for its supervisor to restart.
+    worker_stall_s: float = 60.0
+    # PARSEFLEET_WORKER_STALL_EXIT: 0 keeps a stalled worker running (shown as stalled, and its
+    # liveness probe fails) instead of ending it.
+    worker_stall_exit: bool = True
+    # PARSEFLEET_WORKER_GONE_KEEP_S: how long `parsefleet status` lists a worker after its heartbeat
+    # stopped.
+    worker_gone_keep_s: float = 3600.0
+    # PARSEFLEET_DRAIN_WITHIN_S: the backlog drain target of the advised worker count that the
+    # fleet exports (statsd gauge parsefleet_advised_workers, Redis parsefleet:scale:advised_workers)
+    # for autoscalers; `parsefleet scale advise --drain-within` overrides it for one look.
+    drain_within_s: float = 1800.0
     # PARSEFLEET_MAX_MEMORY_MB: memory cap of one worker, main process and pool children together.
     max_memory_mb: int = 512
     # PARSEFLEET_CPU_LIMIT_PCT: share of the worker's CPUs it may use.
@@ -164,6 +182,7 @@ class Settings:
         positive = (
             "batch_max_bytes", "batch_max_files", "max_pending_batches", "max_file_bytes", "parse_timeout_s",
             "batch_time_limit_s", "broker_retry_s", "database_retry_s", "outbox_sweep_s", "outbox_grace_s",
+            "heartbeat_s", "worker_stall_s", "worker_gone_keep_s", "drain_within_s",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:

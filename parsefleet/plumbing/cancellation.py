@@ -18,7 +18,7 @@ import redis
 
 from parsefleet.contract.batch import decode_batch
 from parsefleet.contract.errors import BatchFormatError, RunNotFound
-from parsefleet.contract.names import OUTBOX_KEY, OUTBOX_MISSING_KEY, QUEUES
+from parsefleet.contract.names import OUTBOX_KEY, OUTBOX_META_KEY, OUTBOX_MISSING_KEY, QUEUES
 from parsefleet.plumbing.database import sql
 from parsefleet.plumbing.outbox import payload_of
 from parsefleet.plumbing.runs import mark_finished_if_complete
@@ -79,6 +79,7 @@ def _withdraw(conn: Connection, client: redis.Redis, run_id: str) -> tuple[int, 
     pipe = client.pipeline(transaction=True)
     pipe.hdel(OUTBOX_KEY, *ours)
     pipe.hdel(OUTBOX_MISSING_KEY, *ours)
+    pipe.hdel(OUTBOX_META_KEY, *ours)
     pipe.execute()
     client.eval(_WITHDRAW, len(QUEUES), *QUEUES.values(), *ours)
     files = 0

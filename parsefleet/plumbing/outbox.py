@@ -34,6 +34,7 @@ from celery import Celery
 from parsefleet.contract.names import (
     KOMBU_UNACKED_KEY,
     OUTBOX_KEY,
+    OUTBOX_META_KEY,
     OUTBOX_MISSING_KEY,
     OUTBOX_SWEEP_LOCK_KEY,
     PARSE_BATCH_TASK,
@@ -47,16 +48,19 @@ _PRESENT_TASKS = (Path(__file__).parent / "lua" / "present_tasks.lua").read_text
 
 @dataclass(frozen=True, slots=True)
 class Kept:
-    """One batch in the outbox: its id (= task id), queue and payload as sent."""
+    """One batch in the outbox: its id (= task id), queue and payload as sent, and its source bytes
+    (0 when unknown: the payload's length stands in)."""
 
     batch_id: str
     queue: str
     payload: bytes
+    source_bytes: int = 0
 
 
 def forget(pipe: redis.client.Pipeline, batch_id: str) -> None:
     """Queue, on ``pipe``, the commands that drop a finished batch from the outbox."""
     pipe.hdel(OUTBOX_KEY, batch_id)
+    pipe.hdel(OUTBOX_META_KEY, batch_id)
     pipe.hdel(OUTBOX_MISSING_KEY, batch_id)
 
 
@@ -90,9 +94,15 @@ class Outbox:
         self.client = client
         self._present = client.register_script(_PRESENT_TASKS)
 
-    def keep(self, kept: Kept) -> None:
-        """Remember one batch until it is finished."""
-        self.client.hset(OUTBOX_KEY, kept.batch_id, msgpack.packb([kept.queue, kept.payload], use_bin_type=True))
+    def keep(self, kept: Kept, now_s: float | None = None) -> None:
+        """Remember one batch until it is finished, with its queue, enqueue time and source bytes
+        beside it (``OUTBOX_META_KEY``, one transaction: both or neither)."""
+        size = kept.source_bytes or len(kept.payload)
+        meta = msgpack.packb([kept.queue, time.time() if now_s is None else now_s, size], use_bin_type=True)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(OUTBOX_KEY, kept.batch_id, msgpack.packb([kept.queue, kept.payload], use_bin_type=True))
+        pipe.hset(OUTBOX_META_KEY, kept.batch_id, meta)
+        pipe.execute()
 
     def holds(self, batch_ids: list[str]) -> set[str]:
         """Those of ``batch_ids`` that are kept."""

@@ -19,7 +19,7 @@ from parsefleet.plumbing.database import sql
 
 __all__ = ["MEASUREMENT_TABLES", "Retention", "apply_retention", "parse_window"]
 
-MEASUREMENT_TABLES = ("batch_metrics", "parse_failures", "cli_runs")
+MEASUREMENT_TABLES = ("batch_metrics", "parse_failures", "cli_runs", "fleet_samples")
 _HERE = Path(__file__).parent
 _UNITS_S = {"m": 60, "h": 3600, "d": 86400}
 _WINDOW = re.compile(r"^(\d+)([mhd])$")
