@@ -24,8 +24,8 @@ from parsefleet.contract.errors import WorkersDied
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing.broker import redis_client
 from parsefleet.plumbing.database import session, sql
+from parsefleet.producer.snapshot import plan_targets
 from parsefleet.producer.submission import Submission
-from parsefleet.producer.walk import plan_targets
 from parsefleet.services.local_workers import LocalWorkers
 from parsefleet.telemetry.flag import TelemetryFlag
 

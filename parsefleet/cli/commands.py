@@ -22,8 +22,8 @@ from parsefleet.plumbing.broker import redis_client, translated
 from parsefleet.plumbing.cancellation import Cancellation, cancel_run
 from parsefleet.plumbing.database import session
 from parsefleet.plumbing.migrations import migrate
+from parsefleet.producer.snapshot import Snapshot, plan_targets
 from parsefleet.producer.submission import Submission, Tally
-from parsefleet.producer.walk import Plan, plan_targets
 from parsefleet.reading.report import (
     FileOutcome,
     RunReport,
@@ -81,7 +81,7 @@ def db_retention(settings: Settings, keep: timedelta) -> Retention:
 def run(settings: Settings, targets: Sequence[Path], options: RunOptions) -> RunReport:
     """The main job: services, schema, local workers, submit, wait, report. Interrupted, it cancels
     its run (local workers stop with it) and says so."""
-    plan = plan_targets(targets, settings)
+    plan = plan_targets(targets, settings, revision=options.revision, name=options.name)
     with Services(settings, say=options.say) as services:
         migrate(services.database_url)
         log_dir = usable_data_dir(settings).private_dir("logs")
@@ -103,7 +103,7 @@ def run(settings: Settings, targets: Sequence[Path], options: RunOptions) -> Run
 
 def submit(settings: Settings, targets: Sequence[Path], options: RunOptions) -> RunReport:
     """Submit targets to the fleet (running workers elsewhere); optionally wait for the run."""
-    plan = plan_targets(targets, settings)
+    plan = plan_targets(targets, settings, revision=options.revision, name=options.name)
     with Services(settings, say=options.say) as services:
         migrate(services.database_url)
         if options.wait:
@@ -174,10 +174,12 @@ class RunOptions:
     workers: int = 1
     started_s: float = field(default_factory=time.monotonic)
     say: Callable[[str], None] = _quiet
+    revision: str | None = None  # --rev: the commit read from each target (default: HEAD of a clean one)
+    name: str | None = None  # --name: the repository's name (one target)
 
 
 def _submit_and_wait(
-    settings: Settings, services: Services, plan: Plan, options: RunOptions, *, fleet: LocalWorkers | None
+    settings: Settings, services: Services, plan: list[Snapshot], options: RunOptions, *, fleet: LocalWorkers | None
 ) -> Tally:
     bar = ProgressBar(enabled=options.progress, started_s=options.started_s)
     watch = RunWatch(services.database_url)
@@ -199,7 +201,7 @@ def _submit_and_wait(
     return tally
 
 
-def _submitted(services: Services, submission: Submission, plan: Plan, options: RunOptions) -> Tally:
+def _submitted(services: Services, submission: Submission, plan: list[Snapshot], options: RunOptions) -> Tally:
     """Run the producer; interrupted, cancel what it had sent and say so."""
     try:
         return submission.run(plan)

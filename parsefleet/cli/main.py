@@ -131,6 +131,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--rev",
+        help="the commit to index from each git repository (branch, tag, id; default: HEAD of a clean work tree)",
+    )
+    command.add_argument(
+        "--name", help="the repository's name in the index (one target; default: a mirror's origin URL, else its path)"
+    )
     command.add_argument("--no-progress", action="store_true", help="no live progress line")
     command.add_argument("--json", metavar="FILE", help="also write the report as JSON ('-' for stdout)")
     command.add_argument("--strict", action="store_true", help="exit 1 when any file failed")
@@ -360,7 +367,15 @@ def _say(message: str) -> None:
 
 
 def _options(args: argparse.Namespace, *, wait: bool, workers: int = 1) -> commands.RunOptions:
-    return commands.RunOptions(ci=_ci(args), progress=not args.no_progress, wait=wait, workers=workers, say=_say)
+    return commands.RunOptions(
+        ci=_ci(args),
+        progress=not args.no_progress,
+        wait=wait,
+        workers=workers,
+        say=_say,
+        revision=args.rev,
+        name=args.name,
+    )
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:

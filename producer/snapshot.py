@@ -1,0 +1,100 @@
+"""What a run reads from each target: a git commit's tree, or a directory's files as they are.
+
+A target is read from git (``parsefleet.producer.tree``) when it is a bare repository, when
+``--rev`` names a commit, or when it is a clean work tree whose ``HEAD`` holds it: its files are
+the commit's blobs, nothing in the work tree is opened. A work tree with uncommitted changes in a
+file parsefleet parses is read as it is (``parsefleet.producer.walk``), and the run says so; so
+is a directory that git does not hold.
+
+Each target has a repository name: ``--name``, else a mirror's ``origin`` URL (credentials
+removed), else the target's absolute path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from parsefleet.contract.errors import InputError, NoSupportedFiles, UnknownRevision
+from parsefleet.contract.paths import to_text
+from parsefleet.contract.settings import Settings
+from parsefleet.producer.tree import GitRepository, TreeEntry, open_repository, require_repository
+from parsefleet.producer.walk import Listed, discover
+
+__all__ = ["DIRTY_NOTE", "Snapshot", "plan_targets"]
+
+DIRTY_NOTE = "uncommitted changes: the work tree is indexed as it is, not a commit"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One target of a run: its ``root`` (where it is read), its repository ``name``, and either a
+    commit of ``repository`` with that commit's ``tree``, or the ``walked`` listing of its files."""
+
+    root: Path
+    name: str
+    repository: GitRepository | None = None
+    commit: str | None = None
+    tree: list[TreeEntry] = field(default_factory=list)
+    walked: list[Listed] = field(default_factory=list)
+    note: str | None = None
+
+    @property
+    def files(self) -> int:
+        """How many supported files the target holds."""
+        return len(self.tree) if self.commit is not None else len(self.walked)
+
+
+def plan_targets(
+    targets: Sequence[Path],
+    settings: Settings | None = None,
+    *,
+    revision: str | None = None,
+    name: str | None = None,
+) -> list[Snapshot]:
+    """Look at every target up front, so that bad targets fail before anything starts. ``settings``
+    gives ``follow_hardlinks`` and ``include_vendored`` (default: neither); ``revision`` the commit
+    to read from each (a git repository then, else NotARepository); ``name`` the repository name
+    (one target only)."""
+    if name is not None and len(targets) != 1:
+        raise InputError("--name names one repository: give one target")
+    if name is not None and (not name.strip() or "\0" in name):
+        raise InputError("--name needs a non-empty name")
+    rules = settings or Settings()
+    plan = [_snapshot(target, rules, revision, name) for target in targets]
+    if not any(snapshot.files for snapshot in plan):
+        names = ", ".join(str(target) for target in targets)
+        raise NoSupportedFiles(f"{names}: no .py, .go or .rs file to parse")
+    return plan
+
+
+def _snapshot(target: Path, settings: Settings, revision: str | None, name: str | None) -> Snapshot:
+    if revision is not None:
+        if not target.is_dir():
+            return _walked(target, settings, name, None)  # raises the walk's error for a bad path
+        named = require_repository(target)
+        return _committed(named, named.resolve(revision), name)
+    repository = open_repository(target) if target.is_dir() else None
+    head = None if repository is None else repository.commit_of("HEAD")
+    if repository is None or head is None:  # not git, or no commit yet
+        return _walked(target, settings, name, None)
+    if repository.dirty():
+        return _walked(target, settings, name, DIRTY_NOTE)
+    try:
+        return _committed(repository, head, name)
+    except UnknownRevision:  # the target is not in HEAD's tree (ignored or untracked): as it is
+        return _walked(target, settings, name, None)
+
+
+def _committed(repository: GitRepository, commit: str, name: str | None) -> Snapshot:
+    default = (repository.remote_url() if repository.bare else None) or to_text(str(repository.root))
+    return Snapshot(repository.root, name or default, repository, commit, repository.tree(commit))
+
+
+def _walked(target: Path, settings: Settings, name: str | None, note: str | None) -> Snapshot:
+    walked = list(
+        discover(target, follow_hardlinks=settings.follow_hardlinks, include_vendored=settings.include_vendored)
+    )
+    root = target.resolve()
+    return Snapshot(root, name or to_text(str(root)), walked=walked, note=note)
