@@ -12,17 +12,21 @@ removed), else the target's absolute path.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from parsefleet.contract.errors import InputError, NoSupportedFiles, UnknownRevision
-from parsefleet.contract.paths import to_text
+from parsefleet.contract.languages import language_for
+from parsefleet.contract.paths import to_bytes, to_text
 from parsefleet.contract.settings import Settings
 from parsefleet.producer.tree import GitRepository, TreeEntry, open_repository, require_repository
 from parsefleet.producer.walk import Listed, discover
 
-__all__ = ["DIRTY_NOTE", "Snapshot", "plan_targets"]
+_REGULAR = "100644"
+
+__all__ = ["DIRTY_NOTE", "Snapshot", "plan_targets", "refresh"]
 
 DIRTY_NOTE = "uncommitted changes: the work tree is indexed as it is, not a commit"
 
@@ -39,6 +43,7 @@ class Snapshot:
     tree: list[TreeEntry] = field(default_factory=list)
     walked: list[Listed] = field(default_factory=list)
     note: str | None = None
+    refresh: bool = False  # parse these files again; the repository's current view stays as it is
 
     @property
     def files(self) -> int:
@@ -98,3 +103,20 @@ def _walked(target: Path, settings: Settings, name: str | None, note: str | None
     )
     root = target.resolve()
     return Snapshot(root, name or to_text(str(root)), walked=walked, note=note)
+
+
+def refresh(name: str, location: str, commit: str | None, files: Sequence[tuple[str, bytes, int]]) -> Snapshot | None:
+    """A snapshot that parses ``files`` (stored path, blob id, size in bytes) of repository ``name``
+    again: from git by blob id when ``location`` is a git repository and the repository was indexed
+    at a commit, else from the disk (a file changed since is sent as it is now). None when
+    ``location`` is gone."""
+    root = Path(os.fsdecode(to_bytes(location)))
+    if not root.is_dir():
+        return None
+    names = [(os.fsdecode(to_bytes(path)), blob, size) for path, blob, size in files]
+    repository = open_repository(root) if commit is not None else None
+    if repository is not None and commit is not None:
+        tree = [TreeEntry(path, _REGULAR, blob, size) for path, blob, size in names]
+        return Snapshot(root, name, repository, commit, tree, refresh=True)
+    walked = [Listed(path, language) for path, _blob, _size in names if (language := language_for(path)) is not None]
+    return Snapshot(root.resolve(), name, walked=walked, refresh=True)

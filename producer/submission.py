@@ -146,6 +146,9 @@ class Submission:
         repository_id, indexed_commit = ledger.repository(snapshot.name)
         sent_before, known_before = self.tally.sent_and_known()
         self._recorded = {}
+        if snapshot.refresh:
+            self._refresh(ledger, enqueuer, snapshot, repository_id)
+            return
         if snapshot.repository is None or snapshot.commit is None:
             stored = ledger.current_view(repository_id)
             self._submit_walked(ledger, enqueuer, snapshot.root, repository_id, snapshot.walked)
@@ -165,6 +168,14 @@ class Submission:
         ledger.advance(repository_id, to_text(str(snapshot.root)), indexed, self.settings.kept_commits)
         self.tally.repositories.append(RepositoryLine(snapshot.name, indexed))
         log.info("submitted %s: %d files listed", printable(snapshot.name), snapshot.files)
+
+    def _refresh(self, ledger: Ledger, enqueuer: Enqueuer, snapshot: Snapshot, repository_id: int) -> None:
+        """Files parsed again (``parsefleet reindex``); the repository's current view and commit stay."""
+        if snapshot.repository is not None:
+            self._submit_tree(ledger, enqueuer, snapshot.repository, repository_id, snapshot.tree)
+        else:
+            self._submit_walked(ledger, enqueuer, snapshot.root, repository_id, snapshot.walked)
+        log.info("reindexed %s: %d files", printable(snapshot.name), snapshot.files)
 
     def _submit_walked(
         self, ledger: Ledger, enqueuer: Enqueuer, root: Path, repository_id: int, listed: list[Listed]

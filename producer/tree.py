@@ -107,7 +107,16 @@ class GitRepository:
         deleted or untracked and not ignored); never for a bare repository."""
         if self.bare:
             return False
-        done = self.git.run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--", ".")
+        done = self.git.run(
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--no-renames",
+            "--ignore-submodules=all",
+            "--",
+            ".",
+        )  # never into a submodule: its own configuration is not made inert
         if done is None or done.returncode != 0:
             return True  # cannot tell: read the work tree as it is
         records = (item[3:] for item in done.stdout.split(b"\0") if len(item) > 3)

@@ -345,3 +345,54 @@ def test_outlines_by_commit_while_kept_and_readers_follow_the_current_view(
         with pytest.raises(NotInIndex):
             load_outline(conn, repository, "app/old_name.py", first)
         assert load_outline(conn, repository, "app/util.py", second).symbols
+
+
+def _age_outlines(database_url: str, language: str) -> int:
+    """Make every outline of ``language`` look as if an older parser version wrote it (as a grammar
+    upgrade leaves them); how many blobs."""
+    with psycopg.connect(database_url) as conn:
+        hashes = [row[0] for row in conn.execute("SELECT hash FROM blobs WHERE language = %s", (language,))]
+        for table, column in (("symbols", "blob_hash"), ("imports", "blob_hash"), ("blobs", "hash")):
+            conn.execute(
+                f"UPDATE {table} SET parser_version = 'a0/older' WHERE {column} = ANY(%s)",
+                (hashes,),
+            )
+    return len(hashes)
+
+
+@pytest.mark.parametrize("source", ["git", "plain"])
+def test_status_counts_outdated_outlines_and_reindex_parses_them_again(
+    settings: Settings, worker: LocalWorkers, tmp_path: Path, capsys: pytest.CaptureFixture[str], source: str
+) -> None:
+    from parsefleet.contract.versions import parser_version
+    from parsefleet.reading.outdated import outdated_counts
+
+    repo = _repository(tmp_path / "repo")
+    if source == "plain":
+        subprocess.run(["rm", "-rf", str(repo / ".git")], check=True)
+    other = _repository(tmp_path / "other")
+    _submit(settings, repo)
+    _submit(settings, other, name="other")
+    assert settings.database_url is not None and settings.redis_url is not None
+    aged = _age_outlines(settings.database_url, "python")
+    assert aged == 4  # main, util, old_name, tool: the same blobs in both repositories
+    with psycopg.connect(settings.database_url) as conn:
+        assert outdated_counts(conn) == {"python": 4}
+    urls = ["--redis-url", settings.redis_url, "--database-url", settings.database_url]
+    assert main(["status", *urls]) == 0
+    assert "outdated outlines (an older parser version): python 4 (parsefleet reindex)" in capsys.readouterr().out
+
+    options = commands.RunOptions(ci=False, progress=False, wait=True)
+    report = commands.reindex(settings, "python", str(repo), options)
+    assert report is not None and report.state.finished
+    assert {item.language: (item.seen, item.parsed) for item in report.languages} == {"python": (4, 4)}
+    assert report.indexed == []  # the current view and its commit stay as they were
+    with psycopg.connect(settings.database_url) as conn:
+        assert outdated_counts(conn) == {}
+        current = conn.execute(
+            "SELECT count(*) FROM blobs WHERE language = 'python' AND parser_version = %s", (parser_version("python"),)
+        ).fetchone()
+        assert current == (4,)
+    assert commands.reindex(settings, None, None, options) is None
+    assert main(["reindex", "--language", "rust", *urls]) == 0
+    assert "nothing to reindex" in capsys.readouterr().out

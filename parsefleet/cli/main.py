@@ -48,7 +48,21 @@ EXIT_INTERRUPTED = 130
 # Commands whose duration and exit code go to cli_runs / cli_cmd_duration_ms (not the long-lived
 # worker and console, nor bench and parity, which measure themselves).
 _RECORDED = frozenset(
-    {"run", "submit", "status", "report", "cancel", "db", "find", "outline", "tags", "scale", "pause", "resume"}
+    {
+        "run",
+        "submit",
+        "reindex",
+        "status",
+        "report",
+        "cancel",
+        "db",
+        "find",
+        "outline",
+        "tags",
+        "scale",
+        "pause",
+        "resume",
+    }
 )
 
 
@@ -108,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(sub, common)
     _add_submit(sub, common)
+    _add_reindex(sub, common)
     _add_worker(sub, common)
     _add_status(sub, common)
     _add_operations(sub, common)
@@ -167,6 +182,31 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     command.add_argument("--workers", type=int, default=1, help="local worker processes (each one pool per CPU)")
     _run_options(command)
     command.set_defaults(handler=_run)
+
+
+def _add_reindex(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    command = sub.add_parser(
+        "reindex", parents=[common], help="parse again the blobs an older parser version outlined (parsefleet status)"
+    )
+    command.add_argument("--language", choices=LANGUAGES, help="only this language")
+    command.add_argument("--repository", help="only this repository (its name, root, or last component)")
+    command.add_argument("--wait", action="store_true", help="wait for the run to finish and print its report")
+    command.add_argument("--no-progress", action="store_true", help="no live progress line")
+    command.add_argument("--json", metavar="FILE", help="also write the report as JSON ('-' for stdout)")
+    command.add_argument("--strict", action="store_true", help="exit 1 when any file failed")
+    command.add_argument("--ci", action="store_true", default=None, help="count this as a CI run (default: $CI)")
+    command.set_defaults(handler=_reindex, rev=None, name=None)
+
+
+def _reindex(settings: Settings, args: argparse.Namespace) -> int:
+    report = commands.reindex(settings, args.language, args.repository, _options(args, wait=args.wait))
+    if report is None:
+        print("nothing to reindex: every outline is of the parser version in use")
+        return EXIT_OK
+    if not args.wait:
+        print(f"submitted run {report.state.run_id}: {report.state.batches_total} batches")
+        return EXIT_OK
+    return _finish(report, args)
 
 
 def _add_submit(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
@@ -259,8 +299,9 @@ def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
     command.add_argument(
         "--profile",
         default="ts2-200",
-        help="ts2-200, large (from `make corpus`), tiny, hosts (1, 2, 3 worker hosts) or reads (the console's"
-        " API latency on the large store, with and without a fleet writing)",
+        help="ts2-200, large (from `make corpus`), tiny, hosts (1, 2, 3 worker hosts), reads (the console's"
+        " API latency on the large store, with and without a fleet writing) or nightly (large committed to git:"
+        " nothing changed, and a commit changing 1%%, against a full run)",
     )
     command.add_argument("--corpus-dir", type=Path, default=Path("corpus"), help="where `make corpus` wrote")
     command.add_argument("--workers", type=int, help="pool processes per worker (default: one per CPU)")
@@ -513,6 +554,8 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
         return _bench_hosts(settings, args)
     if args.profile == "reads":
         return _bench_reads(settings, args)
+    if args.profile == "nightly":
+        return _bench_nightly(settings, args)
     floors = Floors(max_rss_mb=args.max_rss_mb, max_cpu_share=settings.cpu_limit_pct / 100)
     result = run_bench(settings, args.profile, args.corpus_dir, floors)
     print(render_bench(result))
@@ -530,6 +573,17 @@ def _bench_hosts(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         commands.write_json(hosts.as_dict(), args.json)
     return EXIT_OK
+
+
+def _bench_nightly(settings: Settings, args: argparse.Namespace) -> int:
+    from parsefleet.bench.nightly import render as render_nightly
+    from parsefleet.bench.nightly import run_nightly
+
+    nightly = run_nightly(settings, args.corpus_dir)
+    print(render_nightly(nightly))
+    if args.json:
+        commands.write_json(nightly.as_dict(), args.json)
+    return EXIT_OK if nightly.view_matches and nightly.unchanged_sent == 0 else EXIT_FAILED
 
 
 def _bench_reads(settings: Settings, args: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ from parsefleet.plumbing.database import sql
 from parsefleet.plumbing.dead_letter import DeadLetter
 from parsefleet.plumbing.fleet import Backlog, Pause
 from parsefleet.plumbing.outbox import Outbox
+from parsefleet.reading.outdated import outdated_counts
 from parsefleet.reading.report import RunState, recent_runs
 
 __all__ = [
@@ -166,6 +167,7 @@ class FleetStatus:
     runs_in_flight: list[RunProgress]
     runs: list[RunState]
     dead_letters: list[DeadLetterEntry] = field(default_factory=list)  # the first ones, decoded
+    outdated: dict[str, int] = field(default_factory=dict)  # blobs to parse again, per language
 
     @property
     def queues(self) -> dict[str, int]:
@@ -193,6 +195,7 @@ class FleetStatus:
             "runs_in_flight": [run.as_dict() for run in self.runs_in_flight],
             "dead_letter": self.dead_letter,
             "runs": [state_dict(run) for run in self.runs],
+            "outdated_blobs": dict(self.outdated),
         }
 
     def render(self) -> str:
@@ -203,6 +206,9 @@ class FleetStatus:
         hint = " (parsefleet dead-letter list)" if self.dead_letter else ""
         lines += [f"dead letters: {self.dead_letter}{hint}", "latest runs:"]
         lines += [f"  {_state_line(run)}" for run in self.runs]
+        if self.outdated:
+            counts = ", ".join(f"{language} {blobs}" for language, blobs in sorted(self.outdated.items()))
+            lines.append(f"outdated outlines (an older parser version): {counts} (parsefleet reindex)")
         return "\n".join(lines)
 
     def _headline(self) -> str:
@@ -282,6 +288,7 @@ def load_fleet(client: redis.Redis, conn: Connection, settings: Settings, limit:
         advised_published=fleet.advised_workers(client),
         runs_in_flight=in_flight_runs,
         runs=recent_runs(conn, limit),
+        outdated=outdated_counts(conn),
     )
 
 
