@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from parsefleet.contract.errors import InputError, NoSupportedFiles, UnknownRevision
@@ -44,6 +44,13 @@ class Snapshot:
     walked: list[Listed] = field(default_factory=list)
     note: str | None = None
     refresh: bool = False  # parse these files again; the repository's current view stays as it is
+    lazy: bool = False  # ``tree`` not listed yet (a commit of a history): ``listing()`` lists it
+
+    def listing(self) -> list[TreeEntry]:
+        """The commit's tree, listed now if it was not."""
+        if self.lazy and self.repository is not None and self.commit is not None:
+            return self.repository.tree(self.commit)
+        return self.tree
 
     @property
     def files(self) -> int:
@@ -57,18 +64,24 @@ def plan_targets(
     *,
     revision: str | None = None,
     name: str | None = None,
+    history: int | None = None,
+    since: str | None = None,
 ) -> list[Snapshot]:
     """Look at every target up front, so that bad targets fail before anything starts. ``settings``
     gives ``follow_hardlinks`` and ``include_vendored`` (default: neither); ``revision`` the commit
     to read from each (a git repository then, else NotARepository); ``name`` the repository name
-    (one target only)."""
+    (one target only); ``history`` the number of last commits to index one after the other, or
+    ``since`` the commit after which to index each (git repositories only)."""
     if name is not None and len(targets) != 1:
         raise InputError("--name names one repository: give one target")
     if name is not None and (not name.strip() or "\0" in name):
         raise InputError("--name needs a non-empty name")
     rules = settings or Settings()
-    plan = [_snapshot(target, rules, revision, name) for target in targets]
-    if not any(snapshot.files for snapshot in plan):
+    if history is not None or since is not None:
+        plan = [item for target in targets for item in _history(target, revision, name, history, since)]
+    else:
+        plan = [_snapshot(target, rules, revision, name) for target in targets]
+    if not any(snapshot.files or snapshot.lazy for snapshot in plan):
         names = ", ".join(str(target) for target in targets)
         raise NoSupportedFiles(f"{names}: no .py, .go or .rs file to parse")
     return plan
@@ -90,6 +103,26 @@ def _snapshot(target: Path, settings: Settings, revision: str | None, name: str 
         return _committed(repository, head, name)
     except UnknownRevision:  # the target is not in HEAD's tree (ignored or untracked): as it is
         return _walked(target, settings, name, None)
+
+
+def _history(
+    target: Path, revision: str | None, name: str | None, count: int | None, since: str | None
+) -> list[Snapshot]:
+    """One snapshot per commit of the history, oldest first; each lists its tree only when the run
+    needs it (the first, when the store has no commit to start from)."""
+    if count is not None and count < 1:
+        raise InputError("--history needs 1 or more commits")
+    if not target.is_dir():
+        _walked(target, Settings(), name, None)  # raises the walk's error for a bad path
+    repository = require_repository(target)
+    tip = repository.resolve(revision or "HEAD")
+    start = None if since is None else repository.resolve(since)
+    commits = repository.history(tip, count=count, since=start)
+    if not commits:
+        raise InputError(f"{target}: no commit after {since} up to {revision or 'HEAD'}")
+    first = _committed(repository, commits[0], name)
+    rest = [replace(first, commit=commit, tree=[], lazy=True) for commit in commits[1:]]
+    return [first, *rest]
 
 
 def _committed(repository: GitRepository, commit: str, name: str | None) -> Snapshot:

@@ -157,7 +157,7 @@ class Submission:
             changes = since(snapshot, indexed_commit)
             if changes.changes is None:
                 stored = ledger.current_view(repository_id)
-                self._submit_tree(ledger, enqueuer, snapshot.repository, repository_id, snapshot.tree)
+                self._submit_tree(ledger, enqueuer, snapshot.repository, repository_id, snapshot.listing())
                 indexed = compared(stored, self._recorded, snapshot.commit, changes.note)
             else:
                 entries = [change.entry for change in changes.changes if change.entry is not None]

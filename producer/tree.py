@@ -94,6 +94,16 @@ class GitRepository:
             return None
         return done.stdout.decode("ascii", "replace").strip() or None
 
+    def history(self, tip: str, *, count: int | None = None, since: str | None = None) -> list[str]:
+        """The commits up to ``tip`` along its first parents, oldest first: the last ``count``, or
+        those after ``since`` (a commit id)."""
+        limit = [] if count is None else ["-n", str(count)]
+        span = [tip] if since is None else [f"^{since}", tip]
+        done = self.git.run("rev-list", "--first-parent", *limit, "--end-of-options", *span)
+        if done is None or done.returncode != 0:
+            raise UnknownRevision(f"{self.root}: cannot list the history of {tip[:12]}")
+        return list(reversed(done.stdout.decode("ascii", "replace").split()))
+
     def remote_url(self) -> str | None:
         """The fetch URL of ``origin``, without credentials, or None."""
         done = self.git.run("config", "--get", "remote.origin.url")

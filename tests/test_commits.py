@@ -396,3 +396,41 @@ def test_status_counts_outdated_outlines_and_reindex_parses_them_again(
     assert commands.reindex(settings, None, None, options) is None
     assert main(["reindex", "--language", "rust", *urls]) == 0
     assert "nothing to reindex" in capsys.readouterr().out
+
+
+def test_history_mode_indexes_each_commit_with_only_the_blobs_it_introduced(
+    settings: Settings, worker: LocalWorkers, tmp_path: Path
+) -> None:
+    from parsefleet.reading.outlines import load_outline
+    from parsefleet.reading.repositories import repository_named
+
+    repo = _repository(tmp_path / "repo")
+    commits = [_git(repo, "rev-parse", "HEAD").strip()]
+    for number in range(1, 5):
+        commits.append(_commit(repo, {"app/main.py": f"def main_{number}():\n    return {number}\n"}))
+    commits.append(_commit(repo, {"app/util.py": None, "srv/server.go": "package srv\n\nfunc Last() {}\n"}))
+    report = _submit_history(settings, repo, ["--history", "4"])
+    assert [line.commit_id for line in report.indexed] == commits[-4:]
+    assert [line.mode for line in report.indexed] == ["full", "incremental", "incremental", "incremental"]
+    assert [line.sent for line in report.indexed] == [6, 1, 1, 1]
+    assert settings.database_url is not None
+    _assert_view_is_commit(settings, str(repo), repo, commits[-1])
+    with psycopg.connect(settings.database_url) as conn:
+        repository = repository_named(conn, str(repo))
+        for number, commit in enumerate(commits[-4:-1], start=2):
+            names = [item.name for item in load_outline(conn, repository, "app/main.py", commit).symbols]
+            assert names == [f"main_{number}"]
+
+    more = _commit(repo, {"app/main.py": "def main_after():\n    pass\n"})
+    report = _submit_history(settings, repo, ["--since", commits[-1]])
+    assert [(line.commit_id, line.mode, line.sent) for line in report.indexed] == [(more, "incremental", 1)]
+
+
+def _submit_history(settings: Settings, repo: Path, flags: list[str]) -> RunReport:
+    from parsefleet.reading.report import load_report
+
+    assert settings.redis_url and settings.database_url
+    urls = ["--redis-url", settings.redis_url, "--database-url", settings.database_url]
+    assert main(["submit", str(repo), "--wait", "--no-progress", *flags, *urls]) == 0
+    with psycopg.connect(settings.database_url) as conn:
+        return load_report(conn, None)

@@ -64,6 +64,8 @@ class NightlyResult:
     incremental_s: float
     incremental_sent: int
     view_matches: bool
+    full_listing_s: float = 0.0  # of full_s: the producer before the run starts (listing, connecting)
+    incremental_listing_s: float = 0.0  # of incremental_s: the same
 
     @property
     def ratio(self) -> float:
@@ -110,6 +112,8 @@ def run_nightly(settings: Settings, corpus_dir: Path) -> NightlyResult:
         incremental_s=incremental.seconds + incremental.listing_s,
         incremental_sent=sent,
         view_matches=matches,
+        full_listing_s=full.listing_s,
+        incremental_listing_s=incremental.listing_s,
     )
 
 
@@ -120,11 +124,12 @@ def render(result: NightlyResult) -> str:
         [
             f"nightly on {result.corpus}: {result.files} files committed; the next commit changes {result.changed},"
             f" deletes {result.deleted}, renames {result.renamed}",
-            f"  full run (every blob new), end to end:     {result.full_s:8.2f} s",
+            f"  full run (every blob new), end to end:     {result.full_s:8.2f} s"
+            f"  (listing before the run: {result.full_listing_s:.2f} s)",
             f"  nothing changed, producer time:            {result.unchanged_producer_s:8.3f} s"
             f"  ({result.unchanged_sent} blobs sent)",
             f"  the next commit, end to end:               {result.incremental_s:8.2f} s"
-            f"  ({result.incremental_sent} blobs sent)",
+            f"  ({result.incremental_sent} blobs sent; listing before the run: {result.incremental_listing_s:.2f} s)",
             f"  next commit / full: {result.ratio:.2%}; the store's current view {verdict} the commit's tree",
         ]
     )

@@ -85,7 +85,9 @@ def db_retention(settings: Settings, keep: timedelta) -> Retention:
 def run(settings: Settings, targets: Sequence[Path], options: RunOptions) -> RunReport:
     """The main job: services, schema, local workers, submit, wait, report. Interrupted, it cancels
     its run (local workers stop with it) and says so."""
-    plan = plan_targets(targets, settings, revision=options.revision, name=options.name)
+    plan = plan_targets(
+        targets, settings, revision=options.revision, name=options.name, history=options.history, since=options.since
+    )
     with Services(settings, say=options.say) as services:
         migrate(services.database_url)
         log_dir = usable_data_dir(settings).private_dir("logs")
@@ -107,7 +109,9 @@ def run(settings: Settings, targets: Sequence[Path], options: RunOptions) -> Run
 
 def submit(settings: Settings, targets: Sequence[Path], options: RunOptions) -> RunReport:
     """Submit targets to the fleet (running workers elsewhere); optionally wait for the run."""
-    plan = plan_targets(targets, settings, revision=options.revision, name=options.name)
+    plan = plan_targets(
+        targets, settings, revision=options.revision, name=options.name, history=options.history, since=options.since
+    )
     with Services(settings, say=options.say) as services:
         migrate(services.database_url)
         return _submit_plan(settings, services, plan, options)
@@ -214,6 +218,8 @@ class RunOptions:
     say: Callable[[str], None] = _quiet
     revision: str | None = None  # --rev: the commit read from each target (default: HEAD of a clean one)
     name: str | None = None  # --name: the repository's name (one target)
+    history: int | None = None  # --history N: index each of the last N commits, oldest first
+    since: str | None = None  # --since C: index each commit after C
 
 
 def _submit_and_wait(

@@ -153,6 +153,9 @@ def _run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--name", help="the repository's name in the index (one target; default: a mirror's origin URL, else its path)"
     )
+    history = command.add_mutually_exclusive_group()
+    history.add_argument("--history", type=int, metavar="N", help="index each of the last N commits, oldest first")
+    history.add_argument("--since", metavar="COMMIT", help="index each commit after COMMIT, oldest first")
     command.add_argument("--no-progress", action="store_true", help="no live progress line")
     command.add_argument("--json", metavar="FILE", help="also write the report as JSON ('-' for stdout)")
     command.add_argument("--strict", action="store_true", help="exit 1 when any file failed")
@@ -195,7 +198,7 @@ def _add_reindex(sub: argparse._SubParsersAction[argparse.ArgumentParser], commo
     command.add_argument("--json", metavar="FILE", help="also write the report as JSON ('-' for stdout)")
     command.add_argument("--strict", action="store_true", help="exit 1 when any file failed")
     command.add_argument("--ci", action="store_true", default=None, help="count this as a CI run (default: $CI)")
-    command.set_defaults(handler=_reindex, rev=None, name=None)
+    command.set_defaults(handler=_reindex, rev=None, name=None, history=None, since=None)
 
 
 def _reindex(settings: Settings, args: argparse.Namespace) -> int:
@@ -417,6 +420,8 @@ def _options(args: argparse.Namespace, *, wait: bool, workers: int = 1) -> comma
         say=_say,
         revision=args.rev,
         name=args.name,
+        history=args.history,
+        since=args.since,
     )
 
 
