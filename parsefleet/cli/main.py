@@ -304,9 +304,13 @@ def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
         default="ts2-200",
         help="ts2-200, large (from `make corpus`), tiny, hosts (1, 2, 3 worker hosts), reads (the console's"
         " API latency on the large store, with and without a fleet writing) or nightly (large committed to git:"
-        " nothing changed, and a commit changing 1%%, against a full run)",
+        " nothing changed, and a commit changing 1%%, against a full run) or history (incremental parsing over"
+        " the last 50 commits of --repository)",
     )
     command.add_argument("--corpus-dir", type=Path, default=Path("corpus"), help="where `make corpus` wrote")
+    command.add_argument(
+        "--repository", type=Path, default=Path(), help="the git repository of --profile history (default: here)"
+    )
     command.add_argument("--workers", type=int, help="pool processes per worker (default: one per CPU)")
     command.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
     command.add_argument("--max-rss-mb", type=float, default=450.0, help="memory floor; breaking it exits 1")
@@ -561,6 +565,8 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
         return _bench_reads(settings, args)
     if args.profile == "nightly":
         return _bench_nightly(settings, args)
+    if args.profile == "history":
+        return _bench_history(settings, args)
     floors = Floors(max_rss_mb=args.max_rss_mb, max_cpu_share=settings.cpu_limit_pct / 100)
     result = run_bench(settings, args.profile, args.corpus_dir, floors)
     print(render_bench(result))
@@ -578,6 +584,17 @@ def _bench_hosts(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         commands.write_json(hosts.as_dict(), args.json)
     return EXIT_OK
+
+
+def _bench_history(settings: Settings, args: argparse.Namespace) -> int:
+    from parsefleet.bench.incremental import render as render_history
+    from parsefleet.bench.incremental import run_history
+
+    history = run_history(settings, args.repository)
+    print(render_history(history))
+    if args.json:
+        commands.write_json(history.as_dict(), args.json)
+    return EXIT_OK if history.all_equal else EXIT_FAILED
 
 
 def _bench_nightly(settings: Settings, args: argparse.Namespace) -> int:
