@@ -44,7 +44,8 @@ class Snapshot:
     walked: list[Listed] = field(default_factory=list)
     note: str | None = None
     refresh: bool = False  # parse these files again; the repository's current view stays as it is
-    lazy: bool = False  # ``tree`` not listed yet (a commit of a history): ``listing()`` lists it
+    lazy: bool = False  # ``tree`` not listed yet: ``listing()`` lists it (only a run that needs it)
+    nonempty: bool = False  # a lazy snapshot's commit holds supported files
 
     def listing(self) -> list[TreeEntry]:
         """The commit's tree, listed now if it was not."""
@@ -81,7 +82,7 @@ def plan_targets(
         plan = [item for target in targets for item in _history(target, revision, name, history, since)]
     else:
         plan = [_snapshot(target, rules, revision, name) for target in targets]
-    if not any(snapshot.files or snapshot.lazy for snapshot in plan):
+    if not any(snapshot.files or snapshot.nonempty for snapshot in plan):
         names = ", ".join(str(target) for target in targets)
         raise NoSupportedFiles(f"{names}: no .py, .go or .rs file to parse")
     return plan
@@ -121,13 +122,14 @@ def _history(
     if not commits:
         raise InputError(f"{target}: no commit after {since} up to {revision or 'HEAD'}")
     first = _committed(repository, commits[0], name)
-    rest = [replace(first, commit=commit, tree=[], lazy=True) for commit in commits[1:]]
+    rest = [replace(first, commit=commit, nonempty=repository.has_files(commit)) for commit in commits[1:]]
     return [first, *rest]
 
 
 def _committed(repository: GitRepository, commit: str, name: str | None) -> Snapshot:
     default = (repository.remote_url() if repository.bare else None) or to_text(str(repository.root))
-    return Snapshot(repository.root, name or default, repository, commit, repository.tree(commit))
+    nonempty = repository.has_files(commit)  # UnknownRevision when the target is not in the commit's tree
+    return Snapshot(repository.root, name or default, repository, commit, lazy=True, nonempty=nonempty)
 
 
 def _walked(target: Path, settings: Settings, name: str | None, note: str | None) -> Snapshot:

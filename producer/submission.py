@@ -203,26 +203,48 @@ class Submission:
     def _tree_window(
         self, ledger: Ledger, repository: GitRepository, repository_id: int, entries: list[TreeEntry]
     ) -> None:
-        """Files from git: skipped by name and mode, refused by size, known blobs left unread; the
-        others read with one ``cat-file`` and sent."""
+        """Files from git: skipped by name and mode, known blobs left unread (not even sized); the
+        others sized with one ``cat-file --batch-check`` (refused when too large), read with one
+        ``cat-file --batch`` and sent."""
         window = self._window = _Window()
         accepted = [ref for ref in (self._accepted_entry(repository_id, entry, window) for entry in entries) if ref]
         wanted = self._unknown(ledger, accepted)
-        contents = repository.contents(ref.blob_hash for index, ref in enumerate(accepted) if index in wanted)
+        sizes = repository.sizes(ref.blob_hash for index, ref in enumerate(accepted) if index in wanted)
+        readable = {
+            index for index in wanted if self._fits(window, accepted, index, sizes.get(accepted[index].blob_hash))
+        }
+        contents = repository.contents(accepted[index].blob_hash for index in readable)
         for index, ref in enumerate(accepted):
             if index not in wanted:
                 self._record(window, ref)
-                continue
-            content = contents.get(ref.blob_hash)
-            if content is None:
-                self._unsend(ref)
-                self._refuse(window, ref, "unreadable", "the blob is missing from the repository")
-            elif is_generated(content):
-                self._unsend(ref)
-                self.tally.skip(ref.language, "generated")
-            else:
-                self._record(window, ref)
-                self._chunk(BatchFile(ref, content))
+            elif index in readable:
+                self._read_blob(window, replace(ref, size_bytes=sizes[ref.blob_hash]), contents.get(ref.blob_hash))
+
+    def _fits(self, window: _Window, accepted: list[FileRef], index: int, size: int | None) -> bool:
+        """Whether a file to send can be read: its blob exists and is not too large (else refused)."""
+        ref = accepted[index]
+        if size is not None and size <= self.settings.max_file_bytes:
+            return True
+        self._unsend(ref)
+        if size is None:
+            self._refuse(window, ref, "unreadable", "the blob is missing from the repository")
+        else:
+            limit = self.settings.max_file_bytes
+            self._refuse(
+                window, replace(ref, blob_hash=b"", size_bytes=size), "too-large", f"larger than {limit} bytes"
+            )
+        return False
+
+    def _read_blob(self, window: _Window, ref: FileRef, content: bytes | None) -> None:
+        if content is None:
+            self._unsend(ref)
+            self._refuse(window, ref, "unreadable", "the blob is missing from the repository")
+        elif is_generated(content):
+            self._unsend(ref)
+            self.tally.skip(ref.language, "generated")
+        else:
+            self._record(window, ref)
+            self._chunk(BatchFile(ref, content))
 
     def _accepted_entry(self, repository_id: int, entry: TreeEntry, window: _Window) -> FileRef | None:
         language = language_for(entry.path)
@@ -233,13 +255,7 @@ class Submission:
         if skip is not None:
             self.tally.skip(language, skip)
             return None
-        ref = FileRef(repository_id, to_text(entry.path), entry.blob, language, entry.size_bytes)
-        if entry.size_bytes > self.settings.max_file_bytes:
-            self._refuse(
-                window, replace(ref, blob_hash=b""), "too-large", f"larger than {self.settings.max_file_bytes} bytes"
-            )
-            return None
-        return ref
+        return FileRef(repository_id, to_text(entry.path), entry.blob, language, entry.size_bytes or 0)
 
     def _record(self, window: _Window, ref: FileRef) -> None:
         """``ref`` is part of the repository's current view."""

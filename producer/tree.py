@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from parsefleet.contract.errors import NotARepository, UnknownRevision
-from parsefleet.contract.languages import language_for
+from parsefleet.contract.languages import SUFFIXES, language_for
 from parsefleet.producer.git import Git, find_work_tree
 
 __all__ = ["Change", "GitRepository", "TreeEntry", "open_repository", "without_credentials"]
@@ -27,17 +27,20 @@ _SYMLINK_MODE = "120000"
 _GITLINK_MODE = "160000"  # a submodule: a commit of another repository, not a file
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@")
 _BLOBS_PER_CALL = 2000  # object ids given to one cat-file
+_SUPPORTED_SUFFIXES = tuple(suffix.encode() for suffix in SUFFIXES)
+# a name ending in a supported suffix, in ``ls-tree -z --name-only`` output (not a bare ".py")
+_SUPPORTED_NAME = re.compile(b"[^/\0](?:" + b"|".join(re.escape(s) for s in _SUPPORTED_SUFFIXES) + b")(?:\0|$)")
 
 
 @dataclass(frozen=True, slots=True)
 class TreeEntry:
     """A file of a commit with a supported extension: path relative to the target, git mode, blob id
-    (raw bytes) and size in bytes."""
+    (raw bytes) and size in bytes (None until asked: ``GitRepository.sizes``)."""
 
     path: str  # '/'-separated; undecodable bytes as surrogates (os.fsdecode), as the walk gives them
     mode: str
     blob: bytes
-    size_bytes: int
+    size_bytes: int | None = None
 
     @property
     def skip(self) -> str | None:
@@ -133,11 +136,20 @@ class GitRepository:
         return any(language_for(os.fsdecode(path)) is not None for path in records)
 
     def tree(self, commit: str) -> list[TreeEntry]:
-        """Every supported file of ``commit`` under the target, sorted by path."""
-        done = self.git.run("ls-tree", "-r", "-z", "-l", "--full-tree", self._tree_of(commit))
+        """Every supported file of ``commit`` under the target, sorted by path (sizes not asked: with
+        loose objects, ``ls-tree -l`` opens every one of them)."""
+        return sorted(_entries(self._ls_tree(commit)), key=lambda entry: entry.path)
+
+    def has_files(self, commit: str) -> bool:
+        """Whether ``commit`` holds a supported file under the target (UnknownRevision when the target
+        is not in its tree)."""
+        return _SUPPORTED_NAME.search(self._ls_tree(commit, "--name-only")) is not None
+
+    def _ls_tree(self, commit: str, *options: str) -> bytes:
+        done = self.git.run("ls-tree", "-r", "-z", *options, "--full-tree", self._tree_of(commit))
         if done is None or done.returncode != 0:
             raise UnknownRevision(f"{self.root}: {commit[:12]} has no tree at {self.prefix or '.'}")
-        return sorted(_entries(done.stdout), key=lambda entry: entry.path)
+        return done.stdout
 
     def changes(self, old: str, new: str) -> list[Change] | None:
         """The supported files changed from ``old`` to ``new`` (renames found), or None when git
@@ -213,16 +225,15 @@ def _is_bare(path: Path) -> bool:
 
 
 def _entries(output: bytes) -> Iterator[TreeEntry]:
-    """``ls-tree -r -z -l`` records: ``<mode> SP <type> SP <id> SP+ <size> TAB <path>``."""
+    """``ls-tree -r -z`` records: ``<mode> SP <type> SP <id> TAB <path>``."""
     for record in output.split(b"\0"):
         meta, tab, name = record.partition(b"\t")
-        if not tab:
+        if not tab or not name.endswith(_SUPPORTED_SUFFIXES):
             continue
-        mode, kind, blob, size = meta.split(None, 3)
+        mode, kind, blob = meta.split(b" ", 2)
         path = os.fsdecode(name)
-        if kind != b"blob" or language_for(path) is None:
-            continue
-        yield TreeEntry(path, mode.decode(), bytes.fromhex(blob.decode()), int(size))
+        if kind == b"blob" and language_for(path) is not None:
+            yield TreeEntry(path, mode.decode(), bytes.fromhex(blob.decode()))
 
 
 @dataclass(frozen=True, slots=True)

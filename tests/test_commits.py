@@ -434,3 +434,22 @@ def _submit_history(settings: Settings, repo: Path, flags: list[str]) -> RunRepo
     assert main(["submit", str(repo), "--wait", "--no-progress", *flags, *urls]) == 0
     with psycopg.connect(settings.database_url) as conn:
         return load_report(conn, None)
+
+
+def test_a_blob_too_large_is_refused_unread_and_leaves_the_view(
+    settings: Settings, worker: LocalWorkers, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    repo = _repository(tmp_path / "repo")
+    small = replace(settings, max_file_bytes=200)
+    _commit(repo, {"big.py": "x = 1\n" * 100})
+    report = commands.submit(small, [repo], commands.RunOptions(ci=False, progress=False, wait=True))
+    assert report.state.finished and all(item.accounted for item in report.languages)
+    assert [(lang, kind, path) for lang, kind, path, _message in report.failed_files] == [
+        ("python", "too-large", f"{repo}/big.py")
+    ]
+    assert settings.database_url is not None
+    view = _view(settings.database_url, str(repo))
+    assert "big.py" not in view and len(view) == 6
+    assert _indexed(report).sent == 6

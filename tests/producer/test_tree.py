@@ -36,7 +36,9 @@ def test_the_tree_is_git_s_own_listing_with_blob_ids_and_sizes(tmp_path: Path) -
     entries = {entry.path: entry for entry in repository.tree(head)}
     assert set(entries) == {"a.py", "link.py", "sub/b.go"}
     expected = _git(root, "rev-parse", "HEAD:a.py").strip()
-    assert entries["a.py"].blob.hex() == expected and entries["a.py"].size_bytes == 6
+    assert entries["a.py"].blob.hex() == expected
+    assert repository.sizes([entries["a.py"].blob]) == {entries["a.py"].blob: 6}
+    assert repository.has_files(head)
     assert entries["link.py"].skip == "symlink" and entries["a.py"].skip is None
     contents = repository.contents([entries["a.py"].blob, entries["sub/b.go"].blob])
     assert contents == {entries["a.py"].blob: b"x = 1\n", entries["sub/b.go"].blob: b"package sub\n"}
@@ -88,3 +90,17 @@ def test_objects_from_elsewhere_are_not_read_from_git(tmp_path: Path) -> None:
     (pointer / ".git").write_text(f"gitdir: {source / '.git'}\n")
     (pointer / "z.py").write_text("z = 1\n")
     assert open_repository(pointer) is None
+
+
+def test_a_commit_without_supported_files_has_none(tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    _git(root, "init", "-q")
+    (root / "README.md").write_text("words\n")
+    (root / ".py").write_text("a name, no extension\n")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "docs")
+    repository = open_repository(root)
+    assert repository is not None
+    head = repository.resolve("HEAD")
+    assert not repository.has_files(head) and repository.tree(head) == []
