@@ -340,6 +340,7 @@ class FleetBeat(bootsteps.StartStopStep):
         """This period's turn: the advice to Redis and statsd, the fleet's row to PostgreSQL."""
         assert self._client is not None
         queues = fleet.backlog(self._client)
+        fleet.forget_gone(self._client, now, config.worker_gone_keep_s)
         alive, _gone = fleet.beats(self._client, now, config.worker_gone_keep_s)
         stalled = sum(1 for beat in alive if beat.state == "stalled")
         own = WorkerSize(config.concurrency, self._last.slot_share if self._last else 1.0)
