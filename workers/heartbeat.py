@@ -328,6 +328,8 @@ class FleetBeat(bootsteps.StartStopStep):
         )
         if not config.worker_stall_exit or watch.exiting:
             return
+        if beat.stalled_since is not None and beat.beat_at - beat.stalled_since < config.heartbeat_s:
+            return  # shown stalled for one heartbeat first, so that status and the alerts see it
         watch.exiting = True
         _main.exit_code = EXIT_STALLED
         # The event loop's next turn starts a warm shutdown with this exit code (state.maybe_shutdown).
