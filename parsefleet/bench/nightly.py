@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from parsefleet.contract.paths import to_text
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing.database import session, sql
 from parsefleet.plumbing.migrations import scratch_database
+from parsefleet.producer.git import Git
 from parsefleet.producer.snapshot import plan_targets
 from parsefleet.producer.submission import Submission
 from parsefleet.producer.tree import open_repository
@@ -177,10 +177,11 @@ def _root_of(path: Path, corpus: Path) -> Path:
 
 
 def _git(repo: Path, *args: str) -> str:
-    """git on the bench's own repository (built here: nothing untrusted)."""
-    done = subprocess.run(["git", *_IDENTITY, "-C", str(repo), *args], capture_output=True, check=False, timeout=600)
-    if done.returncode != 0:
-        raise CorpusError(f"git {args[0]} failed in the nightly bench: {done.stderr.decode(errors='replace').strip()}")
+    """git on the bench's own repository (built here), through parsefleet.producer.git as all git is."""
+    done = Git(repo / ".git", repo, repo).run(*_IDENTITY, *args)
+    if done is None or done.returncode != 0:
+        why = "git did not start" if done is None else done.stderr.decode(errors="replace").strip()
+        raise CorpusError(f"git {args[0]} failed in the nightly bench: {why}")
     return done.stdout.decode()
 
 

@@ -559,14 +559,8 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.workers is not None:
         settings = replace(settings, worker_concurrency=args.workers).validated()
-    if args.profile == "hosts":
-        return _bench_hosts(settings, args)
-    if args.profile == "reads":
-        return _bench_reads(settings, args)
-    if args.profile == "nightly":
-        return _bench_nightly(settings, args)
-    if args.profile == "history":
-        return _bench_history(settings, args)
+    if args.profile in _PROFILES:
+        return _bench_profile(settings, args)
     floors = Floors(max_rss_mb=args.max_rss_mb, max_cpu_share=settings.cpu_limit_pct / 100)
     result = run_bench(settings, args.profile, args.corpus_dir, floors)
     print(render_bench(result))
@@ -575,48 +569,49 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_FAILED if result.breaches else EXIT_OK
 
 
-def _bench_hosts(settings: Settings, args: argparse.Namespace) -> int:
-    from parsefleet.bench.hosts import render as render_hosts
-    from parsefleet.bench.hosts import run_hosts
+def _bench_profile(settings: Settings, args: argparse.Namespace) -> int:
+    """The profiles with a table of their own (``_PROFILES``)."""
+    text, figures, passed = _PROFILES[args.profile](settings, args)
+    print(text)
+    if args.json:
+        commands.write_json(figures, args.json)
+    return EXIT_OK if passed else EXIT_FAILED
+
+
+def _hosts_profile(settings: Settings, args: argparse.Namespace) -> tuple[str, object, bool]:
+    from parsefleet.bench.hosts import render, run_hosts
 
     hosts = run_hosts(settings, args.corpus_dir)
-    print(render_hosts(hosts))
-    if args.json:
-        commands.write_json(hosts.as_dict(), args.json)
-    return EXIT_OK
+    return render(hosts), hosts.as_dict(), True
 
 
-def _bench_history(settings: Settings, args: argparse.Namespace) -> int:
-    from parsefleet.bench.incremental import render as render_history
-    from parsefleet.bench.incremental import run_history
-
-    history = run_history(settings, args.repository)
-    print(render_history(history))
-    if args.json:
-        commands.write_json(history.as_dict(), args.json)
-    return EXIT_OK if history.all_equal else EXIT_FAILED
-
-
-def _bench_nightly(settings: Settings, args: argparse.Namespace) -> int:
-    from parsefleet.bench.nightly import render as render_nightly
-    from parsefleet.bench.nightly import run_nightly
-
-    nightly = run_nightly(settings, args.corpus_dir)
-    print(render_nightly(nightly))
-    if args.json:
-        commands.write_json(nightly.as_dict(), args.json)
-    return EXIT_OK if nightly.view_matches and nightly.unchanged_sent == 0 else EXIT_FAILED
-
-
-def _bench_reads(settings: Settings, args: argparse.Namespace) -> int:
-    from parsefleet.bench.reads import render as render_reads
-    from parsefleet.bench.reads import run_reads
+def _reads_profile(settings: Settings, args: argparse.Namespace) -> tuple[str, object, bool]:
+    from parsefleet.bench.reads import render, run_reads
 
     reads = run_reads(settings, args.corpus_dir)
-    print(render_reads(reads))
-    if args.json:
-        commands.write_json(reads.as_dict(), args.json)
-    return EXIT_OK
+    return render(reads), reads.as_dict(), True
+
+
+def _nightly_profile(settings: Settings, args: argparse.Namespace) -> tuple[str, object, bool]:
+    from parsefleet.bench.nightly import render, run_nightly
+
+    nightly = run_nightly(settings, args.corpus_dir)
+    return render(nightly), nightly.as_dict(), nightly.view_matches and nightly.unchanged_sent == 0
+
+
+def _history_profile(settings: Settings, args: argparse.Namespace) -> tuple[str, object, bool]:
+    from parsefleet.bench.incremental import render, run_history
+
+    history = run_history(settings, args.repository)
+    return render(history), history.as_dict(), history.all_equal
+
+
+_PROFILES = {
+    "hosts": _hosts_profile,
+    "reads": _reads_profile,
+    "nightly": _nightly_profile,
+    "history": _history_profile,
+}
 
 
 def _parity(settings: Settings, args: argparse.Namespace) -> int:
