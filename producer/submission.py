@@ -125,7 +125,7 @@ class Submission:
         enqueuer = Enqueuer(self.settings, self.redis_url)
         ledger = Ledger(self.database_url, self.tally.run_id, self.settings.database_retry_s)
         try:
-            ledger.start([to_text(str(snapshot.root)) for snapshot in plan], self.ci)
+            ledger.start(list(dict.fromkeys(to_text(str(snapshot.root)) for snapshot in plan)), self.ci)
             for snapshot in plan:
                 self._submit_snapshot(ledger, enqueuer, snapshot)
             self._window = _Window()
@@ -167,7 +167,8 @@ class Submission:
         indexed = replace(indexed, sent=sent_after - sent_before, known=known_after - known_before)
         ledger.advance(repository_id, to_text(str(snapshot.root)), indexed, self.settings.kept_commits)
         self.tally.repositories.append(RepositoryLine(snapshot.name, indexed))
-        log.info("submitted %s: %d files listed", printable(snapshot.name), snapshot.files)
+        at = "as it is" if indexed.commit_id is None else f"at {indexed.commit_id[:12]}"
+        log.info("submitted %s %s (%s): %d blobs sent", printable(snapshot.name), at, indexed.mode, indexed.sent)
 
     def _refresh(self, ledger: Ledger, enqueuer: Enqueuer, snapshot: Snapshot, repository_id: int) -> None:
         """Files parsed again (``parsefleet reindex``); the repository's current view and commit stay."""
@@ -209,7 +210,8 @@ class Submission:
         window = self._window = _Window()
         accepted = [ref for ref in (self._accepted_entry(repository_id, entry, window) for entry in entries) if ref]
         wanted = self._unknown(ledger, accepted)
-        sizes = repository.sizes(ref.blob_hash for index, ref in enumerate(accepted) if index in wanted)
+        sized = {accepted[index].blob_hash: accepted[index].size_bytes for index in wanted}
+        sizes = {**sized, **repository.sizes(blob for blob, size in sized.items() if not size)}  # diff-tree sized some
         readable = {
             index for index in wanted if self._fits(window, accepted, index, sizes.get(accepted[index].blob_hash))
         }
