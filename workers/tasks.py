@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from celery import Task
 from celery.exceptions import Reject, Retry
 
-from parsefleet.contract.batch import Batch, decode_batch, encode_batch
+from parsefleet.contract.batch import Batch, BatchLimits, decode_batch, encode_batch
 from parsefleet.contract.errors import BatchFormatError, StoreRejected, StoreUnavailable
 from parsefleet.contract.names import PARSE_BATCH_TASK, queue_for
 from parsefleet.contract.paths import shown
@@ -67,6 +67,7 @@ class Deliveries:
         self.settings = settings
         self._redis_url = settings.redis_url or ""
         self._budget_mb = child_budget_mb(settings)
+        self._limits = BatchLimits.of(settings)  # checked before a payload is expanded
         self._store = Store(settings.database_url or "")
         self._attempts = Attempts(self._redis_url)
         # Step 2 telemetry (flag telemetry.v2.parser_cli): which batches get per-batch figures.
@@ -108,7 +109,7 @@ class Deliveries:
         if attempt >= 2 * self.settings.poison_deliveries:
             return self._dead(task_id, f"its worker died {attempt - 1} times, even once split; not retried", payload)
         try:
-            batch = decode_batch(payload)
+            batch = decode_batch(payload, self._limits)
         except BatchFormatError as exc:
             return self._dead(task_id, str(exc), payload)
         try:
@@ -123,7 +124,7 @@ class Deliveries:
             return self._dead(task_id, str(exc), payload)
 
     def _parse(self, task: Task[Any, Any], batch: Batch, started_s: float, enqueued_at_s: float) -> dict[str, int]:
-        outcome = outline_batch(batch, self.settings.parse_timeout_s, self._budget_mb)
+        outcome = outline_batch(batch, self.settings.parse_timeout_s, self._budget_mb, self.settings.max_file_symbols)
         timing = BatchTiming(str(task.request.hostname), max(0.0, (started_s - enqueued_at_s) * 1000), now_utc())
         written = self._commit(outcome, timing)
         self._work.record(

@@ -101,6 +101,11 @@ class Settings:
     include_vendored: bool = False
     # PARSEFLEET_MAX_FILE_BYTES: larger files are refused as failure ``too-large``.
     max_file_bytes: int = 8 * 1024 * 1024
+    # PARSEFLEET_MAX_FILE_SYMBOLS: a file defining more symbols (functions, classes, variables...)
+    # fails as ``too-many-symbols``, before they are built: 150,000 one-line functions (1.5 MB)
+    # need about 90 MB of tree and 70 MB of symbols in a worker (docs/security.md). The largest
+    # file of the benchmark corpora has 2,000 or so.
+    max_file_symbols: int = 50_000
     # PARSEFLEET_PARSE_TIMEOUT_S: a parse running longer is cancelled and recorded as ``timeout``.
     parse_timeout_s: float = 10.0
     # PARSEFLEET_WORKER_CONCURRENCY: pool processes per worker; 0 means one per CPU.
@@ -180,7 +185,8 @@ class Settings:
     def validated(self) -> Settings:
         """Return self, or raise ConfigError naming the first unusable value."""
         positive = (
-            "batch_max_bytes", "batch_max_files", "max_pending_batches", "max_file_bytes", "parse_timeout_s",
+            "batch_max_bytes", "batch_max_files", "max_pending_batches", "max_file_bytes", "max_file_symbols",
+            "parse_timeout_s",
             "batch_time_limit_s", "broker_retry_s", "database_retry_s", "outbox_sweep_s", "outbox_grace_s",
             "heartbeat_s", "worker_stall_s", "worker_gone_keep_s", "drain_within_s",
         )  # fmt: skip
