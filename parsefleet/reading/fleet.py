@@ -30,6 +30,7 @@ from parsefleet.plumbing.dead_letter import DeadLetter
 from parsefleet.plumbing.fleet import Backlog, Pause
 from parsefleet.plumbing.outbox import Outbox
 from parsefleet.plumbing.unknown_runs import Refusal
+from parsefleet.reading.outdated import outdated_counts
 from parsefleet.reading.report import RunState, recent_runs
 
 __all__ = [
@@ -168,6 +169,7 @@ class FleetStatus:
     runs: list[RunState]
     dead_letters: list[DeadLetterEntry] = field(default_factory=list)  # the first ones, decoded
     unknown_runs: list[Refusal] = field(default_factory=list)  # batches a worker's database refuses
+    outdated: dict[str, int] = field(default_factory=dict)  # blobs to parse again, per language
 
     @property
     def queues(self) -> dict[str, int]:
@@ -196,6 +198,7 @@ class FleetStatus:
             "dead_letter": self.dead_letter,
             "unknown_runs": [refusal.as_dict() for refusal in self.unknown_runs],
             "runs": [state_dict(run) for run in self.runs],
+            "outdated_blobs": dict(self.outdated),
         }
 
     def render(self) -> str:
@@ -208,6 +211,9 @@ class FleetStatus:
         lines += self._unknown_run_lines()
         lines.append("latest runs:")
         lines += [f"  {_state_line(run)}" for run in self.runs]
+        if self.outdated:
+            counts = ", ".join(f"{language} {blobs}" for language, blobs in sorted(self.outdated.items()))
+            lines.append(f"outdated outlines (an older parser version): {counts} (parsefleet reindex)")
         return "\n".join(lines)
 
     def _unknown_run_lines(self) -> list[str]:
@@ -302,6 +308,7 @@ def load_fleet(client: redis.Redis, conn: Connection, settings: Settings, limit:
         advised_published=fleet.advised_workers(client),
         runs_in_flight=in_flight_runs,
         runs=recent_runs(conn, limit),
+        outdated=outdated_counts(conn),
     )
 
 
