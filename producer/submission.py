@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from parsefleet.contract.batch import Batch, BatchFile, FileRef
+from parsefleet.contract.errors import BrokerUnavailable, ParsefleetError
 from parsefleet.contract.languages import language_for
 from parsefleet.contract.paths import printable, to_text
 from parsefleet.contract.settings import Settings
@@ -136,10 +137,23 @@ class Submission:
         except (KeyboardInterrupt, SystemExit):
             self._abandon(ledger)
             raise
+        except BrokerUnavailable:  # past its retry budget; PostgreSQL is still there to tell
+            self._forget_commits(ledger)
+            raise
         finally:
             ledger.close()
             enqueuer.close()
         return self.tally
+
+    def _forget_commits(self, ledger: Ledger) -> None:
+        """The run failed (Redis gone past its retry budget) before sending all: the repositories it
+        advanced forget their commit, so that their next run sends what this one did not. Best
+        effort: the error that stopped the run is the one raised."""
+        try:
+            ledger.close()
+            ledger.forget_commits()
+        except ParsefleetError as exc:
+            log.warning("run %s: the indexed commits could not be forgotten: %s", self.tally.run_id, exc)
 
     def _submit_snapshot(self, ledger: Ledger, enqueuer: Enqueuer, snapshot: Snapshot) -> None:
         """One repository: its files sent, then its current view moved to what this run recorded."""
