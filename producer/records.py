@@ -78,6 +78,16 @@ class Ledger:
         rows = self._read(lambda conn: conn.execute(sql(_HERE, "current_view"), params).fetchall())
         return {str(row[0]): bytes(row[1]) for row in rows if isinstance(row[1], bytes | memoryview)}
 
+    def retries(self, repository_id: int, versions: dict[str, str], *, retry_crashed: bool) -> dict[str, bytes]:
+        """Files of a repository's current view (path to blob) whose parse under ``versions`` (language
+        to parser version) failed for a reason another try may change."""
+        params = {
+            "repository_id": repository_id, "languages": list(versions), "versions": list(versions.values()),
+            "retry_crashed": retry_crashed,
+        }  # fmt: skip
+        rows = self._read(lambda conn: conn.execute(sql(_HERE, "retry_blobs"), params).fetchall())
+        return {str(row[0]): bytes(row[1]) for row in rows if isinstance(row[1], bytes | memoryview)}
+
     def advance(self, repository_id: int, location: str, indexed: Indexed, kept_commits: int) -> None:
         """In one transaction: the removed files leave the current view, the commit is recorded, the
         file versions follow, old commits pass out of retention."""

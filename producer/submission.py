@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -22,8 +23,8 @@ from pathlib import Path
 
 from parsefleet.contract.batch import Batch, BatchFile, FileRef
 from parsefleet.contract.errors import BrokerUnavailable, ParsefleetError
-from parsefleet.contract.languages import language_for
-from parsefleet.contract.paths import printable, to_text
+from parsefleet.contract.languages import LANGUAGES, language_for
+from parsefleet.contract.paths import printable, to_bytes, to_text
 from parsefleet.contract.settings import Settings
 from parsefleet.contract.versions import parser_version
 from parsefleet.plumbing.broker import redis_client, translated
@@ -46,6 +47,7 @@ _WINDOW_FILES = 1000
 _FIRST_WINDOW_FILES = 64
 # Why a file read by a run that was then cancelled is not parsed.
 CANCELLED = "cancelled"
+_REGULAR_MODE = "100644"  # a file sent again from the current view: git's mode is not stored
 # Skip reasons of a file whose blob the store (or this run) already has: not sent.
 KNOWN_REASONS = frozenset({"unchanged", "duplicate", "crashed-before"})
 
@@ -175,6 +177,7 @@ class Submission:
                 indexed = compared(stored, self._recorded, snapshot.commit, changes.note)
             else:
                 entries = [change.entry for change in changes.changes if change.entry is not None]
+                entries += self._retried(ledger, repository_id, {to_text(entry.path) for entry in entries})
                 self._submit_tree(ledger, enqueuer, snapshot.repository, repository_id, entries)
                 indexed = from_changes(changes.changes, self._recorded, snapshot.commit, changes.note)
         sent_after, known_after = self.tally.sent_and_known()
@@ -183,6 +186,17 @@ class Submission:
         self.tally.repositories.append(RepositoryLine(snapshot.name, indexed))
         at = "as it is" if indexed.commit_id is None else f"at {indexed.commit_id[:12]}"
         log.info("submitted %s %s (%s): %d blobs sent", printable(snapshot.name), at, indexed.mode, indexed.sent)
+
+    def _retried(self, ledger: Ledger, repository_id: int, changed: set[str]) -> list[TreeEntry]:
+        """Unchanged files of the current view whose last parse failed for a reason another try may
+        change (timeout, memory): an incremental run sends them again, as a full one would."""
+        versions = {language: parser_version(language) for language in LANGUAGES}
+        failed = ledger.retries(repository_id, versions, retry_crashed=self.settings.retry_crashed)
+        return [
+            TreeEntry(os.fsdecode(to_bytes(path)), _REGULAR_MODE, blob)
+            for path, blob in sorted(failed.items())
+            if path not in changed
+        ]
 
     def _refresh(self, ledger: Ledger, enqueuer: Enqueuer, snapshot: Snapshot, repository_id: int) -> None:
         """Files parsed again (``parsefleet reindex``); the repository's current view and commit stay."""

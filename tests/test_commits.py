@@ -477,3 +477,25 @@ def test_a_cancelled_run_makes_its_repositories_list_the_whole_tree_next_time(
         fleet.stop()
     assert (line.mode, line.sent) == ("full", 6)  # what the cancelled run never had parsed
     _assert_view_is_commit(settings, str(repo), repo, head)
+
+
+def test_an_incremental_run_tries_again_a_parse_that_timed_out(
+    settings: Settings, worker: LocalWorkers, tmp_path: Path
+) -> None:
+    repo = _repository(tmp_path / "repo")
+    _submit(settings, repo)
+    blob = bytes.fromhex(_git(repo, "rev-parse", "HEAD:app/main.py").strip())
+    assert settings.database_url is not None
+    with psycopg.connect(settings.database_url) as conn:  # as a worker records a parse that ran too long
+        conn.execute("DELETE FROM symbols WHERE blob_hash = %s", (blob,))
+        conn.execute("DELETE FROM imports WHERE blob_hash = %s", (blob,))
+        conn.execute(
+            "UPDATE blobs SET status = 'failed', failure_kind = 'timeout', symbol_count = 0 WHERE hash = %s", (blob,)
+        )
+    _commit(repo, {"srv/server.go": "package srv\n\nfunc Again() {}\n"})
+    report = _submit(settings, repo)
+    line = _indexed(report)
+    assert (line.mode, line.modified, line.sent) == ("incremental", 1, 2)
+    with psycopg.connect(settings.database_url) as conn:
+        statuses = conn.execute("SELECT status FROM blobs WHERE hash = %s", (blob,)).fetchall()
+    assert statuses == [("parsed",)]
