@@ -99,7 +99,10 @@ class Settings:
     # PARSEFLEET_INCLUDE_VENDORED: 1 parses files under vendor/, node_modules/ and third_party/; by
     # default they are skipped as ``vendored`` (someone else's code, often large). `--include-vendored`.
     include_vendored: bool = False
-    # PARSEFLEET_MAX_FILE_BYTES: larger files are refused as failure ``too-large``.
+    # PARSEFLEET_MAX_FILE_BYTES: larger files are refused as failure ``too-large``. Workers read
+    # batches within their own max_file_bytes, batch_max_bytes and batch_max_files (a batch beyond
+    # them is dead-lettered unread: docs/security.md), so give them values no smaller than their
+    # producers'.
     max_file_bytes: int = 8 * 1024 * 1024
     # PARSEFLEET_MAX_FILE_SYMBOLS: a file defining more symbols (functions, classes, variables...)
     # fails as ``too-many-symbols``, before they are built: 150,000 one-line functions (1.5 MB)
