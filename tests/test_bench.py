@@ -125,6 +125,12 @@ def _assert_sizing_raw_parse_and_system_cpu(figures: dict[str, Any], output: str
     assert main["producer_cpu_s"] > 0
     assert 0 < figures["efficiency"]["system_cpu"] < figures["efficiency"]["cpu"]
     assert "files per CPU-second" in output
+    peers = figures["peers"]  # the same files through ctags and ast-grep, where installed
+    assert peers["python_definitions"] > 100 and peers["parsefleet"]["python_recall"] > 0.99
+    assert "peers on the same files" in output
+    for name in ("ctags", "ast-grep"):
+        if name in peers:
+            assert peers[name]["files_per_cpu_s"] > 0 and 0 < peers[name]["python_recall"] <= 1
 
 
 def test_sweep_runs_each_setting_in_alternating_order_and_reports_each_run(

@@ -16,6 +16,7 @@ from parsefleet.bench.corpus_files import BenchFile, load_profile
 from parsefleet.bench.costs import db_write_ms_per_1000_files, queue_overhead_ms, telemetry_per_batch
 from parsefleet.bench.fleet import FleetRun, cores_given, fleet_run
 from parsefleet.bench.limit import Throughput, adapter_cost, limit
+from parsefleet.bench.peers import peers
 from parsefleet.bench.system_cpu import local_service_pids
 from parsefleet.bench.validity import Validity, invalid_reasons
 from parsefleet.contract.languages import LANGUAGES
@@ -70,6 +71,7 @@ class BenchResult:
     # A host twice as slow per pool process (the workers pinned to half the CPUs): fixed, then by time.
     slow: dict[str, FleetRun] = field(default_factory=dict)
     invalid: list[str] = field(default_factory=list)  # why the invocation's efficiencies are not figures
+    peers: dict[str, Any] = field(default_factory=dict)  # ctags and ast-grep on the same files (bench.peers)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready data."""
@@ -107,6 +109,7 @@ def run_bench(
             costs["telemetry_flag_0_vs_100"] = _telemetry_cost(telemetry_runs)
             costs["telemetry_per_batch"] = _step2_per_batch(settings, services.redis_url, database_url, files, fleet)
             slow = runs.slow(cores)
+        found_peers = peers(files, target)
     cap_share = settings.cpu_limit_pct / 100
     around_main = _bracketed(limits, series[1], series[2])
     efficiency = fleet_efficiency(around_main, fleet, cap_share, raw_parse)
@@ -117,7 +120,7 @@ def run_bench(
     efficiency["runs_median"] = statistics.median(main_runs)
     result = BenchResult(machine, profile, _counts(files), limits, fleet, costs, efficiency, main_runs)
     result.raw_parse, result.limit_series, result.fixed, result.slow = raw_parse, series, fixed, slow
-    result.efficiency_fixed = efficiency_fixed
+    result.efficiency_fixed, result.peers = efficiency_fixed, found_peers
     result.breaches = _breaches(result, floors)
     result.invalid = invalid_reasons(series, _checked(efficiency, efficiency_fixed), validity or Validity())
     return result

@@ -61,6 +61,30 @@ def _raw(result: BenchResult) -> list[str]:
     ]
 
 
+def _peers(result: BenchResult) -> list[str]:
+    found = result.peers
+    if not found:
+        return []
+    fleet = result.fleet
+    worker_cpu_s = fleet.cpu_share * fleet.seconds * fleet.cores
+    own = fleet.files / (worker_cpu_s + fleet.producer_cpu_s) if worker_cpu_s else 0.0
+    whole = fleet.files / fleet.system_cpu_s if fleet.system_cpu_s else 0.0
+    lines = [
+        f"peers on the same files: files per CPU-second; recall of CPython ast's {found['python_definitions']:,}"
+        f" Python definitions ({found['python_files']} files) with the right qualified name and line",
+        f"  {'parsefleet':<22}{whole:>10,.1f} (the whole system; {own:,.1f} of producer and workers)"
+        f"  recall {found['parsefleet']['python_recall']:.3f}",
+    ]
+    for name in ("ctags", "ast-grep"):
+        peer = found.get(name)
+        if peer is None:
+            lines.append(f"  {name:<22} not installed")
+            continue
+        version = " ".join(peer["version"].split()[:3]).rstrip(",")
+        lines.append(f"  {version:<22}{_f(peer['files_per_cpu_s'], ',.1f'):>10}  recall {peer['python_recall']:.3f}")
+    return lines
+
+
 def _p95s(run: FleetRun) -> str:
     return " / ".join(f"{row['language']} {_f(row['p95_ms'], '.0f')}" for row in run.languages)
 
@@ -140,6 +164,7 @@ def render(result: BenchResult) -> str:
     lines.extend(_sizing(result))
     lines.extend(_raw(result))
     lines.extend(_system_cpu(result))
+    lines.extend(_peers(result))
     lines.append(
         "eff. per language: its batches' outline rate in the workers (bytes per outline second) over the"
         " limit's per process with the language alone"
