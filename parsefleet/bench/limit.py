@@ -27,6 +27,12 @@ class Throughput:
     files: int
     size_bytes: int
     seconds: float
+    cpu_s: float = 0.0  # the loop processes' CPU over their jobs
+
+    @property
+    def mb_per_cpu_s(self) -> float:
+        """Megabytes (10^6) per CPU-second of one loop process: what load from others cannot lower."""
+        return self.size_bytes / 1e6 / self.cpu_s if self.cpu_s > 0 else 0.0
 
     @property
     def files_per_min(self) -> float:
@@ -60,15 +66,17 @@ def _pool_child() -> None:
     load_adapters()
 
 
-def _outline_all(job: tuple[str, bool, list[bytes]]) -> int:
+def _outline_all(job: tuple[str, bool, list[bytes]]) -> tuple[int, float]:
+    """Files done and the CPU seconds they took."""
     language, outline, contents = job
     adapter = adapter_for(language)
+    started = time.thread_time()
     for content in contents:
         if outline:
             adapter.outline(content, ParseBudget(_TIMEOUT_S))
         else:
             adapter.parse(content, ParseBudget(_TIMEOUT_S))
-    return len(contents)
+    return len(contents), time.thread_time() - started
 
 
 def limit(files: Sequence[BenchFile], processes: int, *, outline: bool = True) -> Throughput:
@@ -83,9 +91,10 @@ def limit(files: Sequence[BenchFile], processes: int, *, outline: bool = True) -
     with multiprocessing.get_context("fork").Pool(processes, initializer=_pool_child) as pool:
         pool.map(_outline_all, [(language, outline, []) for language, _, _ in jobs])  # warm every process
         started = time.perf_counter()
-        done = sum(pool.imap_unordered(_outline_all, jobs))
+        done = list(pool.imap_unordered(_outline_all, jobs))
         seconds = time.perf_counter() - started
-    return Throughput(done, sum(len(f.content) for f in files), seconds)
+    size_bytes = sum(len(f.content) for f in files)
+    return Throughput(sum(count for count, _ in done), size_bytes, seconds, sum(cpu_s for _, cpu_s in done))
 
 
 def adapter_cost(files: Sequence[BenchFile], repeats: int = 3) -> AdapterCost:

@@ -186,10 +186,13 @@ def _bracketed(limits: dict[str, dict[str, float]], before: float, after: float)
 
 
 def _checked(*efficiencies: dict[str, float]) -> dict[str, float]:
-    """The efficiencies the validity rule looks at, named by run ('' the main one, 'fixed ' the other)."""
+    """The efficiencies the validity rule looks at, named by run ('' the main one, 'fixed ' the other):
+    not the diagnostics against other anchors (the raw parse, the outline's CPU)."""
     out = {}
     for prefix, figures in zip(("", "fixed "), efficiencies, strict=False):
-        out.update({f"{prefix}{name}": value for name, value in figures.items() if not name.startswith("raw")})
+        out.update(
+            {f"{prefix}{name}": value for name, value in figures.items() if not name.startswith(("raw", "cpu_"))}
+        )
     return out
 
 
@@ -207,7 +210,11 @@ def _limits(files: Sequence[BenchFile], processes: int, *, outline: bool = True)
         mine = [f for f in files if f.language == language]
         if mine:
             alone = best_limit(mine, processes, outline=outline)
-            out[language] = {"files_per_min": alone.files_per_min, "mb_per_s": alone.mb_per_s}
+            out[language] = {
+                "files_per_min": alone.files_per_min,
+                "mb_per_s": alone.mb_per_s,
+                "mb_per_cpu_s": alone.mb_per_cpu_s,
+            }
     mix = best_limit(files, processes, outline=outline)
     out["total"] = {
         "files_per_min": mix.files_per_min,
@@ -315,6 +322,7 @@ def fleet_efficiency(
     if limits["total"].get("files_per_min_after"):
         out["total_after"] = out["total"] * limits["total"]["files_per_min"] / limits["total"]["files_per_min_after"]
     out.update(_outline_against(limits, fleet))  # the parse inside the workers against the limit's
+    out.update(_outline_cpu_against(limits, fleet))
     worker_cpu_s = fleet.cpu_share * fleet.seconds * fleet.cores
     limit_files_per_cpu_s = total_files / limits["total"]["cpu_s"] if limits["total"]["cpu_s"] else 0.0
     if worker_cpu_s and limit_files_per_cpu_s:
@@ -329,6 +337,20 @@ def _against_raw(raw_parse: dict[str, dict[str, float]], fleet: FleetRun, capped
     out = _outline_against(raw_parse, fleet, prefix="raw_")
     if raw_parse["total"]["files_per_min"]:
         out["raw_total"] = capped_rate / raw_parse["total"]["files_per_min"]
+    return out
+
+
+def _outline_cpu_against(anchor: dict[str, dict[str, float]], fleet: FleetRun) -> dict[str, float]:
+    """Per language: bytes per CPU-second of the outline in the workers (the pool child's thread)
+    over the loop's per CPU-second. Unlike the wall-time figures, load from other processes does
+    not lower it: below 1 the outline itself costs more CPU in the workers; at 1 with a lower wall
+    figure the batches waited for a core."""
+    out = {}
+    for row in fleet.languages:
+        loop_mb_per_cpu_s = anchor.get(row["language"], {}).get("mb_per_cpu_s", 0.0)
+        if row.get("outline_cpu_ms") and loop_mb_per_cpu_s:
+            mb_per_cpu_s = float(row["size_bytes"]) / 1e6 / (float(row["outline_cpu_ms"]) / 1000)
+            out[f"cpu_{row['language']}"] = mb_per_cpu_s / loop_mb_per_cpu_s
     return out
 
 

@@ -169,6 +169,13 @@ def render(result: BenchResult) -> str:
         "eff. per language: its batches' outline rate in the workers (bytes per outline second) over the"
         " limit's per process with the language alone"
     )
+    by_cpu = ", ".join(
+        f"{row['language']} {_f(result.efficiency.get('cpu_' + row['language']), '.2f')}" for row in fleet.languages
+    )
+    lines.append(
+        f"the same per CPU-second of the outline (the load of other processes cannot lower it): {by_cpu};"
+        " at 1 while the eff. above is lower, the batches waited for a core"
+    )
     lines.append(
         f"eff. (total) = fleet / (limit x CPU cap {m['cpu_limit_pct']}%); against the uncapped limit"
         f" {_eff(result, result.efficiency.get('wall'))}; per CPU-second of the workers"
