@@ -22,8 +22,13 @@ class TreeSample:
 
 
 def _children(pid: int) -> list[int]:
+    """The children of ``pid``; none once it has exited (a PostgreSQL backend may, at any moment)."""
     found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").glob("*/children"))
+    except OSError:
+        return found
+    for task in tasks:
         try:
             found.extend(int(child) for child in task.read_text().split())
         except OSError:
