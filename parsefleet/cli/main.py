@@ -505,10 +505,8 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.workers is not None:
         settings = replace(settings, worker_concurrency=args.workers).validated()
-    if args.profile == "hosts":
-        return _bench_hosts(settings, args)
-    if args.profile == "reads":
-        return _bench_reads(settings, args)
+    if args.profile in {"hosts", "reads"}:
+        return _bench_profile(settings, args)
     floors = Floors(max_rss_mb=args.max_rss_mb, max_cpu_share=settings.cpu_limit_pct / 100)
     validity = Validity(max_efficiency=args.max_efficiency, max_limit_move=args.max_limit_move)
     result = run_bench(settings, args.profile, args.corpus_dir, floors, validity)
@@ -520,25 +518,23 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_FAILED if result.breaches else EXIT_OK
 
 
-def _bench_hosts(settings: Settings, args: argparse.Namespace) -> int:
-    from parsefleet.bench.hosts import render as render_hosts
-    from parsefleet.bench.hosts import run_hosts
+def _bench_profile(settings: Settings, args: argparse.Namespace) -> int:
+    """The profiles with a table of their own: hosts and reads."""
+    if args.profile == "hosts":
+        from parsefleet.bench.hosts import render as render_hosts
+        from parsefleet.bench.hosts import run_hosts
 
-    hosts = run_hosts(settings, args.corpus_dir)
-    print(render_hosts(hosts))
+        hosts = run_hosts(settings, args.corpus_dir)
+        text, figures = render_hosts(hosts), hosts.as_dict()
+    else:
+        from parsefleet.bench.reads import render as render_reads
+        from parsefleet.bench.reads import run_reads
+
+        reads = run_reads(settings, args.corpus_dir)
+        text, figures = render_reads(reads), reads.as_dict()
+    print(text)
     if args.json:
-        commands.write_json(hosts.as_dict(), args.json)
-    return EXIT_OK
-
-
-def _bench_reads(settings: Settings, args: argparse.Namespace) -> int:
-    from parsefleet.bench.reads import render as render_reads
-    from parsefleet.bench.reads import run_reads
-
-    reads = run_reads(settings, args.corpus_dir)
-    print(render_reads(reads))
-    if args.json:
-        commands.write_json(reads.as_dict(), args.json)
+        commands.write_json(figures, args.json)
     return EXIT_OK
 
 
