@@ -35,14 +35,6 @@ class BatchSizer:
         sized = int(rate * self.target_ms / 1000)
         return min(self.fixed_bytes, max(MIN_SIZED_BYTES, sized))
 
-    def describe(self, language: str) -> str:
-        """How a batch of ``language`` is sized, for a person."""
-        if self.target_ms <= 0:
-            return f"{self.fixed_bytes} B fixed"
-        if not self.rates.get(language):
-            return f"{self.fixed_bytes} B (no rate measured yet)"
-        return f"{self.max_bytes(language)} B for {self.target_ms:g} ms"
-
 
 class Chunker:
     """Accumulates files per language; hands out a batch once it holds the sizer's bytes for its

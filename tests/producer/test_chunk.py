@@ -55,7 +55,6 @@ def test_time_sized_batches_follow_each_languages_rate() -> None:
     assert sizer.max_bytes("python") == 100_000  # 50 ms at 2 MB/s
     assert sizer.max_bytes("go") == 200_000
     assert sizer.max_bytes("rust") == 256 * 1024  # no estimate yet: bytes
-    assert "no rate measured yet" in sizer.describe("rust")
     chunker = Chunker("run", max_bytes=256 * 1024, max_files=500, sizer=sizer)
     out = [chunker.add(_file(f"f{i}.py", 30_000)) for i in range(10)]
     full = [batch for batch in out if batch is not None]
@@ -68,7 +67,6 @@ def test_time_sized_bytes_stay_within_bounds_and_a_target_of_zero_is_fixed() -> 
     assert slow.max_bytes("go") == 100_000  # a fast host keeps the fixed size, never more
     fixed = BatchSizer(fixed_bytes=100_000, target_ms=0, rates={"python": 2_000_000})
     assert fixed.max_bytes("python") == 100_000
-    assert fixed.describe("python") == "100000 B fixed"
 
 
 def test_a_file_predicted_longer_than_the_target_goes_alone() -> None:
