@@ -123,6 +123,7 @@ def _assert_sizing_raw_parse_and_system_cpu(figures: dict[str, Any], output: str
         assert 0 < row["outline_cpu_ms"] <= row["outline_ms"] * 1.05
         assert figures["efficiency"][f"cpu_{row['language']}"] > 0
         assert figures["limit"][row["language"]]["mb_per_cpu_s"] > 0
+    assert "the batches waited for a core (" in output and "of their outline time)" in output
     # embedded services: both on this host, their CPU counted with the workers' and the producer's
     assert figures["machine"]["services_counted"] == ["postgresql", "redis"]
     assert set(main["service_cpu_s"]) == {"postgresql", "redis"} and main["service_cpu_s"]["postgresql"] > 0

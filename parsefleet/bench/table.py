@@ -120,6 +120,27 @@ def _sizing(result: BenchResult) -> list[str]:
     return lines
 
 
+def _per_language_notes(result: BenchResult) -> list[str]:
+    """What a language's eff. is, and the same per CPU-second of the outline."""
+    fleet = result.fleet
+    lines: list[str] = []
+    lines.append(
+        "eff. per language: its batches' outline rate in the workers (bytes per outline second) over the"
+        " limit's per process with the language alone"
+    )
+    by_cpu = ", ".join(
+        f"{row['language']} {_f(result.efficiency.get('cpu_' + row['language']), '.2f')}" for row in fleet.languages
+    )
+    wall_ms = sum(float(row["outline_ms"]) for row in fleet.languages if row.get("outline_cpu_ms"))
+    cpu_ms = sum(float(row["outline_cpu_ms"]) for row in fleet.languages if row.get("outline_cpu_ms"))
+    waited = f"{1 - cpu_ms / wall_ms:.0%}" if wall_ms else "-"
+    lines.append(
+        f"the same per CPU-second of the outline (the load of other processes cannot lower it): {by_cpu};"
+        f" at 1 while the eff. above is lower, the batches waited for a core ({waited} of their outline time)"
+    )
+    return lines
+
+
 def render(result: BenchResult) -> str:
     """Per language and total: throughput vs limit, latency, memory, CPU, cold start, outcomes."""
     m = result.machine
@@ -165,17 +186,7 @@ def render(result: BenchResult) -> str:
     lines.extend(_raw(result))
     lines.extend(_system_cpu(result))
     lines.extend(_peers(result))
-    lines.append(
-        "eff. per language: its batches' outline rate in the workers (bytes per outline second) over the"
-        " limit's per process with the language alone"
-    )
-    by_cpu = ", ".join(
-        f"{row['language']} {_f(result.efficiency.get('cpu_' + row['language']), '.2f')}" for row in fleet.languages
-    )
-    lines.append(
-        f"the same per CPU-second of the outline (the load of other processes cannot lower it): {by_cpu};"
-        " at 1 while the eff. above is lower, the batches waited for a core"
-    )
+    lines.extend(_per_language_notes(result))
     lines.append(
         f"eff. (total) = fleet / (limit x CPU cap {m['cpu_limit_pct']}%); against the uncapped limit"
         f" {_eff(result, result.efficiency.get('wall'))}; per CPU-second of the workers"
