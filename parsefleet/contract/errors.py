@@ -13,8 +13,10 @@ talks to them, so nothing else ever sees them.
     │   └── NotInIndex          a repository or file a reader names is not in the index
     ├── ServiceUnavailable      a service we need cannot be reached
     │   ├── BrokerUnavailable   Redis
-    │   └── StoreUnavailable    PostgreSQL
-    ├── StoreRejected           PostgreSQL refused our data (a bad batch, not an outage)
+    │   └── StoreUnavailable    PostgreSQL (a connection-class error: an outage)
+    │       └── SchemaMissing   the database has no parsefleet schema, or an older one
+    ├── StoreRejected           PostgreSQL refused a statement (data or programming error, not an outage)
+    ├── UnknownRun              a batch names a run the worker's database does not hold
     ├── EmbeddedServiceError    an embedded Redis or PostgreSQL failed to start
     ├── BatchFormatError        a batch on the wire cannot be decoded
     ├── CorpusError             a benchmark corpus cannot be built from the sources at hand
@@ -26,7 +28,8 @@ talks to them, so nothing else ever sees them.
     ├── SnapshotError           pg_dump cannot be found or fails
     └── ParseFailure            one file could not be outlined; ``kind`` names why
         ├── ParseTimeout
-        └── ParseCancelled
+        ├── ParseCancelled
+        └── TooManySymbols
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ __all__ = [
     "ReferenceUnavailable",
     "RolloutNotFound",
     "RunNotFound",
+    "SchemaMissing",
     "ServiceUnavailable",
     "SnapshotError",
     "StepTwoReverted",
@@ -56,6 +60,8 @@ __all__ = [
     "StoreUnavailable",
     "TargetNotFound",
     "TargetUnreadable",
+    "TooManySymbols",
+    "UnknownRun",
     "WorkersDied",
 ]
 
@@ -102,11 +108,28 @@ class BrokerUnavailable(ServiceUnavailable):
 
 
 class StoreUnavailable(ServiceUnavailable):
-    """Raised when PostgreSQL cannot be reached or refuses a statement."""
+    """Raised when PostgreSQL cannot be reached, or fails with a connection-class error (psycopg's
+    OperationalError: connection lost, server shutting down, out of resources, a deadlock or
+    serialization failure); retrying later can help."""
+
+
+class SchemaMissing(StoreUnavailable):
+    """Raised when the database has no parsefleet schema, or an older one than this release needs:
+    `parsefleet db migrate` fixes it, so workers keep their batches and retry."""
 
 
 class StoreRejected(ParsefleetError):
-    """Raised when PostgreSQL rejects a statement's data; retrying the same batch cannot help."""
+    """Raised when PostgreSQL rejects a statement: its data (a constraint, a bad value) or the
+    statement itself (an undefined column, a privilege); retrying the same batch cannot help."""
+
+
+class UnknownRun(ParsefleetError):
+    """Raised when a batch names a run the worker's database does not hold: a worker pointed at
+    another PostgreSQL than its producer (same Redis). ``run_id`` is the run named."""
+
+    def __init__(self, message: str, run_id: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id
 
 
 class EmbeddedServiceError(ParsefleetError):
@@ -166,3 +189,9 @@ class ParseCancelled(ParseFailure):
     """Raised when a parse is cancelled for a reason other than time (a memory budget)."""
 
     kind = "memory"
+
+
+class TooManySymbols(ParseFailure):
+    """Raised when one file defines more symbols than ``max_file_symbols`` allows."""
+
+    kind = "too-many-symbols"

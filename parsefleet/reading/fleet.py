@@ -24,13 +24,14 @@ from parsefleet.contract.heartbeat import Heartbeat
 from parsefleet.contract.parse_rate import ParseRate
 from parsefleet.contract.scaling import Advice, WorkerSize, advise, pooled_rates
 from parsefleet.contract.settings import Settings
-from parsefleet.plumbing import dead_letter, fleet
+from parsefleet.plumbing import dead_letter, fleet, unknown_runs
 from parsefleet.plumbing.broker import translated
 from parsefleet.plumbing.database import sql
 from parsefleet.plumbing.dead_letter import DeadLetter
 from parsefleet.plumbing.fleet import Backlog, Pause
 from parsefleet.plumbing.outbox import Outbox
 from parsefleet.plumbing.parse_rates import stored_rates
+from parsefleet.plumbing.unknown_runs import Refusal
 from parsefleet.reading.report import RunState, recent_runs
 
 __all__ = [
@@ -168,6 +169,7 @@ class FleetStatus:
     runs_in_flight: list[RunProgress]
     runs: list[RunState]
     dead_letters: list[DeadLetterEntry] = field(default_factory=list)  # the first ones, decoded
+    unknown_runs: list[Refusal] = field(default_factory=list)  # batches a worker's database refuses
     # The parse-rate estimates batches are sized from, by "<language>@<host class>", and the target.
     parse_rates: dict[str, ParseRate] = field(default_factory=dict)
     batch_target_ms: float = 0.0
@@ -197,6 +199,7 @@ class FleetStatus:
             "advised_workers_published": self.advised_published,
             "runs_in_flight": [run.as_dict() for run in self.runs_in_flight],
             "dead_letter": self.dead_letter,
+            "unknown_runs": [refusal.as_dict() for refusal in self.unknown_runs],
             "runs": [state_dict(run) for run in self.runs],
             "batch_target_ms": self.batch_target_ms,
             "parse_rates": {name: _rate_dict(rate, self.at) for name, rate in self.parse_rates.items()},
@@ -208,9 +211,25 @@ class FleetStatus:
         lines += ["", "runs in flight:" if self.runs_in_flight else "runs in flight: none"]
         lines += [f"  {run.render()}" for run in self.runs_in_flight]
         hint = " (parsefleet dead-letter list)" if self.dead_letter else ""
-        lines += [f"dead letters: {self.dead_letter}{hint}", "latest runs:"]
+        lines.append(f"dead letters: {self.dead_letter}{hint}")
+        lines += self._unknown_run_lines()
+        lines.append("latest runs:")
         lines += [f"  {_state_line(run)}" for run in self.runs]
         return "\n".join(lines)
+
+    def _unknown_run_lines(self) -> list[str]:
+        if not self.unknown_runs:
+            return []
+        lines = [
+            f"batches of runs unknown to a worker's database: {len(self.unknown_runs)}"
+            " (requeued, then dead-lettered: is that worker pointed at its producer's database?)"
+        ]
+        lines += [
+            f"  batch {item.batch_id}: run {item.run_id} refused {item.count} times, first"
+            f" {_ago(self.at - item.first_s)} by {item.worker} on {item.database}"
+            for item in self.unknown_runs
+        ]
+        return lines
 
     def _headline(self) -> str:
         when = datetime.fromtimestamp(self.at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -300,6 +319,7 @@ def load_fleet(client: redis.Redis, conn: Connection, settings: Settings, limit:
         gone=sorted(gone, key=lambda beat: -beat.beat_at),
         pause=fleet.paused(client),
         dead_letter=dead_letter.count(client),
+        unknown_runs=unknown_runs.entries(client),
         advice=advice,
         advised_published=fleet.advised_workers(client),
         runs_in_flight=in_flight_runs,
