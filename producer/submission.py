@@ -17,21 +17,25 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from parsefleet.contract.batch import Batch, BatchFile, FileRef
+from parsefleet.contract.languages import language_for
 from parsefleet.contract.paths import printable, to_text
 from parsefleet.contract.settings import Settings
 from parsefleet.contract.versions import parser_version
 from parsefleet.plumbing.broker import redis_client, translated
 from parsefleet.plumbing.outbox import Outbox
 from parsefleet.producer.chunk import BatchSizer, Chunker
+from parsefleet.producer.commits import compared, from_changes, since
 from parsefleet.producer.enqueue import Enqueuer
-from parsefleet.producer.records import Failure, Ledger
-from parsefleet.producer.walk import HardLinked, LinkOnPath, Listed, Plan, SourceReader, is_generated
+from parsefleet.producer.records import Failure, Indexed, Ledger
+from parsefleet.producer.snapshot import Snapshot
+from parsefleet.producer.tree import GitRepository, TreeEntry
+from parsefleet.producer.walk import VENDORED_DIRS, HardLinked, LinkOnPath, Listed, SourceReader, is_generated
 
-__all__ = ["CANCELLED", "Submission", "Tally", "blob_hash"]
+__all__ = ["CANCELLED", "KNOWN_REASONS", "RepositoryLine", "Submission", "Tally", "blob_hash"]
 
 log = logging.getLogger(__name__)
 # Files are read, hashed, checked against the known blobs and recorded a window at a time. The
@@ -41,11 +45,21 @@ _WINDOW_FILES = 1000
 _FIRST_WINDOW_FILES = 64
 # Why a file read by a run that was then cancelled is not parsed.
 CANCELLED = "cancelled"
+# Skip reasons of a file whose blob the store (or this run) already has: not sent.
+KNOWN_REASONS = frozenset({"unchanged", "duplicate", "crashed-before"})
 
 
 def blob_hash(content: bytes) -> bytes:
     """The git blob id of ``content`` (so a clean checkout's hashes match ``git ls-files -s``)."""
     return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).digest()
+
+
+@dataclass(frozen=True)
+class RepositoryLine:
+    """What a run did to one repository (its report line)."""
+
+    name: str
+    indexed: Indexed
 
 
 @dataclass
@@ -59,10 +73,16 @@ class Tally:
     refused: Counter[tuple[str, str]] = field(default_factory=Counter)  # (language, kind)
     batches: int = 0
     submitted: bool = False
+    repositories: list[RepositoryLine] = field(default_factory=list)
 
     def skip(self, language: str, reason: str) -> None:
         """Count one skipped file."""
         self.skipped[language, reason] += 1
+
+    def sent_and_known(self) -> tuple[int, int]:
+        """Files sent so far, and files not sent because their blob was known."""
+        known = sum(count for (_language, reason), count in self.skipped.items() if reason in KNOWN_REASONS)
+        return sum(self.sent.values()), known
 
 
 @dataclass
@@ -99,15 +119,16 @@ class Submission:
         self._window: _Window | None = None
         self._unsent: list[Batch] = []
         self._unrecorded: list[Batch] = []
+        self._recorded: dict[str, bytes] = {}  # path -> blob of the current repository's recorded files
 
-    def run(self, plan: Plan) -> Tally:
-        """Filter, batch and enqueue every planned file (see ``plan_targets``); return the tally."""
+    def run(self, plan: list[Snapshot]) -> Tally:
+        """Filter, batch and enqueue every planned file (see ``snapshot.plan_targets``); return the tally."""
         enqueuer = Enqueuer(self.settings, self.redis_url)
         ledger = Ledger(self.database_url, self.tally.run_id, self.settings.database_retry_s)
         try:
-            ledger.start([to_text(str(root)) for root, _listed in plan], self.ci)
-            for root, listed in plan:
-                self._submit_root(ledger, enqueuer, root, listed)
+            ledger.start([to_text(str(snapshot.root)) for snapshot in plan], self.ci)
+            for snapshot in plan:
+                self._submit_snapshot(ledger, enqueuer, snapshot)
             self._window = _Window()
             self._unsent.extend(self._chunker.flush())
             self._send(ledger, enqueuer)
@@ -121,8 +142,45 @@ class Submission:
             enqueuer.close()
         return self.tally
 
-    def _submit_root(self, ledger: Ledger, enqueuer: Enqueuer, root: Path, listed: list[Listed]) -> None:
-        repository_id = ledger.repository_id(to_text(str(root)))
+    def _submit_snapshot(self, ledger: Ledger, enqueuer: Enqueuer, snapshot: Snapshot) -> None:
+        """One repository: its files sent, then its current view moved to what this run recorded."""
+        repository_id, indexed_commit = ledger.repository(snapshot.name)
+        sent_before, known_before = self.tally.sent_and_known()
+        self._recorded = {}
+        if snapshot.refresh:
+            self._refresh(ledger, enqueuer, snapshot, repository_id)
+            return
+        if snapshot.repository is None or snapshot.commit is None:
+            stored = ledger.current_view(repository_id)
+            self._submit_walked(ledger, enqueuer, snapshot.root, repository_id, snapshot.walked)
+            indexed = compared(stored, self._recorded, None, snapshot.note)
+        else:
+            changes = since(snapshot, indexed_commit)
+            if changes.changes is None:
+                stored = ledger.current_view(repository_id)
+                self._submit_tree(ledger, enqueuer, snapshot.repository, repository_id, snapshot.listing())
+                indexed = compared(stored, self._recorded, snapshot.commit, changes.note)
+            else:
+                entries = [change.entry for change in changes.changes if change.entry is not None]
+                self._submit_tree(ledger, enqueuer, snapshot.repository, repository_id, entries)
+                indexed = from_changes(changes.changes, self._recorded, snapshot.commit, changes.note)
+        sent_after, known_after = self.tally.sent_and_known()
+        indexed = replace(indexed, sent=sent_after - sent_before, known=known_after - known_before)
+        ledger.advance(repository_id, to_text(str(snapshot.root)), indexed, self.settings.kept_commits)
+        self.tally.repositories.append(RepositoryLine(snapshot.name, indexed))
+        log.info("submitted %s: %d files listed", printable(snapshot.name), snapshot.files)
+
+    def _refresh(self, ledger: Ledger, enqueuer: Enqueuer, snapshot: Snapshot, repository_id: int) -> None:
+        """Files parsed again (``parsefleet reindex``); the repository's current view and commit stay."""
+        if snapshot.repository is not None:
+            self._submit_tree(ledger, enqueuer, snapshot.repository, repository_id, snapshot.tree)
+        else:
+            self._submit_walked(ledger, enqueuer, snapshot.root, repository_id, snapshot.walked)
+        log.info("reindexed %s: %d files", printable(snapshot.name), snapshot.files)
+
+    def _submit_walked(
+        self, ledger: Ledger, enqueuer: Enqueuer, root: Path, repository_id: int, listed: list[Listed]
+    ) -> None:
         with SourceReader(root, follow_hardlinks=self.settings.follow_hardlinks) as reader:
             for start, stop in _windows(len(listed)):
                 self._chunker.sizer.rates = enqueuer.parse_rates()  # batches sized by time (producer.chunk)
@@ -130,7 +188,86 @@ class Submission:
                 self._batch_fresh(ledger, window)
                 self._send(ledger, enqueuer)
                 self.progress(self.tally)
-        log.info("submitted %s: %d files listed", printable(str(root)), len(listed))
+
+    def _submit_tree(
+        self,
+        ledger: Ledger,
+        enqueuer: Enqueuer,
+        repository: GitRepository,
+        repository_id: int,
+        entries: list[TreeEntry],
+    ) -> None:
+        for start, stop in _windows(len(entries)):
+            self._chunker.sizer.rates = enqueuer.parse_rates()  # batches sized by time (producer.chunk)
+            self._tree_window(ledger, repository, repository_id, entries[start:stop])
+            self._send(ledger, enqueuer)
+            self.progress(self.tally)
+
+    def _tree_window(
+        self, ledger: Ledger, repository: GitRepository, repository_id: int, entries: list[TreeEntry]
+    ) -> None:
+        """Files from git: skipped by name and mode, known blobs left unread (not even sized); the
+        others sized with one ``cat-file --batch-check`` (refused when too large), read with one
+        ``cat-file --batch`` and sent."""
+        window = self._window = _Window()
+        accepted = [ref for ref in (self._accepted_entry(repository_id, entry, window) for entry in entries) if ref]
+        wanted = self._unknown(ledger, accepted)
+        sizes = repository.sizes(ref.blob_hash for index, ref in enumerate(accepted) if index in wanted)
+        readable = {
+            index for index in wanted if self._fits(window, accepted, index, sizes.get(accepted[index].blob_hash))
+        }
+        contents = repository.contents(accepted[index].blob_hash for index in readable)
+        for index, ref in enumerate(accepted):
+            if index not in wanted:
+                self._record(window, ref)
+            elif index in readable:
+                self._read_blob(window, replace(ref, size_bytes=sizes[ref.blob_hash]), contents.get(ref.blob_hash))
+
+    def _fits(self, window: _Window, accepted: list[FileRef], index: int, size: int | None) -> bool:
+        """Whether a file to send can be read: its blob exists and is not too large (else refused)."""
+        ref = accepted[index]
+        if size is not None and size <= self.settings.max_file_bytes:
+            return True
+        self._unsend(ref)
+        if size is None:
+            self._refuse(window, ref, "unreadable", "the blob is missing from the repository")
+        else:
+            limit = self.settings.max_file_bytes
+            self._refuse(
+                window, replace(ref, blob_hash=b"", size_bytes=size), "too-large", f"larger than {limit} bytes"
+            )
+        return False
+
+    def _read_blob(self, window: _Window, ref: FileRef, content: bytes | None) -> None:
+        if content is None:
+            self._unsend(ref)
+            self._refuse(window, ref, "unreadable", "the blob is missing from the repository")
+        elif is_generated(content):
+            self._unsend(ref)
+            self.tally.skip(ref.language, "generated")
+        else:
+            self._record(window, ref)
+            self._chunk(BatchFile(ref, content))
+
+    def _accepted_entry(self, repository_id: int, entry: TreeEntry, window: _Window) -> FileRef | None:
+        language = language_for(entry.path)
+        assert language is not None
+        self.tally.seen[language] += 1
+        vendored = not self.settings.include_vendored and VENDORED_DIRS.intersection(entry.path.split("/")[:-1])
+        skip = "vendored" if vendored else entry.skip
+        if skip is not None:
+            self.tally.skip(language, skip)
+            return None
+        return FileRef(repository_id, to_text(entry.path), entry.blob, language, entry.size_bytes or 0)
+
+    def _record(self, window: _Window, ref: FileRef) -> None:
+        """``ref`` is part of the repository's current view."""
+        window.files.append(ref)
+        self._recorded[ref.path] = ref.blob_hash
+
+    def _unsend(self, ref: FileRef) -> None:
+        """A file counted as sent by ``_unknown`` that turned out not to be."""
+        self.tally.sent[ref.language] -= 1
 
     def _read_window(self, reader: SourceReader, repository_id: int, listed: list[Listed]) -> _Window:
         window = self._window = _Window()
@@ -164,7 +301,7 @@ class Submission:
             self.tally.skip(item.language, "generated")
             return
         ref = FileRef(repository_id, path, blob_hash(content), item.language, len(content))
-        window.files.append(ref)
+        self._record(window, ref)
         window.fresh.append(BatchFile(ref, content))
 
     def _refuse(self, window: _Window, ref: FileRef, kind: str, message: str) -> None:
@@ -172,36 +309,50 @@ class Submission:
         window.failures.append((ref, kind, message))
 
     def _batch_fresh(self, ledger: Ledger, window: _Window) -> None:
-        first = self._first_meetings(window.fresh)
+        wanted = self._unknown(ledger, [item.ref for item in window.fresh])
+        for index in sorted(wanted):
+            self._chunk(window.fresh[index])
+
+    def _chunk(self, item: BatchFile) -> None:
+        full = self._chunker.add(item)
+        if full is not None:
+            self._unsent.append(full)
+
+    def _unknown(self, ledger: Ledger, refs: list[FileRef]) -> set[int]:
+        """The indexes of ``refs`` to send (counted as sent): blobs this run meets for the first time
+        and the store does not know; the others are counted as ``duplicate``, ``unchanged`` or
+        ``crashed-before``."""
+        first = self._first_meetings(refs)
         known = {
             language: ledger.known(
                 parser_version(language),
-                {item.ref.blob_hash for item in first if item.ref.language == language},
+                {refs[index].blob_hash for index in first if refs[index].language == language},
                 retry_crashed=self.settings.retry_crashed,
             )
-            for language in {item.ref.language for item in first}
+            for language in {refs[index].language for index in first}
         }
-        for item in first:
-            reason = known[item.ref.language].get(item.ref.blob_hash)
+        wanted = set()
+        for index in first:
+            ref = refs[index]
+            reason = known[ref.language].get(ref.blob_hash)
             if reason is not None:
-                self.tally.skip(item.ref.language, reason)
+                self.tally.skip(ref.language, reason)
             else:
-                self.tally.sent[item.ref.language] += 1
-                full = self._chunker.add(item)
-                if full is not None:
-                    self._unsent.append(full)
+                self.tally.sent[ref.language] += 1
+                wanted.add(index)
+        return wanted
 
-    def _first_meetings(self, fresh: list[BatchFile]) -> list[BatchFile]:
-        """The files of ``fresh`` whose blob this run meets for the first time; the others are counted
-        as ``duplicate``."""
+    def _first_meetings(self, refs: list[FileRef]) -> list[int]:
+        """The indexes of ``refs`` whose blob this run meets for the first time; the others are
+        counted as ``duplicate``."""
         first = []
-        for item in fresh:
-            key = (item.ref.language, item.ref.blob_hash)
+        for index, ref in enumerate(refs):
+            key = (ref.language, ref.blob_hash)
             if key in self._met:
-                self.tally.skip(item.ref.language, "duplicate")
+                self.tally.skip(ref.language, "duplicate")
             else:
                 self._met.add(key)
-                first.append(item)
+                first.append(index)
         return first
 
     def _send(self, ledger: Ledger, enqueuer: Enqueuer) -> None:
@@ -221,6 +372,7 @@ class Submission:
         if self.tally.submitted:
             return
         ledger.close()  # its connection may have been cut in the middle of a statement
+        ledger.forget_commits()
         kept = _kept(self.redis_url, [batch.batch_id for batch in self._unsent])
         for batch in self._unsent:  # the one being sent may have reached Redis: then it is sent
             if batch.batch_id in kept:

@@ -18,8 +18,8 @@ import pytest
 
 from parsefleet.cli import commands
 from parsefleet.contract.settings import Settings
+from parsefleet.producer.snapshot import plan_targets
 from parsefleet.producer.submission import Submission, Tally
-from parsefleet.producer.walk import plan_targets
 from parsefleet.reading.report import load_report, load_state, render
 from parsefleet.services.local_workers import LocalWorkers
 

@@ -16,14 +16,16 @@ from parsefleet.cli.progress import Progress, ProgressBar
 from parsefleet.cli.watch import IdleFleet, RunWatch, wait_for
 from parsefleet.contract.errors import ParsefleetError
 from parsefleet.contract.names import QUEUES
+from parsefleet.contract.paths import printable, to_text
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing import database
 from parsefleet.plumbing.broker import redis_client, translated
 from parsefleet.plumbing.cancellation import Cancellation, cancel_run
 from parsefleet.plumbing.database import session
 from parsefleet.plumbing.migrations import migrate
+from parsefleet.producer.snapshot import Snapshot, plan_targets, refresh
 from parsefleet.producer.submission import Submission, Tally
-from parsefleet.producer.walk import Plan, plan_targets
+from parsefleet.reading.outdated import OutdatedFile, outdated_files
 from parsefleet.reading.report import (
     FileOutcome,
     RunReport,
@@ -32,6 +34,7 @@ from parsefleet.reading.report import (
     load_report,
     load_state,
 )
+from parsefleet.reading.repositories import repository_named
 from parsefleet.services.account import service_account
 from parsefleet.services.endpoints import Services, usable_data_dir
 from parsefleet.services.local_workers import LocalWorkers
@@ -44,6 +47,7 @@ __all__ = [
     "cancel",
     "db_migrate",
     "db_retention",
+    "reindex",
     "report",
     "report_files",
     "run",
@@ -81,7 +85,9 @@ def db_retention(settings: Settings, keep: timedelta) -> Retention:
 def run(settings: Settings, targets: Sequence[Path], options: RunOptions) -> RunReport:
     """The main job: services, schema, local workers, submit, wait, report. Interrupted, it cancels
     its run (local workers stop with it) and says so."""
-    plan = plan_targets(targets, settings)
+    plan = plan_targets(
+        targets, settings, revision=options.revision, name=options.name, history=options.history, since=options.since
+    )
     with Services(settings, say=options.say) as services:
         migrate(services.database_url)
         log_dir = usable_data_dir(settings).private_dir("logs")
@@ -103,16 +109,52 @@ def run(settings: Settings, targets: Sequence[Path], options: RunOptions) -> Run
 
 def submit(settings: Settings, targets: Sequence[Path], options: RunOptions) -> RunReport:
     """Submit targets to the fleet (running workers elsewhere); optionally wait for the run."""
-    plan = plan_targets(targets, settings)
+    plan = plan_targets(
+        targets, settings, revision=options.revision, name=options.name, history=options.history, since=options.since
+    )
     with Services(settings, say=options.say) as services:
         migrate(services.database_url)
-        if options.wait:
-            tally = _submit_and_wait(settings, services, plan, options, fleet=None)
-        else:
-            submission = Submission(settings, services.redis_url, services.database_url, ci=options.ci)
-            tally = _submitted(services, submission, plan, options)
+        return _submit_plan(settings, services, plan, options)
+
+
+def reindex(settings: Settings, language: str | None, repository: str | None, options: RunOptions) -> RunReport | None:
+    """Parse again, as one run submitted to the fleet, the blobs of the current views that an older
+    parser version outlined (of ``language``, of ``repository``: None for all); None when there is
+    none."""
+    with Services(settings, say=options.say) as services:
+        migrate(services.database_url)
         with session(services.database_url) as conn:
-            return load_report(conn, tally.run_id)
+            ids = None if repository is None else [repository_named(conn, to_text(repository)).id]
+            found = outdated_files(conn, language, ids)
+        plan = _refresh_plan(found, options.say)
+        return _submit_plan(settings, services, plan, options) if plan else None
+
+
+def _refresh_plan(found: Sequence[OutdatedFile], say: Callable[[str], None]) -> list[Snapshot]:
+    """One snapshot per repository of the outdated files, read where the repository was last read."""
+    by_repository: dict[int, list[OutdatedFile]] = {}
+    for item in found:
+        by_repository.setdefault(item.repository_id, []).append(item)
+    plan = []
+    for items in by_repository.values():
+        first = items[0]
+        files = [(item.path, item.blob_hash, item.size_bytes) for item in items]
+        snapshot = None if first.location is None else refresh(first.name, first.location, first.indexed_commit, files)
+        if snapshot is None:
+            say(f"parsefleet: {printable(first.name)}: its location is gone; {len(items)} outdated blobs left")
+        else:
+            plan.append(snapshot)
+    return plan
+
+
+def _submit_plan(settings: Settings, services: Services, plan: list[Snapshot], options: RunOptions) -> RunReport:
+    if options.wait:
+        tally = _submit_and_wait(settings, services, plan, options, fleet=None)
+    else:
+        submission = Submission(settings, services.redis_url, services.database_url, ci=options.ci)
+        tally = _submitted(services, submission, plan, options)
+    with session(services.database_url) as conn:
+        return load_report(conn, tally.run_id)
 
 
 def cancel(settings: Settings, run_id: str) -> Cancellation:
@@ -174,10 +216,14 @@ class RunOptions:
     workers: int = 1
     started_s: float = field(default_factory=time.monotonic)
     say: Callable[[str], None] = _quiet
+    revision: str | None = None  # --rev: the commit read from each target (default: HEAD of a clean one)
+    name: str | None = None  # --name: the repository's name (one target)
+    history: int | None = None  # --history N: index each of the last N commits, oldest first
+    since: str | None = None  # --since C: index each commit after C
 
 
 def _submit_and_wait(
-    settings: Settings, services: Services, plan: Plan, options: RunOptions, *, fleet: LocalWorkers | None
+    settings: Settings, services: Services, plan: list[Snapshot], options: RunOptions, *, fleet: LocalWorkers | None
 ) -> Tally:
     bar = ProgressBar(enabled=options.progress, started_s=options.started_s)
     watch = RunWatch(services.database_url)
@@ -199,7 +245,7 @@ def _submit_and_wait(
     return tally
 
 
-def _submitted(services: Services, submission: Submission, plan: Plan, options: RunOptions) -> Tally:
+def _submitted(services: Services, submission: Submission, plan: list[Snapshot], options: RunOptions) -> Tally:
     """Run the producer; interrupted, cancel what it had sent and say so."""
     try:
         return submission.run(plan)

@@ -10,6 +10,8 @@ talks to them, so nothing else ever sees them.
     │   ├── TargetNotFound
     │   ├── TargetUnreadable
     │   ├── NoSupportedFiles
+    │   ├── NotARepository      --rev given for a path that is not a git repository
+    │   ├── UnknownRevision     --rev names no commit of the repository
     │   └── NotInIndex          a repository or file a reader names is not in the index
     ├── ServiceUnavailable      a service we need cannot be reached
     │   ├── BrokerUnavailable   Redis
@@ -43,6 +45,7 @@ __all__ = [
     "EmbeddedServiceError",
     "InputError",
     "NoSupportedFiles",
+    "NotARepository",
     "NotInIndex",
     "ParseCancelled",
     "ParseFailure",
@@ -61,6 +64,7 @@ __all__ = [
     "TargetNotFound",
     "TargetUnreadable",
     "TooManySymbols",
+    "UnknownRevision",
     "UnknownRun",
     "WorkersDied",
 ]
@@ -92,6 +96,15 @@ class TargetUnreadable(InputError):
 
 class NoSupportedFiles(InputError):
     """Raised when a target holds no .py, .go or .rs file."""
+
+
+class NotARepository(InputError):
+    """Raised when ``--rev`` (or ``--name`` for several targets) is given for a path that is not a
+    git repository (a work tree or a bare mirror)."""
+
+
+class UnknownRevision(InputError):
+    """Raised when ``--rev`` names no commit of the repository."""
 
 
 class NotInIndex(InputError):

@@ -110,6 +110,10 @@ class Settings:
     # PARSEFLEET_INCLUDE_VENDORED: 1 parses files under vendor/, node_modules/ and third_party/; by
     # default they are skipped as ``vendored`` (someone else's code, often large). `--include-vendored`.
     include_vendored: bool = False
+    # PARSEFLEET_KEPT_COMMITS: how many indexed commits of each repository stay readable by commit
+    # (`parsefleet outline --commit`); the current view is always kept. Older commits stay in the
+    # history of runs, their file versions are dropped.
+    kept_commits: int = 30
     # PARSEFLEET_MAX_FILE_BYTES: larger files are refused as failure ``too-large``.
     max_file_bytes: int = 8 * 1024 * 1024
     # PARSEFLEET_MAX_FILE_SYMBOLS: a file defining more symbols (functions, classes, variables...)
@@ -205,6 +209,7 @@ class Settings:
             "parse_timeout_s",
             "batch_time_limit_s", "broker_retry_s", "database_retry_s", "outbox_sweep_s", "outbox_grace_s",
             "heartbeat_s", "worker_stall_s", "worker_gone_keep_s", "drain_within_s", "unknown_run_wait_s",
+            "kept_commits",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:

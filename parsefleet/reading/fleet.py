@@ -32,6 +32,7 @@ from parsefleet.plumbing.fleet import Backlog, Pause
 from parsefleet.plumbing.outbox import Outbox
 from parsefleet.plumbing.parse_rates import stored_rates
 from parsefleet.plumbing.unknown_runs import Refusal
+from parsefleet.reading.outdated import outdated_counts
 from parsefleet.reading.report import RunState, recent_runs
 
 __all__ = [
@@ -170,6 +171,7 @@ class FleetStatus:
     runs: list[RunState]
     dead_letters: list[DeadLetterEntry] = field(default_factory=list)  # the first ones, decoded
     unknown_runs: list[Refusal] = field(default_factory=list)  # batches a worker's database refuses
+    outdated: dict[str, int] = field(default_factory=dict)  # blobs to parse again, per language
     # The parse-rate estimates batches are sized from, by "<language>@<host class>", and the target.
     parse_rates: dict[str, ParseRate] = field(default_factory=dict)
     batch_target_ms: float = 0.0
@@ -201,6 +203,7 @@ class FleetStatus:
             "dead_letter": self.dead_letter,
             "unknown_runs": [refusal.as_dict() for refusal in self.unknown_runs],
             "runs": [state_dict(run) for run in self.runs],
+            "outdated_blobs": dict(self.outdated),
             "batch_target_ms": self.batch_target_ms,
             "parse_rates": {name: _rate_dict(rate, self.at) for name, rate in self.parse_rates.items()},
         }
@@ -215,6 +218,9 @@ class FleetStatus:
         lines += self._unknown_run_lines()
         lines.append("latest runs:")
         lines += [f"  {_state_line(run)}" for run in self.runs]
+        if self.outdated:
+            counts = ", ".join(f"{language} {blobs}" for language, blobs in sorted(self.outdated.items()))
+            lines.append(f"outdated outlines (an older parser version): {counts} (parsefleet reindex)")
         return "\n".join(lines)
 
     def _unknown_run_lines(self) -> list[str]:
@@ -324,6 +330,7 @@ def load_fleet(client: redis.Redis, conn: Connection, settings: Settings, limit:
         advised_published=fleet.advised_workers(client),
         runs_in_flight=in_flight_runs,
         runs=recent_runs(conn, limit),
+        outdated=outdated_counts(conn),
         parse_rates=stored_rates(client),
         batch_target_ms=settings.batch_target_ms,
     )
