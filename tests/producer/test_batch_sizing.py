@@ -15,7 +15,7 @@ from parsefleet.contract.settings import Settings
 from parsefleet.plumbing.parse_rates import record_rate
 from parsefleet.producer.chunk import MIN_SIZED_BYTES
 from parsefleet.producer.submission import Submission
-from parsefleet.producer.walk import plan_targets
+from parsefleet.producer.snapshot import plan_targets
 from tests.accounting import many_files
 
 pytestmark = pytest.mark.service
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.service
 
 def _sizes(settings: Settings, repo: Path) -> list[int]:
     assert settings.redis_url and settings.database_url
-    tally = Submission(settings, settings.redis_url, settings.database_url).run(plan_targets([repo]))
+    tally = Submission(settings, settings.redis_url, settings.database_url).run(plan_targets([repo], settings))
     with psycopg.connect(settings.database_url) as conn:
         rows = conn.execute("SELECT size_bytes FROM batches WHERE run_id = %s", (tally.run_id,)).fetchall()
     return sorted(int(row[0]) for row in rows)
