@@ -14,8 +14,8 @@ import redis
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing.parse_rates import record_rate
 from parsefleet.producer.chunk import MIN_SIZED_BYTES
-from parsefleet.producer.submission import Submission
 from parsefleet.producer.snapshot import plan_targets
+from parsefleet.producer.submission import Submission
 from tests.accounting import many_files
 
 pytestmark = pytest.mark.service
