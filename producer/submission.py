@@ -29,7 +29,7 @@ from parsefleet.contract.settings import Settings
 from parsefleet.contract.versions import parser_version
 from parsefleet.plumbing.broker import redis_client, translated
 from parsefleet.plumbing.outbox import Outbox
-from parsefleet.producer.chunk import Chunker
+from parsefleet.producer.chunk import BatchSizer, Chunker
 from parsefleet.producer.commits import compared, from_changes, since
 from parsefleet.producer.enqueue import Enqueuer
 from parsefleet.producer.records import Failure, Indexed, Ledger
@@ -114,7 +114,8 @@ class Submission:
         self.progress = progress or (lambda _tally: None)
         self.tally = Tally(str(uuid.uuid4()))
         self._met: set[tuple[str, bytes]] = set()  # (language, blob hash) of every blob read in this run
-        self._chunker = Chunker(self.tally.run_id, settings.batch_max_bytes, settings.batch_max_files)
+        sizer = BatchSizer(settings.batch_max_bytes, settings.batch_target_ms)
+        self._chunker = Chunker(self.tally.run_id, settings.batch_max_bytes, settings.batch_max_files, sizer)
         # Where the current window is, so that an interrupt anywhere leaves an exact account
         # (``_abandon``): the window being read, batches made and not yet sent, batches sent and
         # not yet recorded.
@@ -211,6 +212,7 @@ class Submission:
     ) -> None:
         with SourceReader(root, follow_hardlinks=self.settings.follow_hardlinks) as reader:
             for start, stop in _windows(len(listed)):
+                self._chunker.sizer.rates = enqueuer.parse_rates()  # batches sized by time (producer.chunk)
                 window = self._read_window(reader, repository_id, listed[start:stop])
                 self._batch_fresh(ledger, window)
                 self._send(ledger, enqueuer)
@@ -225,6 +227,7 @@ class Submission:
         entries: list[TreeEntry],
     ) -> None:
         for start, stop in _windows(len(entries)):
+            self._chunker.sizer.rates = enqueuer.parse_rates()  # batches sized by time (producer.chunk)
             self._tree_window(ledger, repository, repository_id, entries[start:stop])
             self._send(ledger, enqueuer)
             self.progress(self.tally)
