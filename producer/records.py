@@ -22,12 +22,14 @@ from parsefleet.plumbing.backoff import Backoff
 from parsefleet.plumbing.database import sql
 from parsefleet.plumbing.runs import mark_finished_if_complete
 
-__all__ = ["CRASHED_BEFORE", "UNCHANGED", "Failure", "Ledger"]
+__all__ = ["CRASHED_BEFORE", "UNCHANGED", "Failure", "Ledger", "TargetRow"]
 
 _HERE = Path(__file__).parent
 _RETRY_MIN_S = 0.25
 _RETRY_MAX_S = 5.0
 Failure = tuple[FileRef, str, str]  # (file, kind, message)
+# A target the producer is done with: (ordinal, target, origin, repository id, files listed, error).
+TargetRow = tuple[int, str, str, int | None, int, str | None]
 # Why a known blob is skipped: outlined by this parser version before, or it killed a worker.
 UNCHANGED = "unchanged"
 CRASHED_BEFORE = "crashed-before"
@@ -56,6 +58,14 @@ class Ledger:
         assert row is not None
         return int(str(row[0]))
 
+    def repository_ids(self, roots: Sequence[str]) -> dict[str, int]:
+        """The ids of the repositories of ``roots`` (one window's), created on first sight, in one
+        statement."""
+        if not roots:
+            return {}
+        rows = self._read(lambda conn: conn.execute(sql(_HERE, "repositories"), {"roots": list(roots)}).fetchall())
+        return {str(root): int(str(repository_id)) for repository_id, root in rows}
+
     def known(self, parser_version: str, hashes: Iterable[bytes], *, retry_crashed: bool) -> dict[bytes, str]:
         """The hashes among ``hashes`` that ``parser_version`` has dealt with, each with the reason
         to skip it: ``unchanged``, or ``crashed-before`` (it killed a worker; sent again with
@@ -66,9 +76,25 @@ class Ledger:
         rows = self._read(lambda conn: conn.execute(sql(_HERE, "known_blobs"), params).fetchall())
         return {row[0]: CRASHED_BEFORE if row[1] else UNCHANGED for row in rows if isinstance(row[0], bytes)}
 
-    def record(self, files: Sequence[FileRef], batches: Sequence[Batch], failures: Sequence[Failure]) -> None:
-        """Store one window of the producer's work in one transaction (bulk, with COPY)."""
-        self._write(lambda conn: self._record(conn, files, batches, failures))
+    def record(
+        self,
+        files: Sequence[FileRef],
+        batches: Sequence[Batch],
+        failures: Sequence[Failure],
+        targets: Sequence[TargetRow] = (),
+    ) -> None:
+        """Store one window of the producer's work in one transaction (bulk, with COPY): its files,
+        the batches sent, the files refused and the targets it finished."""
+
+        def record(conn: Connection) -> None:
+            self._record(conn, files, batches, failures)
+            with conn.cursor().copy(
+                "COPY run_targets (run_id, ordinal, target, origin, repository_id, files, error) FROM STDIN"
+            ) as copy:
+                for row in targets:
+                    copy.write_row((self.run_id, *row))
+
+        self._write(record)
 
     def finish(self, batches_total: int, inputs: dict[str, tuple[int, int]], skips: dict[tuple[str, str], int]) -> None:
         """Store the run's input counts and skips, and mark it submitted."""

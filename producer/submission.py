@@ -14,22 +14,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from parsefleet.contract.batch import Batch, BatchFile, FileRef
-from parsefleet.contract.paths import printable, to_text
+from parsefleet.contract.paths import to_text
 from parsefleet.contract.settings import Settings
 from parsefleet.contract.versions import parser_version
 from parsefleet.plumbing.broker import redis_client, translated
 from parsefleet.plumbing.outbox import Outbox
 from parsefleet.producer.chunk import Chunker
 from parsefleet.producer.enqueue import Enqueuer
-from parsefleet.producer.records import Failure, Ledger
-from parsefleet.producer.walk import HardLinked, LinkOnPath, Listed, Plan, SourceReader, is_generated
+from parsefleet.producer.records import Failure, Ledger, TargetRow
+from parsefleet.producer.targets import Listing, TargetStream
+from parsefleet.producer.walk import HardLinked, LinkOnPath, Listed, SourceReader, is_generated
 
 __all__ = ["CANCELLED", "Submission", "Tally", "blob_hash"]
 
@@ -39,6 +41,10 @@ log = logging.getLogger(__name__)
 # ~0.2 s before the workers had anything to do); windows double from there up to _WINDOW_FILES.
 _WINDOW_FILES = 1000
 _FIRST_WINDOW_FILES = 64
+# A window gathering files of many small targets is read once this old (if the next listing is not
+# ready), so that listing-bound runs still send steadily while writing the ledger a few times a
+# second, not once per repository.
+_WINDOW_WAIT_S = 0.25
 # Why a file read by a run that was then cancelled is not parsed.
 CANCELLED = "cancelled"
 
@@ -70,6 +76,21 @@ class _Window:
     files: list[FileRef] = field(default_factory=list)
     fresh: list[BatchFile] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    targets: list[TargetRow] = field(default_factory=list)  # the targets this window finished
+
+
+@dataclass(frozen=True, slots=True)
+class _Slice:
+    """Files ``start:stop`` of one listing: a window holds slices of one or more targets."""
+
+    listing: Listing
+    start: int
+    stop: int
+
+    @property
+    def last(self) -> bool:
+        """Whether this slice ends its target."""
+        return self.stop >= len(self.listing.files)
 
 
 class Submission:
@@ -99,14 +120,18 @@ class Submission:
         self._unsent: list[Batch] = []
         self._unrecorded: list[Batch] = []
 
-    def run(self, plan: Plan) -> Tally:
-        """Filter, batch and enqueue every planned file (see ``plan_targets``); return the tally."""
+    def run(self, stream: TargetStream) -> Tally:
+        """Filter, batch and enqueue the files of every target of ``stream``; return the tally."""
         enqueuer = Enqueuer(self.settings, self.redis_url)
         ledger = Ledger(self.database_url, self.tally.run_id, self.settings.database_retry_s)
         try:
-            ledger.start([to_text(str(root)) for root, _listed in plan], self.ci)
-            for root, listed in plan:
-                self._submit_root(ledger, enqueuer, root, listed)
+            ledger.start([to_text(os.path.abspath(target.path)) for target in stream.targets], self.ci)
+            for number, group in enumerate(_Windows(stream)):
+                self._batch_fresh(ledger, self._read_window(ledger, group))
+                if number == 0:  # the first batches leave at once, full or not: the workers start
+                    self._unsent.extend(self._chunker.flush())
+                self._send(ledger, enqueuer)
+                self.progress(self.tally)
             self._window = _Window()
             self._unsent.extend(self._chunker.flush())
             self._send(ledger, enqueuer)
@@ -116,29 +141,47 @@ class Submission:
             self._abandon(ledger)
             raise
         finally:
+            stream.close()
             ledger.close()
             enqueuer.close()
         return self.tally
 
-    def _submit_root(self, ledger: Ledger, enqueuer: Enqueuer, root: Path, listed: list[Listed]) -> None:
-        repository_id = ledger.repository_id(to_text(str(root)))
-        with SourceReader(root, follow_hardlinks=self.settings.follow_hardlinks) as reader:
-            for start, stop in _windows(len(listed)):
-                window = self._read_window(reader, repository_id, listed[start:stop])
-                self._batch_fresh(ledger, window)
-                self._send(ledger, enqueuer)
-                self.progress(self.tally)
-        log.info("submitted %s: %d files listed", printable(str(root)), len(listed))
-
-    def _read_window(self, reader: SourceReader, repository_id: int, listed: list[Listed]) -> _Window:
+    def _read_window(self, ledger: Ledger, group: list[_Slice]) -> _Window:
+        """Read the files of one window (parts of one or more targets); the repositories of the
+        window are named in one statement."""
         window = self._window = _Window()
-        for item in listed:
-            self.tally.seen[item.language] += 1
-            if item.skip is not None:
-                self.tally.skip(item.language, item.skip)
-                continue
-            self._read_one(reader, repository_id, item, window)
+        roots = {to_text(str(piece.listing.root)) for piece in group if piece.listing.error is None}
+        ids = ledger.repository_ids(sorted(roots))
+        for piece in group:
+            listing = piece.listing
+            repository_id = None if listing.error is not None else ids[to_text(str(listing.root))]
+            error = listing.error if repository_id is None else self._read_slice(piece, repository_id, window)
+            if piece.last:
+                window.targets.append(_target_row(listing, repository_id, error))
+                log.info("listed %s: %d files", listing.target.shown, len(listing.files))
         return window
+
+    def _read_slice(self, piece: _Slice, repository_id: int, window: _Window) -> str | None:
+        """Read one target's part of a window; the error that kept it from being read, if any (its
+        files are then refused as ``unreadable``)."""
+        listed = piece.listing.files[piece.start : piece.stop]
+        try:
+            reader = SourceReader(piece.listing.root, follow_hardlinks=self.settings.follow_hardlinks)
+        except OSError as exc:
+            message = f"{piece.listing.target.shown}: {exc.strerror or exc}"
+            for item in listed:
+                self.tally.seen[item.language] += 1
+                ref = FileRef(repository_id, to_text(item.path), b"", item.language, 0)
+                self._refuse(window, ref, "unreadable", message)
+            return message
+        with reader:
+            for item in listed:
+                self.tally.seen[item.language] += 1
+                if item.skip is not None:
+                    self.tally.skip(item.language, item.skip)
+                else:
+                    self._read_one(reader, repository_id, item, window)
+        return None
 
     def _read_one(self, reader: SourceReader, repository_id: int, item: Listed, window: _Window) -> None:
         path = to_text(item.path)
@@ -209,7 +252,7 @@ class Submission:
             self._unrecorded.append(self._unsent.pop(0))
             self.tally.batches += 1
         window = self._window or _Window()
-        ledger.record(window.files, self._unrecorded, window.failures)
+        ledger.record(window.files, self._unrecorded, window.failures, window.targets)
         self._window, self._unrecorded = None, []
 
     def _abandon(self, ledger: Ledger) -> None:
@@ -231,7 +274,7 @@ class Submission:
         for language, seen in self.tally.seen.items():  # read, and not yet chunked or skipped
             self.tally.skipped[language, CANCELLED] += seen - self._accounted(language)
         window = self._window or _Window()
-        ledger.record(window.files, self._unrecorded, window.failures)
+        ledger.record(window.files, self._unrecorded, window.failures, window.targets)
         self._finish(ledger)
 
     def _cancel_files(self, files: list[BatchFile]) -> None:
@@ -264,10 +307,53 @@ def _kept(redis_url: str, batch_ids: list[str]) -> set[str]:
             client.close()
 
 
-def _windows(total: int) -> Iterator[tuple[int, int]]:
-    """(start, stop) of each window over ``total`` files: _FIRST_WINDOW_FILES, doubling to _WINDOW_FILES."""
-    start, size = 0, _FIRST_WINDOW_FILES
-    while start < total:
-        yield start, min(total, start + size)
-        start += size
-        size = min(2 * size, _WINDOW_FILES)
+def _target_row(listing: Listing, repository_id: int | None, error: str | None) -> TargetRow:
+    target = listing.target
+    return (target.ordinal, to_text(str(target.path)), target.origin, repository_id, len(listing.files), error)
+
+
+class _Windows:
+    """The files of a stream's targets, a window at a time: _FIRST_WINDOW_FILES, doubling to
+    _WINDOW_FILES. A window spans as many targets as it takes to fill it, and a large target spans
+    windows. A window is also handed out early rather than wait for a listing that is not ready:
+    the first at once, later ones once _WINDOW_WAIT_S old."""
+
+    def __init__(self, stream: TargetStream) -> None:
+        self.stream = stream
+        self.size = _FIRST_WINDOW_FILES
+        self.group: list[_Slice] = []
+        self.count = 0
+        self.started_s = time.monotonic()
+
+    def __iter__(self) -> Iterator[list[_Slice]]:
+        while True:
+            if self._early():
+                yield self._take()
+            listing = self.stream.next_listing()
+            if listing is None:
+                break
+            yield from self._add(listing)
+        if self.group:
+            yield self._take()
+
+    def _add(self, listing: Listing) -> Iterator[list[_Slice]]:
+        start = 0
+        while True:
+            stop = min(len(listing.files), start + self.size - self.count)
+            self.group.append(_Slice(listing, start, stop))
+            self.count, start = self.count + stop - start, stop
+            if self.count >= self.size:
+                yield self._take()
+            if start >= len(listing.files):
+                return
+
+    def _early(self) -> bool:
+        if not self.group or self.stream.ready():
+            return False
+        return self.size == _FIRST_WINDOW_FILES or time.monotonic() - self.started_s > _WINDOW_WAIT_S
+
+    def _take(self) -> list[_Slice]:
+        group = self.group
+        self.group, self.count, self.started_s = [], 0, time.monotonic()
+        self.size = min(2 * self.size, _WINDOW_FILES)
+        return group

@@ -19,20 +19,18 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import TracebackType
 
-from parsefleet.contract.errors import NoSupportedFiles, TargetNotFound, TargetUnreadable
+from parsefleet.contract.errors import TargetNotFound, TargetUnreadable
 from parsefleet.contract.languages import language_for
-from parsefleet.contract.settings import Settings
 from parsefleet.producer.git import Git
 
 __all__ = [
-    "VENDORED_DIRS", "HardLinked", "LinkOnPath", "Listed", "Plan", "SourceReader", "discover", "is_generated",
-    "plan_targets", "read_source",
+    "VENDORED_DIRS", "HardLinked", "LinkOnPath", "Listed", "SourceReader", "discover", "is_generated", "read_source",
 ]  # fmt: skip
 
 VENDORED_DIRS = frozenset({"vendor", "node_modules", "third_party"})
@@ -81,24 +79,6 @@ def discover(root: Path, *, follow_hardlinks: bool = False, include_vendored: bo
         language = language_for(relative)
         if language is not None:
             yield Listed(relative, language, _skip_reason(real_root, relative, rules))
-
-
-Plan = list[tuple[Path, list[Listed]]]
-
-
-def plan_targets(targets: Sequence[Path], settings: Settings | None = None) -> Plan:
-    """Discover every target up front: bad targets fail before anything starts. ``settings`` gives
-    ``follow_hardlinks`` and ``include_vendored`` (default: neither)."""
-    rules = settings or Settings()
-
-    def listed(target: Path) -> list[Listed]:
-        return list(discover(target, follow_hardlinks=rules.follow_hardlinks, include_vendored=rules.include_vendored))
-
-    plan = [(target.resolve(), listed(target)) for target in targets]
-    if not any(listed for _root, listed in plan):
-        names = ", ".join(str(target) for target in targets)
-        raise NoSupportedFiles(f"{names}: no .py, .go or .rs file to parse")
-    return plan
 
 
 class SourceReader:

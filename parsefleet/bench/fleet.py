@@ -25,7 +25,7 @@ from parsefleet.contract.settings import Settings
 from parsefleet.plumbing.broker import redis_client
 from parsefleet.plumbing.database import session, sql
 from parsefleet.producer.submission import Submission
-from parsefleet.producer.walk import plan_targets
+from parsefleet.producer.targets import TargetStream, read_targets
 from parsefleet.services.local_workers import LocalWorkers
 from parsefleet.telemetry.flag import TelemetryFlag
 
@@ -143,7 +143,7 @@ def _submit_and_wait(
 ) -> tuple[str, int, datetime, datetime]:
     """Submit ``target``; wait for the run to finish, or raise WorkersDied when the workers have exited.
     Returns the run's id, its skipped files, and its start and finish (``runs``, the database's clock)."""
-    tally = Submission(settings, redis_url, database_url).run(plan_targets([target]))
+    tally = Submission(settings, redis_url, database_url).run(TargetStream(read_targets([target]), settings))
     with session(database_url) as conn:
         while True:
             row = conn.execute("SELECT started_at, finished_at FROM runs WHERE id = %s", (tally.run_id,)).fetchone()

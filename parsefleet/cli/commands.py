@@ -23,7 +23,7 @@ from parsefleet.plumbing.cancellation import Cancellation, cancel_run
 from parsefleet.plumbing.database import session
 from parsefleet.plumbing.migrations import migrate
 from parsefleet.producer.submission import Submission, Tally
-from parsefleet.producer.walk import Plan, plan_targets
+from parsefleet.producer.targets import TargetStream, read_targets
 from parsefleet.reading.report import (
     FileOutcome,
     RunReport,
@@ -81,8 +81,8 @@ def db_retention(settings: Settings, keep: timedelta) -> Retention:
 def run(settings: Settings, targets: Sequence[Path], options: RunOptions) -> RunReport:
     """The main job: services, schema, local workers, submit, wait, report. Interrupted, it cancels
     its run (local workers stop with it) and says so."""
-    plan = plan_targets(targets, settings)
-    with Services(settings, say=options.say) as services:
+    plan = _targets(settings, targets, options)
+    with plan, Services(settings, say=options.say) as services:
         migrate(services.database_url)
         log_dir = usable_data_dir(settings).private_dir("logs")
         account = services.account or service_account(settings.service_user)
@@ -103,8 +103,8 @@ def run(settings: Settings, targets: Sequence[Path], options: RunOptions) -> Run
 
 def submit(settings: Settings, targets: Sequence[Path], options: RunOptions) -> RunReport:
     """Submit targets to the fleet (running workers elsewhere); optionally wait for the run."""
-    plan = plan_targets(targets, settings)
-    with Services(settings, say=options.say) as services:
+    plan = _targets(settings, targets, options)
+    with plan, Services(settings, say=options.say) as services:
         migrate(services.database_url)
         if options.wait:
             tally = _submit_and_wait(settings, services, plan, options, fleet=None)
@@ -113,6 +113,22 @@ def submit(settings: Settings, targets: Sequence[Path], options: RunOptions) -> 
             tally = _submitted(services, submission, plan, options)
         with session(services.database_url) as conn:
             return load_report(conn, tally.run_id)
+
+
+def _targets(settings: Settings, arguments: Sequence[Path], options: RunOptions) -> TargetStream:
+    """The targets of a run (bad ``--from`` lines said and kept as failed targets), listed until one
+    has a file to parse: a submission with nothing to parse fails before anything starts."""
+    targets = read_targets(arguments, options.from_files, stdin=sys.stdin.buffer, strict=options.strict)
+    for target in targets:
+        if target.bad is not None:
+            options.say(f"parsefleet: warning: {target.origin}: {target.bad}; skipped (a failed target of the run)")
+    stream = TargetStream(targets, settings)
+    try:
+        stream.check_some_files()
+    except BaseException:
+        stream.close()
+        raise
+    return stream
 
 
 def cancel(settings: Settings, run_id: str) -> Cancellation:
@@ -169,6 +185,8 @@ class RunOptions:
     """How ``run`` and ``submit`` behave, from their command-line options."""
 
     ci: bool = False
+    from_files: tuple[str, ...] = ()  # `--from` lists of targets ('-': standard input)
+    strict: bool = False  # a bad `--from` line fails the submission
     progress: bool = True
     wait: bool = True
     workers: int = 1
@@ -177,7 +195,7 @@ class RunOptions:
 
 
 def _submit_and_wait(
-    settings: Settings, services: Services, plan: Plan, options: RunOptions, *, fleet: LocalWorkers | None
+    settings: Settings, services: Services, plan: TargetStream, options: RunOptions, *, fleet: LocalWorkers | None
 ) -> Tally:
     bar = ProgressBar(enabled=options.progress, started_s=options.started_s)
     watch = RunWatch(services.database_url)
@@ -199,7 +217,7 @@ def _submit_and_wait(
     return tally
 
 
-def _submitted(services: Services, submission: Submission, plan: Plan, options: RunOptions) -> Tally:
+def _submitted(services: Services, submission: Submission, plan: TargetStream, options: RunOptions) -> Tally:
     """Run the producer; interrupted, cancel what it had sent and say so."""
     try:
         return submission.run(plan)

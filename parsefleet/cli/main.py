@@ -131,9 +131,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--from",
+        dest="from_files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also the targets listed in FILE, one a line ('-': standard input; # comments)",
+    )
     command.add_argument("--no-progress", action="store_true", help="no live progress line")
     command.add_argument("--json", metavar="FILE", help="also write the report as JSON ('-' for stdout)")
-    command.add_argument("--strict", action="store_true", help="exit 1 when any file failed")
+    command.add_argument(
+        "--strict", action="store_true", help="exit 1 when any file or target failed; a bad --from line fails at once"
+    )
     command.add_argument("--ci", action="store_true", default=None, help="count this as a CI run (default: $CI)")
     command.add_argument(
         "--retry-crashed",
@@ -156,7 +166,9 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     command = sub.add_parser(
         "run", parents=[common], help="the main job: start services and workers, submit, wait, report"
     )
-    command.add_argument("targets", nargs="*", type=Path, help="repositories (default: the current directory)")
+    command.add_argument(
+        "targets", nargs="*", type=Path, help="repositories (default: the current directory, unless --from)"
+    )
     command.add_argument("--workers", type=int, default=1, help="local worker processes (each one pool per CPU)")
     _run_options(command)
     command.set_defaults(handler=_run)
@@ -164,7 +176,7 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
 
 def _add_submit(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     command = sub.add_parser("submit", parents=[common], help="submit repositories to running workers")
-    command.add_argument("targets", nargs="+", type=Path, help="repositories to parse")
+    command.add_argument("targets", nargs="*", type=Path, help="repositories to parse (and/or --from FILE)")
     command.add_argument("--wait", action="store_true", help="wait for the run to finish and print its report")
     _run_options(command)
     command.set_defaults(handler=_submit)
@@ -351,7 +363,7 @@ def _finish(report: RunReport, args: argparse.Namespace) -> int:
         commands.write_json(report.as_dict(), args.json)
     if not report.state.finished:
         return EXIT_FAILED
-    failed = sum(item.failed for item in report.languages)
+    failed = sum(item.failed for item in report.languages) + len(report.failed_targets)
     return EXIT_FAILED if args.strict and failed else EXIT_OK
 
 
@@ -360,19 +372,29 @@ def _say(message: str) -> None:
 
 
 def _options(args: argparse.Namespace, *, wait: bool, workers: int = 1) -> commands.RunOptions:
-    return commands.RunOptions(ci=_ci(args), progress=not args.no_progress, wait=wait, workers=workers, say=_say)
+    return commands.RunOptions(
+        ci=_ci(args),
+        from_files=tuple(args.from_files),
+        strict=args.strict,
+        progress=not args.no_progress,
+        wait=wait,
+        workers=workers,
+        say=_say,
+    )
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ConfigError("--workers must be 1 or more")
-    targets = args.targets or [Path.cwd()]
+    targets = args.targets or ([] if args.from_files else [Path.cwd()])
     settings = _with_run_options(settings, args)
     report = commands.run(settings, targets, _options(args, wait=True, workers=args.workers))
     return _finish(report, args)
 
 
 def _submit(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.targets and not args.from_files:
+        raise InputError("submit needs targets: paths, or --from FILE")
     settings = _with_run_options(settings, args)
     report = commands.submit(settings, args.targets, _options(args, wait=args.wait))
     if not args.wait:

@@ -83,6 +83,13 @@ class Settings:
     batch_max_files: int = 500
     # PARSEFLEET_MAX_PENDING_BATCHES: batches waiting in one queue before the producer waits (backpressure).
     max_pending_batches: int = 64
+    # PARSEFLEET_LIST_THREADS: targets listed at once (each listing runs a few git processes, so a
+    # run of many small repositories waits on git, not on the CPU).
+    list_threads: int = 4
+    # PARSEFLEET_LIST_AHEAD_TARGETS: how many targets the producer lists ahead of the one it reads
+    # (bounded look-ahead: the listings wait in memory; `--from` lists of 10,000 targets are read as
+    # they are needed).
+    list_ahead_targets: int = 64
     # PARSEFLEET_BROKER_RETRY_S: how long the producer keeps trying while Redis is unreachable (a
     # restart, a failover) before it gives up with exit code 3.
     broker_retry_s: float = 60.0
@@ -182,7 +189,8 @@ class Settings:
         positive = (
             "batch_max_bytes", "batch_max_files", "max_pending_batches", "max_file_bytes", "parse_timeout_s",
             "batch_time_limit_s", "broker_retry_s", "database_retry_s", "outbox_sweep_s", "outbox_grace_s",
-            "heartbeat_s", "worker_stall_s", "worker_gone_keep_s", "drain_within_s",
+            "heartbeat_s", "worker_stall_s", "worker_gone_keep_s", "drain_within_s", "list_threads",
+            "list_ahead_targets",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:

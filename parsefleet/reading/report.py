@@ -41,6 +41,7 @@ __all__ = [
 FILE_STATUSES = ("partial", "fallback", "failed")
 
 _HERE = Path(__file__).parent
+_TITLE_TARGETS = 3  # targets named in the title line; the rest counted
 Connection = psycopg.Connection[tuple[object, ...]]
 
 
@@ -117,6 +118,7 @@ class RunReport:
     state: RunState
     languages: list[LanguageReport]
     failed_files: list[tuple[str, str, str, str]]  # (language, kind, path, message)
+    failed_targets: list[tuple[str, str, str]] = field(default_factory=list)  # (origin, target, error)
 
     @property
     def parsed(self) -> int:
@@ -142,6 +144,9 @@ class RunReport:
             "total": asdict(self.total),
             "failed_files": [
                 dict(zip(("language", "kind", "path", "message"), row, strict=True)) for row in self.failed_files
+            ],
+            "failed_targets": [
+                dict(zip(("origin", "target", "error"), row, strict=True)) for row in self.failed_targets
             ],
         }
 
@@ -217,8 +222,9 @@ def load_report(conn: Connection, run_id: str | None) -> RunReport:
         kinds[language][kind] = kinds[language].get(kind, 0) + 1
     for item in languages:
         item.failures = kinds.get(item.language, {})
+    failed_targets = [(str(a), str(b), str(c)) for a, b, c in conn.execute(sql(_HERE, "report_targets"), params)]
     conn.commit()
-    return RunReport(state, languages, failed_files)
+    return RunReport(state, languages, failed_files, failed_targets)
 
 
 def load_files(conn: Connection, run_id: str, statuses: tuple[str, ...]) -> list[FileOutcome]:
@@ -269,6 +275,7 @@ def render(report: RunReport, *, max_failures: int = 20) -> str:
     )
     if len(report.failed_files) > max_failures:
         lines.append(f"  … and {len(report.failed_files) - max_failures} more (parsefleet report --files failed)")
+    lines.extend(_target_lines(report, max_failures))
     if report.parsed == 0 and report.state.finished and not report.state.cancelled_at:
         lines.append("nothing to parse: every file is unchanged since an earlier run (or skipped)")
     return "\n".join(lines)
@@ -285,9 +292,22 @@ def render_files(found: list[FileOutcome]) -> str:
     return "\n".join(lines)
 
 
+def _target_lines(report: RunReport, max_failures: int) -> list[str]:
+    failed = report.failed_targets
+    if not failed:
+        return []
+    lines = [f"  failed targets: {len(failed)} of {len(report.state.targets)}"]
+    lines.extend(f"    {origin}: {paths.printable(error)}" for origin, _target, error in failed[:max_failures])
+    if len(failed) > max_failures:
+        lines.append(f"    … and {len(failed) - max_failures} more (parsefleet report --json)")
+    return lines
+
+
 def _title(state: RunState) -> str:
     status = {"running": " (not finished)", "cancelled": " (cancelled)"}.get(state.status, "")
-    names = ", ".join(paths.printable(target) for target in state.targets)
+    names = ", ".join(paths.printable(target) for target in state.targets[:_TITLE_TARGETS])
+    if len(state.targets) > _TITLE_TARGETS:
+        names += f" and {len(state.targets) - _TITLE_TARGETS} more"
     return f"run {state.run_id}{status}: {names}"
 
 

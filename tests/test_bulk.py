@@ -1,0 +1,187 @@
+"""Bulk ingestion through real processes: a thousand git repositories from a `--from` file with bad
+lines, targets that fail to list, and a producer that streams (it sends before it has listed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from parsefleet.contract.names import OUTBOX_KEY, queue_for
+from parsefleet.contract.settings import Settings
+from parsefleet.producer.submission import Submission
+from parsefleet.producer.targets import Listing, TargetStream, read_targets
+from parsefleet.reading.report import load_report, load_state
+from parsefleet.services.local_workers import LocalWorkers
+from tests.services import wait_until
+
+pytestmark = pytest.mark.service
+
+PARSEFLEET = [sys.executable, "-m", "parsefleet.cli.main"]
+_GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
+
+
+def _git(cwd: Path, *args: str) -> None:
+    env = {"PATH": os.environ["PATH"], "HOME": str(cwd), **_GIT_ENV}
+    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+
+def _small_repositories(root: Path, count: int) -> list[Path]:
+    """``count`` git repositories: one committed file common to all (a duplicate blob after the
+    first) and two of their own, not yet committed (git lists them as untracked)."""
+    template = root / "template"
+    template.mkdir(parents=True)
+    _git(template, "init", "-q", "--template=")
+    (template / "common.py").write_text("def shared():\n    return 0\n")
+    _git(template, "add", "common.py")
+    _git(template, "commit", "-q", "-m", "common")
+    repositories = []
+    for index in range(count):
+        repository = root / f"r{index:04d}"
+        shutil.copytree(template, repository, symlinks=True)
+        (repository / "own.py").write_text(f"def own_{index}(x):\n    return x + {index}\n")
+        (repository / "lib.go").write_text(f"package lib\n\nfunc Lib{index}() int {{ return {index} }}\n")
+        repositories.append(repository)
+    shutil.rmtree(template)
+    return repositories
+
+
+def _cli_env(settings: Settings) -> dict[str, str]:
+    assert settings.redis_url and settings.database_url
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PARSEFLEET_")}
+    return {**clean, "PARSEFLEET_REDIS_URL": settings.redis_url, "PARSEFLEET_DATABASE_URL": settings.database_url}
+
+
+def _with_bad_lines(repositories: list[Path], tmp_path: Path) -> tuple[str, dict[int, str]]:
+    """The text of a `--from` file naming ``repositories``, with a comment, a blank line and bad
+    lines in between; and the bad lines' numbers with what their error must say."""
+    (tmp_path / "a-file.txt").write_text("not a directory\n")
+    lines = ["# generated repositories", ""]
+    bad: dict[int, str] = {}
+    for index, repository in enumerate(repositories):
+        lines.append(str(repository))
+        if index == 10:
+            lines.append(str(tmp_path / "nowhere"))
+            bad[len(lines)] = "no such file or directory"
+        if index == 500:
+            lines.append(str(tmp_path / "a-file.txt"))
+            bad[len(lines)] = "not a directory"
+        if index == 700:
+            lines.append(str(repositories[3]))  # the same repository twice
+            bad[len(lines)] = "the same repository as list.txt:6"
+    return "\n".join(lines) + "\n", bad
+
+
+@pytest.mark.slow
+def test_a_thousand_repositories_from_a_file_with_bad_lines_each_file_accounted_once(
+    settings: Settings, worker: LocalWorkers, tmp_path: Path
+) -> None:
+    repositories = _small_repositories(tmp_path / "repos", 1000)
+    text, bad = _with_bad_lines(repositories, tmp_path)
+    (tmp_path / "list.txt").write_text(text)
+    done = subprocess.run(
+        [*PARSEFLEET, "submit", "--wait", "--no-progress", "--from", "list.txt", "--json", "-"],
+        cwd=tmp_path, env=_cli_env(settings), capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("parsefleet: warning: list.txt:")]
+    assert [int(line.split(":")[3]) for line in warnings] == sorted(bad)
+    report = json.loads(done.stdout)
+    assert report["finished"]
+    failed = {int(item["origin"].split(":")[1]): item["error"] for item in report["failed_targets"]}
+    assert sorted(failed) == sorted(bad)
+    for number, message in bad.items():
+        assert message in failed[number], failed[number]
+    languages = {item["language"]: item for item in report["languages"]}
+    assert languages["python"]["seen"] == 2000 and languages["go"]["seen"] == 1000
+    assert languages["python"]["skipped"] == {"duplicate": 999}  # common.py: one blob for all
+    assert languages["python"]["parsed"] == 1001 and languages["go"]["parsed"] == 1000
+    for item in report["languages"]:
+        assert item["seen"] == item["parsed"] + item["skipped_total"] + item["failed"] + item["cancelled"]
+    assert settings.database_url is not None
+    with psycopg.connect(settings.database_url) as conn:
+        rows = conn.execute(
+            "SELECT count(*), count(DISTINCT repository_id), count(*) FILTER (WHERE error IS NULL)"
+            "  FROM run_targets WHERE run_id = %s",
+            (report["run_id"],),
+        ).fetchone()
+        files = conn.execute("SELECT count(*) FROM files").fetchone()
+    assert rows == (1003, 1000, 1000)  # every line a target once; the bad ones failed
+    assert files == (3000,)
+
+
+def test_a_bad_line_under_strict_fails_the_submission_before_anything_starts(
+    settings: Settings, tmp_path: Path
+) -> None:
+    repositories = _small_repositories(tmp_path / "repos", 3)
+    lines = [str(repositories[0]), str(tmp_path / "nowhere"), str(repositories[1])]
+    done = subprocess.run(
+        [*PARSEFLEET, "submit", "--strict", "--from", "-", "--no-progress"],
+        input="\n".join(lines) + "\n", env=_cli_env(settings), capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    missing = f"{tmp_path / 'nowhere'}: no such file or directory"
+    assert done.stderr.strip().splitlines() == [
+        f"parsefleet: error: 1 bad target line under --strict: stdin:2: {missing}"
+    ]
+    assert settings.database_url is not None
+    with psycopg.connect(settings.database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def test_a_target_that_fails_to_list_fails_alone(settings: Settings, worker: LocalWorkers, tmp_path: Path) -> None:
+    repositories = _small_repositories(tmp_path / "repos", 3)
+    targets = read_targets(repositories)
+    shutil.rmtree(repositories[1])  # gone between the command line and its listing
+    assert settings.redis_url and settings.database_url
+    tally = Submission(settings, settings.redis_url, settings.database_url).run(TargetStream(targets, settings))
+    with psycopg.connect(settings.database_url) as conn:
+        wait_until(lambda: load_state(conn, tally.run_id).finished, "the run finished")
+        report = load_report(conn, tally.run_id)
+    assert report.failed_targets == [
+        ("argument 2", str(repositories[1]), f"{repositories[1]}: no such file or directory")
+    ]
+    assert {item.language: item.parsed for item in report.languages} == {"python": 3, "go": 2}
+    assert all(item.accounted for item in report.languages)
+
+
+def test_the_producer_sends_before_it_has_listed_every_target(
+    settings: Settings, clean_redis: redis.Redis, tmp_path: Path
+) -> None:
+    """No worker runs: what the producer sent stays on Redis, so the queue shows what had left
+    when the last target was listed."""
+    repositories = _small_repositories(tmp_path / "repos", 300)
+    on_redis_when_last_listed: list[int] = []
+
+    def listed(listing: Listing) -> None:
+        if listing.target.ordinal == len(repositories):
+            on_redis_when_last_listed.append(int(clean_redis.hlen(OUTBOX_KEY)))
+
+    small = Settings.from_env(
+        {}, redis_url=settings.redis_url, database_url=settings.database_url, list_ahead_targets=8, list_threads=2
+    )
+    assert small.redis_url and small.database_url
+    stream = TargetStream(read_targets(repositories), small, listed=listed)
+    tally = Submission(small, small.redis_url, small.database_url).run(stream)
+    assert on_redis_when_last_listed and on_redis_when_last_listed[0] > 0
+    queued = clean_redis.llen(queue_for("python")) + clean_redis.llen(queue_for("go"))
+    assert queued == tally.batches
+
+
+def test_listing_runs_a_bounded_number_of_targets_ahead(tmp_path: Path) -> None:
+    repositories = _small_repositories(tmp_path / "repos", 40)
+    started: list[int] = []
+    settings = Settings.from_env({}, list_ahead_targets=5, list_threads=2)
+    with TargetStream(read_targets(repositories), settings, listed=lambda item: started.append(1)) as stream:
+        for taken, listing in enumerate(stream, 1):
+            assert len(started) <= taken + 5
+            assert listing.target.ordinal == taken and listing.error is None and len(listing.files) == 3
+    assert len(started) == 40
