@@ -17,23 +17,25 @@ import logging
 import os
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from parsefleet.contract.batch import Batch, BatchFile, FileRef
-from parsefleet.contract.paths import to_text
+from parsefleet.contract.paths import to_bytes, to_text
 from parsefleet.contract.settings import Settings
 from parsefleet.contract.versions import parser_version
 from parsefleet.plumbing.broker import redis_client, translated
 from parsefleet.plumbing.outbox import Outbox
 from parsefleet.producer.chunk import Chunker
 from parsefleet.producer.enqueue import Enqueuer
-from parsefleet.producer.records import Failure, Ledger, TargetRow
+from parsefleet.producer.lease import ProducerLease
+from parsefleet.producer.records import Counts, Entry, Failure, Ledger, TargetRow
+from parsefleet.producer.resume import Point, batch_files, load_point, open_batches
 from parsefleet.producer.targets import Listing, TargetStream
 from parsefleet.producer.walk import HardLinked, LinkOnPath, Listed, SourceReader, is_generated
 
-__all__ = ["CANCELLED", "Submission", "Tally", "blob_hash"]
+__all__ = ["Submission", "Tally", "blob_hash"]
 
 log = logging.getLogger(__name__)
 # Files are read, hashed, checked against the known blobs and recorded a window at a time. The
@@ -41,12 +43,13 @@ log = logging.getLogger(__name__)
 # ~0.2 s before the workers had anything to do); windows double from there up to _WINDOW_FILES.
 _WINDOW_FILES = 1000
 _FIRST_WINDOW_FILES = 64
+# Fairness (see _Windows): targets read at once, and files of one taken per turn.
+_ACTIVE_TARGETS = 8
+_TURN_FILES = 64
 # A window gathering files of many small targets is read once this old (if the next listing is not
 # ready), so that listing-bound runs still send steadily while writing the ledger a few times a
 # second, not once per repository.
 _WINDOW_WAIT_S = 0.25
-# Why a file read by a run that was then cancelled is not parsed.
-CANCELLED = "cancelled"
 
 
 def blob_hash(content: bytes) -> bytes:
@@ -104,47 +107,98 @@ class Submission:
         *,
         ci: bool = False,
         progress: Callable[[Tally], None] | None = None,
+        resume: Point | None = None,
     ) -> None:
         self.settings = settings
         self.database_url = database_url
         self.redis_url = redis_url
-        self.ci = ci
+        self.ci = ci if resume is None else resume.ci
         self.progress = progress or (lambda _tally: None)
-        self.tally = Tally(str(uuid.uuid4()))
+        self.resume = resume
+        self.tally = Tally(str(uuid.uuid4()) if resume is None else resume.run_id)
         self._met: set[tuple[str, bytes]] = set()  # (language, blob hash) of every blob read in this run
         self._chunker = Chunker(self.tally.run_id, settings.batch_max_bytes, settings.batch_max_files)
-        # Where the current window is, so that an interrupt anywhere leaves an exact account
-        # (``_abandon``): the window being read, batches made and not yet sent, batches sent and
-        # not yet recorded.
+        if resume is not None:
+            self._restore(resume)
+        # The window being read (not yet recorded), and the batches recorded and not yet sent.
         self._window: _Window | None = None
         self._unsent: list[Batch] = []
-        self._unrecorded: list[Batch] = []
+        self._partial: dict[int, int] = {} if resume is None else dict(resume.offsets)  # ordinal -> files read
 
     def run(self, stream: TargetStream) -> Tally:
         """Filter, batch and enqueue the files of every target of ``stream``; return the tally."""
         enqueuer = Enqueuer(self.settings, self.redis_url)
         ledger = Ledger(self.database_url, self.tally.run_id, self.settings.database_retry_s)
+        lease = ProducerLease(self.redis_url, self.tally.run_id, self.settings.heartbeat_s)
+        lease.start()
         try:
-            ledger.start([to_text(os.path.abspath(target.path)) for target in stream.targets], self.ci)
-            for number, group in enumerate(_Windows(stream)):
+            if self.resume is None:
+                self._start(ledger, stream)
+            elif not self._resumed(ledger, enqueuer):
+                return self.tally
+            for group in _Windows(stream, dict(self._partial)):
                 self._batch_fresh(ledger, self._read_window(ledger, group))
-                if number == 0:  # the first batches leave at once, full or not: the workers start
-                    self._unsent.extend(self._chunker.flush())
+                self._unsent.extend(self._chunker.flush())  # a window's files leave in its own batches
                 self._send(ledger, enqueuer)
                 self.progress(self.tally)
-            self._window = _Window()
-            self._unsent.extend(self._chunker.flush())
-            self._send(ledger, enqueuer)
             self._finish(ledger)
             ledger.mark_finished_if_complete()
         except (KeyboardInterrupt, SystemExit):
             self._abandon(ledger)
             raise
         finally:
+            lease.stop()
             stream.close()
             ledger.close()
             enqueuer.close()
         return self.tally
+
+    def _start(self, ledger: Ledger, stream: TargetStream) -> None:
+        targets = stream.targets
+        bad = [(t.ordinal, to_text(str(t.path)), t.origin, None, 0, t.bad) for t in targets if t.bad is not None]
+        names = [to_text(os.path.abspath(target.path)) for target in targets]
+        ledger.start(names, [target.origin for target in targets], self.ci, bad)
+
+    def _restore(self, point: Point) -> None:
+        self.tally.seen, self.tally.sent = Counter(point.seen), Counter(point.sent)
+        self.tally.skipped, self.tally.refused = Counter(point.skipped), Counter(point.refused)
+        self.tally.batches, self.tally.submitted = point.batches, point.submitted
+        self._met = set(point.met)
+        self._chunker.sequence = point.sequence
+
+    def _resumed(self, ledger: Ledger, enqueuer: Enqueuer) -> bool:
+        """Go on from the resume point: send the batches recorded and never sent; False when the
+        run had been submitted already (nothing to do)."""
+        assert self.resume is not None
+        ledger.resumed(self.resume.step)
+        if self.resume.submitted:
+            ledger.mark_finished_if_complete()
+            return False
+        for batch_id, language, _files in self._never_sent(ledger):
+            enqueuer.send(self._rebuilt(ledger, batch_id, language))
+        log.info("resumed run %s: %d targets to go", self.tally.run_id, len(self.resume.targets))
+        return True
+
+    def _never_sent(self, ledger: Ledger) -> list[tuple[str, str, int]]:
+        """The run's recorded batches that are neither on Redis (the outbox) nor done."""
+        waiting = open_batches(ledger)
+        kept = _kept(self.redis_url, [batch_id for batch_id, _language, _files in waiting])
+        return [batch for batch in waiting if batch[0] not in kept]
+
+    def _rebuilt(self, ledger: Ledger, batch_id: str, language: str) -> Batch:
+        """A recorded batch made again from its files as they are now (one that can no longer be read
+        is left out: its batch then has fewer files than the run sent)."""
+        files = []
+        for root, repository_id, path, file_language in batch_files(ledger, batch_id):
+            try:
+                with SourceReader(root, follow_hardlinks=self.settings.follow_hardlinks) as reader:
+                    content = reader.read(os.fsdecode(to_bytes(path)), self.settings.max_file_bytes)
+            except OSError:
+                content = None
+            if content is not None:
+                ref = FileRef(repository_id, path, blob_hash(content), file_language, len(content))
+                files.append(BatchFile(ref, content))
+        return Batch(batch_id, self.tally.run_id, language, tuple(files))
 
     def _read_window(self, ledger: Ledger, group: list[_Slice]) -> _Window:
         """Read the files of one window (parts of one or more targets); the repositories of the
@@ -159,6 +213,10 @@ class Submission:
             if piece.last:
                 window.targets.append(_target_row(listing, repository_id, error))
                 log.info("listed %s: %d files", listing.target.shown, len(listing.files))
+            if piece.last:
+                self._partial.pop(listing.target.ordinal, None)
+            else:
+                self._partial[listing.target.ordinal] = piece.stop
         return window
 
     def _read_slice(self, piece: _Slice, repository_id: int, window: _Window) -> str | None:
@@ -246,51 +304,37 @@ class Submission:
         return first
 
     def _send(self, ledger: Ledger, enqueuer: Enqueuer) -> None:
-        """Send the batches made, then record the window with them in one transaction."""
+        """Record the window with its batches in one transaction, then send them: a producer that
+        dies anywhere leaves a state it can be resumed from (producer/resume.py)."""
+        window = self._window or _Window()
+        position = (dict(self._partial), self._chunker.sequence)
+        entry = Entry(window.files, self._unsent, window.failures, window.targets, position, self._counts())
+        ledger.record(entry)
+        self.tally.batches += len(self._unsent)
+        self._window = None
         while self._unsent:
             enqueuer.send(self._unsent[0])
-            self._unrecorded.append(self._unsent.pop(0))
-            self.tally.batches += 1
-        window = self._window or _Window()
-        ledger.record(window.files, self._unrecorded, window.failures, window.targets)
-        self._window, self._unrecorded = None, []
+            self._unsent.pop(0)
 
     def _abandon(self, ledger: Ledger) -> None:
-        """Interrupted: the run is submitted with the batches already sent (the caller cancels
-        those still queued); the files read but not sent are skipped as ``cancelled``; the files
-        not yet read are not part of the run."""
+        """Interrupted: the run is submitted with what it had recorded (the caller cancels the
+        batches still queued); a recorded batch never sent gets a result whose files are cancelled;
+        the files of a window not recorded are not part of the run."""
         if self.tally.submitted:
             return
         ledger.close()  # its connection may have been cut in the middle of a statement
-        kept = _kept(self.redis_url, [batch.batch_id for batch in self._unsent])
-        for batch in self._unsent:  # the one being sent may have reached Redis: then it is sent
-            if batch.batch_id in kept:
-                self._unrecorded.append(batch)
-                self.tally.batches += 1
-            else:
-                self._cancel_files(list(batch.files))
-        self._unsent = []
-        self._cancel_files(self._chunker.drop())
-        for language, seen in self.tally.seen.items():  # read, and not yet chunked or skipped
-            self.tally.skipped[language, CANCELLED] += seen - self._accounted(language)
-        window = self._window or _Window()
-        ledger.record(window.files, self._unrecorded, window.failures, window.targets)
+        point = load_point(ledger)
+        ledger.resumed(point.step)
+        self._restore(point)
+        ledger.cancel_batches(self._never_sent(ledger))
         self._finish(ledger)
 
-    def _cancel_files(self, files: list[BatchFile]) -> None:
-        for item in files:
-            self.tally.sent[item.ref.language] -= 1
-            self.tally.skip(item.ref.language, CANCELLED)
-
-    def _accounted(self, language: str) -> int:
-        skipped = sum(count for (lang, _reason), count in self.tally.skipped.items() if lang == language)
-        refused = sum(count for (lang, _kind), count in self.tally.refused.items() if lang == language)
-        return self.tally.sent[language] + skipped + refused
+    def _counts(self) -> Counts:
+        inputs = {language: (seen, self.tally.sent[language]) for language, seen in self.tally.seen.items()}
+        return inputs, dict(self.tally.skipped)
 
     def _finish(self, ledger: Ledger) -> None:
-        inputs = {language: (seen, self.tally.sent[language]) for language, seen in self.tally.seen.items()}
-        skips = dict(self.tally.skipped)
-        ledger.finish(self.tally.batches, inputs, skips)
+        ledger.finish(self.tally.batches, self._counts())
         self.tally.submitted = True
         self.progress(self.tally)
 
@@ -314,12 +358,22 @@ def _target_row(listing: Listing, repository_id: int | None, error: str | None) 
 
 class _Windows:
     """The files of a stream's targets, a window at a time: _FIRST_WINDOW_FILES, doubling to
-    _WINDOW_FILES. A window spans as many targets as it takes to fill it, and a large target spans
-    windows. A window is also handed out early rather than wait for a listing that is not ready:
-    the first at once, later ones once _WINDOW_WAIT_S old."""
+    _WINDOW_FILES.
 
-    def __init__(self, stream: TargetStream) -> None:
+    Fair by repository: up to _ACTIVE_TARGETS targets are read at once, round robin, each turn
+    taking up to _TURN_FILES files of one; a target that is done gives its place to the next of the
+    stream. So a window mixes the files of many small targets, a large one spans windows, and a
+    monorepo submitted first holds one place of _ACTIVE_TARGETS while the small targets behind it
+    pass through the others. A window is handed out early rather than wait for a listing that is
+    not ready while no target is open: the first at once, later ones once _WINDOW_WAIT_S old.
+    ``offsets`` (a resumed run's) gives the files of a target's listing already read.
+    """
+
+    def __init__(self, stream: TargetStream, offsets: dict[int, int] | None = None) -> None:
         self.stream = stream
+        self.offsets = offsets or {}
+        self.active: deque[tuple[Listing, int]] = deque()
+        self.exhausted = False
         self.size = _FIRST_WINDOW_FILES
         self.group: list[_Slice] = []
         self.count = 0
@@ -327,28 +381,37 @@ class _Windows:
 
     def __iter__(self) -> Iterator[list[_Slice]]:
         while True:
-            if self._early():
+            if not self.active and self._early():
                 yield self._take()
-            listing = self.stream.next_listing()
-            if listing is None:
-                break
-            yield from self._add(listing)
+            self._open_targets()
+            if not self.active:
+                break  # the stream is exhausted
+            listing, start = self.active.popleft()
+            stop = min(len(listing.files), start + min(_TURN_FILES, self.size - self.count))
+            self.group.append(_Slice(listing, start, stop))
+            self.count += stop - start
+            if stop < len(listing.files):
+                self.active.append((listing, stop))
+            if self.count >= self.size:
+                yield self._take()
         if self.group:
             yield self._take()
 
-    def _add(self, listing: Listing) -> Iterator[list[_Slice]]:
-        start = 0
-        while True:
-            stop = min(len(listing.files), start + self.size - self.count)
-            self.group.append(_Slice(listing, start, stop))
-            self.count, start = self.count + stop - start, stop
-            if self.count >= self.size:
-                yield self._take()
-            if start >= len(listing.files):
+    def _open_targets(self) -> None:
+        """Take listings from the stream while places are free; wait for one only when nothing else
+        can be read."""
+        while not self.exhausted and len(self.active) < _ACTIVE_TARGETS:
+            if self.active and not self.stream.ready():
                 return
+            listing = self.stream.next_listing()
+            if listing is None:
+                self.exhausted = True
+                return
+            self.active.append((listing, min(self.offsets.get(listing.target.ordinal, 0), len(listing.files))))
 
     def _early(self) -> bool:
-        if not self.group or self.stream.ready():
+        """Whether to hand out the window now rather than wait for the next listing."""
+        if not self.group or self.exhausted or self.stream.ready():
             return False
         return self.size == _FIRST_WINDOW_FILES or time.monotonic() - self.started_s > _WINDOW_WAIT_S
 

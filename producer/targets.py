@@ -164,7 +164,7 @@ class TargetStream:
         self.targets = targets
         self.settings = settings
         self._listed = listed or (lambda _listing: None)
-        self._next = iter(targets)
+        self._next = (target for target in targets if target.bad is None)  # the bad ones failed at the start
         self._ahead: deque[Future[Listing]] = deque()
         self._peeked: deque[Listing] = deque()
         self._pool = ThreadPoolExecutor(settings.list_threads, thread_name_prefix="parsefleet-list")

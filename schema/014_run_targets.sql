@@ -14,3 +14,13 @@ CREATE TABLE IF NOT EXISTS run_targets (
     PRIMARY KEY (run_id, ordinal)
 );
 
+-- Where the producer of a run is (producer/resume.py), written with each window: per target read in
+-- part (ordinal, as a JSON key), the files of its listing read; the last batch sequence number
+-- used. Targets with a run_targets row are done, the others start from their first file. A
+-- producer killed at any point is resumed from there (`parsefleet submit --resume RUN_ID`).
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS target_origins text[];
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS resume_offsets jsonb NOT NULL DEFAULT '{}';
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS batch_sequence integer NOT NULL DEFAULT 0;
+-- The batch that carried a file in its last run (NULL: skipped or refused): a batch recorded but
+-- not yet on Redis when its producer died is rebuilt from its files.
+ALTER TABLE files ADD COLUMN IF NOT EXISTS batch_id text;

@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from parsefleet.plumbing.broker import redis_client, translated
 from parsefleet.plumbing.cancellation import Cancellation, cancel_run
 from parsefleet.plumbing.database import session
 from parsefleet.plumbing.migrations import migrate
+from parsefleet.producer.resume import resume_point
 from parsefleet.producer.submission import Submission, Tally
 from parsefleet.producer.targets import TargetStream, read_targets
 from parsefleet.reading.report import (
@@ -81,8 +83,8 @@ def db_retention(settings: Settings, keep: timedelta) -> Retention:
 def run(settings: Settings, targets: Sequence[Path], options: RunOptions) -> RunReport:
     """The main job: services, schema, local workers, submit, wait, report. Interrupted, it cancels
     its run (local workers stop with it) and says so."""
-    plan = _targets(settings, targets, options)
-    with plan, Services(settings, say=options.say) as services:
+    plan = _prepared(settings, targets, options)
+    with plan or nullcontext(), Services(settings, say=options.say) as services:
         migrate(services.database_url)
         log_dir = usable_data_dir(settings).private_dir("logs")
         account = services.account or service_account(settings.service_user)
@@ -103,16 +105,38 @@ def run(settings: Settings, targets: Sequence[Path], options: RunOptions) -> Run
 
 def submit(settings: Settings, targets: Sequence[Path], options: RunOptions) -> RunReport:
     """Submit targets to the fleet (running workers elsewhere); optionally wait for the run."""
-    plan = _targets(settings, targets, options)
-    with plan, Services(settings, say=options.say) as services:
+    plan = _prepared(settings, targets, options)
+    with plan or nullcontext(), Services(settings, say=options.say) as services:
         migrate(services.database_url)
         if options.wait:
             tally = _submit_and_wait(settings, services, plan, options, fleet=None)
         else:
-            submission = Submission(settings, services.redis_url, services.database_url, ci=options.ci)
-            tally = _submitted(services, submission, plan, options)
+            submission, stream = _producer(settings, services, plan, options)
+            tally = _submitted(services, submission, stream, options)
         with session(services.database_url) as conn:
             return load_report(conn, tally.run_id)
+
+
+def _prepared(settings: Settings, arguments: Sequence[Path], options: RunOptions) -> TargetStream | None:
+    """The targets of a new run (see ``_targets``); None when resuming one (its targets are stored)."""
+    return None if options.resume is not None else _targets(settings, arguments, options)
+
+
+def _producer(
+    settings: Settings,
+    services: Services,
+    plan: TargetStream | None,
+    options: RunOptions,
+    progress: Callable[[Tally], None] | None = None,
+) -> tuple[Submission, TargetStream]:
+    """The producer of a new run, or of the run ``options.resume`` from where its producer stopped."""
+    urls = (services.redis_url, services.database_url)
+    if plan is not None:
+        return Submission(settings, *urls, ci=options.ci, progress=progress), plan
+    assert options.resume is not None
+    point = resume_point(settings, services.database_url, options.resume)
+    options.say(f"resuming run {point.run_id}: {len(point.targets)} targets to go")
+    return Submission(settings, *urls, progress=progress, resume=point), TargetStream(point.targets, settings)
 
 
 def _targets(settings: Settings, arguments: Sequence[Path], options: RunOptions) -> TargetStream:
@@ -187,6 +211,7 @@ class RunOptions:
     ci: bool = False
     from_files: tuple[str, ...] = ()  # `--from` lists of targets ('-': standard input)
     strict: bool = False  # a bad `--from` line fails the submission
+    resume: str | None = None  # the run whose producer stopped, to go on with instead of new targets
     progress: bool = True
     wait: bool = True
     workers: int = 1
@@ -195,7 +220,12 @@ class RunOptions:
 
 
 def _submit_and_wait(
-    settings: Settings, services: Services, plan: TargetStream, options: RunOptions, *, fleet: LocalWorkers | None
+    settings: Settings,
+    services: Services,
+    plan: TargetStream | None,
+    options: RunOptions,
+    *,
+    fleet: LocalWorkers | None,
 ) -> Tally:
     bar = ProgressBar(enabled=options.progress, started_s=options.started_s)
     watch = RunWatch(services.database_url)
@@ -207,9 +237,9 @@ def _submit_and_wait(
             phase = "waiting" if tally.submitted else "sending"
             bar.update(Progress(sum(tally.seen.values()), sum(tally.sent.values()), state.files_done, phase))
 
-    submission = Submission(settings, services.redis_url, services.database_url, ci=options.ci, progress=show)
+    submission, stream = _producer(settings, services, plan, shown, show)
     try:
-        tally = _submitted(services, submission, plan, shown)
+        tally = _submitted(services, submission, stream, shown)
         _wait(services, watch, tally, bar, shown, fleet=fleet)
     finally:
         watch.close()

@@ -139,6 +139,9 @@ def _run_options(command: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="also the targets listed in FILE, one a line ('-': standard input; # comments)",
     )
+    command.add_argument(
+        "--resume", metavar="RUN_ID", help="go on with a run whose producer stopped (killed), instead of new targets"
+    )
     command.add_argument("--no-progress", action="store_true", help="no live progress line")
     command.add_argument("--json", metavar="FILE", help="also write the report as JSON ('-' for stdout)")
     command.add_argument(
@@ -376,6 +379,7 @@ def _options(args: argparse.Namespace, *, wait: bool, workers: int = 1) -> comma
         ci=_ci(args),
         from_files=tuple(args.from_files),
         strict=args.strict,
+        resume=_run_id(args.resume),
         progress=not args.no_progress,
         wait=wait,
         workers=workers,
@@ -386,15 +390,19 @@ def _options(args: argparse.Namespace, *, wait: bool, workers: int = 1) -> comma
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ConfigError("--workers must be 1 or more")
-    targets = args.targets or ([] if args.from_files else [Path.cwd()])
+    if args.resume and (args.targets or args.from_files):
+        raise InputError("--resume goes on with the run's own targets: give no targets or --from with it")
+    targets = args.targets or ([] if args.from_files or args.resume else [Path.cwd()])
     settings = _with_run_options(settings, args)
     report = commands.run(settings, targets, _options(args, wait=True, workers=args.workers))
     return _finish(report, args)
 
 
 def _submit(settings: Settings, args: argparse.Namespace) -> int:
-    if not args.targets and not args.from_files:
-        raise InputError("submit needs targets: paths, or --from FILE")
+    if args.resume and (args.targets or args.from_files):
+        raise InputError("--resume goes on with the run's own targets: give no targets or --from with it")
+    if not args.targets and not args.from_files and not args.resume:
+        raise InputError("submit needs targets: paths, or --from FILE (or --resume RUN_ID)")
     settings = _with_run_options(settings, args)
     report = commands.submit(settings, args.targets, _options(args, wait=args.wait))
     if not args.wait:

@@ -25,6 +25,7 @@ __all__ = [
     "PARENT_PID_ENV",
     "PARSE_BATCH_TASK",
     "PAUSED_KEY",
+    "PRODUCER_KEY_PREFIX",
     "QUEUES",
     "TELEMETRY_EMITTED_KEY_PREFIX",
     "TELEMETRY_FLAG",
@@ -45,6 +46,10 @@ PARENT_PID_ENV = "PARSEFLEET_PARENT_PID"
 
 # Redis keys
 DEAD_LETTER_KEY = "parsefleet:dead_letter"
+# The producer of a run (producer/lease.py): PRODUCER_KEY_PREFIX + run id -> "<host>:<pid>", renewed
+# every heartbeat_s, expiring after three missed renewals; a run not submitted whose key is gone has
+# lost its producer (`parsefleet status`: producer gone; `parsefleet submit --resume RUN_ID`).
+PRODUCER_KEY_PREFIX = "parsefleet:producer:"
 # One counter per task id: times a batch started on a worker without finishing (poison batches).
 ATTEMPTS_KEY_PREFIX = "parsefleet:attempts:"
 # The outbox (common/outbox.py): batch id -> [queue, payload] of every batch sent and not finished;

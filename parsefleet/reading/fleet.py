@@ -166,6 +166,7 @@ class FleetStatus:
     runs_in_flight: list[RunProgress]
     runs: list[RunState]
     dead_letters: list[DeadLetterEntry] = field(default_factory=list)  # the first ones, decoded
+    producers: set[str] = field(default_factory=set)  # runs whose producer holds its lease
 
     @property
     def queues(self) -> dict[str, int]:
@@ -192,8 +193,15 @@ class FleetStatus:
             "advised_workers_published": self.advised_published,
             "runs_in_flight": [run.as_dict() for run in self.runs_in_flight],
             "dead_letter": self.dead_letter,
-            "runs": [state_dict(run) for run in self.runs],
+            "runs": [{**state_dict(run), "producer": self.producer(run)} for run in self.runs],
         }
+
+    def producer(self, run: RunState) -> str:
+        """``done`` (the run is submitted), ``running`` (its producer holds its lease) or ``gone``
+        (it died: `parsefleet submit --resume RUN_ID`)."""
+        if run.submitted_at is not None:
+            return "done"
+        return "running" if run.run_id in self.producers else "gone"
 
     def render(self) -> str:
         """Text for a terminal."""
@@ -202,8 +210,13 @@ class FleetStatus:
         lines += [f"  {run.render()}" for run in self.runs_in_flight]
         hint = " (parsefleet dead-letter list)" if self.dead_letter else ""
         lines += [f"dead letters: {self.dead_letter}{hint}", "latest runs:"]
-        lines += [f"  {_state_line(run)}" for run in self.runs]
+        lines += [f"  {_state_line(run)}{self._producer_note(run)}" for run in self.runs]
         return "\n".join(lines)
+
+    def _producer_note(self, run: RunState) -> str:
+        if self.producer(run) != "gone":
+            return ""
+        return f"; its producer is gone (parsefleet submit --resume {run.run_id})"
 
     def _headline(self) -> str:
         when = datetime.fromtimestamp(self.at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -269,6 +282,7 @@ def load_fleet(client: redis.Redis, conn: Connection, settings: Settings, limit:
     with conn.cursor(row_factory=class_row(RunProgress)) as cursor:
         in_flight_runs = cursor.execute(sql(_HERE, "runs_in_flight"), {"limit": limit}).fetchall()
     conn.commit()
+    runs = recent_runs(conn, limit)
     return FleetStatus(
         at=now,
         heartbeat_s=settings.heartbeat_s,
@@ -281,7 +295,8 @@ def load_fleet(client: redis.Redis, conn: Connection, settings: Settings, limit:
         advice=advice,
         advised_published=fleet.advised_workers(client),
         runs_in_flight=in_flight_runs,
-        runs=recent_runs(conn, limit),
+        runs=runs,
+        producers=fleet.producers_alive(client, [run.run_id for run in runs if run.submitted_at is None]),
     )
 
 
