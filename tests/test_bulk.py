@@ -84,6 +84,17 @@ def test_a_thousand_repositories_from_a_file_with_bad_lines_each_file_accounted_
         files = conn.execute("SELECT count(*) FROM files").fetchone()
     assert rows == (1003, 1000, 1000)  # every line a target once; the bad ones failed
     assert files == (3000,)
+    listed = subprocess.run(
+        [*PARSEFLEET, "report", report["run_id"], "--repositories", "--json"],
+        env=_cli_env(settings), capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    targets = json.loads(listed.stdout)
+    assert [item["ordinal"] for item in targets] == list(range(1, 1004))
+    states = {item["origin"]: item["state"] for item in targets}
+    assert {origin for origin, state in states.items() if state == "failed"} == {f"list.txt:{n}" for n in bad}
+    assert sum(state == "done" for state in states.values()) == 1000
+    first = next(item for item in targets if item["origin"] == "list.txt:3")
+    assert (first["files"], first["sent"], first["done"]) == (3, 3, 3)  # the first one sends common.py too
 
 
 def test_a_bad_line_under_strict_fails_the_submission_before_anything_starts(

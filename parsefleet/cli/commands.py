@@ -28,10 +28,12 @@ from parsefleet.producer.submission import Submission, Tally
 from parsefleet.producer.targets import TargetStream, read_targets
 from parsefleet.reading.report import (
     FileOutcome,
+    RepositoryState,
     RunReport,
     RunState,
     load_files,
     load_report,
+    load_repositories,
     load_state,
 )
 from parsefleet.services.account import service_account
@@ -48,6 +50,7 @@ __all__ = [
     "db_retention",
     "report",
     "report_files",
+    "report_repositories",
     "run",
     "submit",
     "worker",
@@ -182,6 +185,13 @@ def report_files(settings: Settings, run_id: str | None, statuses: tuple[str, ..
     with Services(settings, need_redis=False) as services, session(services.database_url) as conn:
         state = load_state(conn, run_id)
         return load_files(conn, state.run_id, statuses)
+
+
+def report_repositories(settings: Settings, run_id: str | None) -> list[RepositoryState]:
+    """The targets of a run (default: the latest) with their states."""
+    with Services(settings, need_redis=False) as services, session(services.database_url) as conn:
+        state = load_state(conn, run_id)
+        return load_repositories(conn, state.run_id)
 
 
 def worker(settings: Settings, celery_args: Sequence[str]) -> int:

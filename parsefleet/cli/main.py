@@ -33,7 +33,7 @@ from parsefleet.contract.errors import (
 from parsefleet.contract.languages import LANGUAGES
 from parsefleet.contract.names import ADVISED_WORKERS_KEY, METRIC_ADVISED_WORKERS, TELEMETRY_FLAG
 from parsefleet.contract.settings import Settings
-from parsefleet.reading.report import FILE_STATUSES, RunReport, render, render_files
+from parsefleet.reading.report import FILE_STATUSES, RunReport, render, render_files, render_repositories
 from parsefleet.telemetry import rollout
 from parsefleet.telemetry.cli_runs import record_cli_run
 
@@ -236,6 +236,9 @@ def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser], common
         action="append",
         choices=FILE_STATUSES,
         help="list the run's files whose outline is partial, fallback or failed (repeatable)",
+    )
+    command.add_argument(
+        "--repositories", action="store_true", help="list the run's targets: pending, failed, sending or done"
     )
     command.set_defaults(handler=_report)
 
@@ -500,6 +503,13 @@ def _worker_probe(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _report(settings: Settings, args: argparse.Namespace) -> int:
+    if args.repositories:
+        targets = commands.report_repositories(settings, _run_id(args.run_id))
+        if args.json:
+            commands.write_json([asdict(item) for item in targets], "-")
+        else:
+            print(render_repositories(targets))
+        return EXIT_OK
     if args.files:
         found = commands.report_files(settings, _run_id(args.run_id), tuple(args.files))
         if args.json:

@@ -83,6 +83,11 @@ class Settings:
     batch_max_files: int = 500
     # PARSEFLEET_MAX_PENDING_BATCHES: batches waiting in one queue before the producer waits (backpressure).
     max_pending_batches: int = 64
+    # PARSEFLEET_MAX_PENDING_BYTES: source bytes of the batches sent and not finished (the outbox,
+    # every queue and producer together) before a producer waits: Redis memory stays bounded by
+    # bytes, not only by batch counts. Redis holds them zstd-compressed (about a quarter of the
+    # source for code), plus the messages and bookkeeping (docs/operations.md, "Bulk runs").
+    max_pending_bytes: int = 64 * 1024 * 1024
     # PARSEFLEET_LIST_THREADS: targets listed at once (each listing runs a few git processes, so a
     # run of many small repositories waits on git, not on the CPU).
     list_threads: int = 4
@@ -187,7 +192,8 @@ class Settings:
     def validated(self) -> Settings:
         """Return self, or raise ConfigError naming the first unusable value."""
         positive = (
-            "batch_max_bytes", "batch_max_files", "max_pending_batches", "max_file_bytes", "parse_timeout_s",
+            "batch_max_bytes", "batch_max_files", "max_pending_batches", "max_pending_bytes", "max_file_bytes",
+            "parse_timeout_s",
             "batch_time_limit_s", "broker_retry_s", "database_retry_s", "outbox_sweep_s", "outbox_grace_s",
             "heartbeat_s", "worker_stall_s", "worker_gone_keep_s", "drain_within_s", "list_threads",
             "list_ahead_targets",

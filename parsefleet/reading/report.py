@@ -26,15 +26,18 @@ __all__ = [
     "FILE_STATUSES",
     "FileOutcome",
     "LanguageReport",
+    "RepositoryState",
     "RunReport",
     "RunState",
     "Totals",
     "load_files",
     "load_report",
+    "load_repositories",
     "load_state",
     "recent_runs",
     "render",
     "render_files",
+    "render_repositories",
 ]
 
 # What ``parsefleet report --files`` can list.
@@ -177,6 +180,21 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class RepositoryState:
+    """One target of a run (``parsefleet report --repositories``): pending, failed, sending or done;
+    files listed, sent in batches, and done (their batch has a result)."""
+
+    ordinal: int
+    target: str
+    origin: str
+    state: str
+    files: int
+    sent: int
+    done: int
+    error: str | None
+
+
+@dataclass(frozen=True)
 class FileOutcome:
     """A file of a run whose outline is partial, a fallback, or failed."""
 
@@ -225,6 +243,30 @@ def load_report(conn: Connection, run_id: str | None) -> RunReport:
     failed_targets = [(str(a), str(b), str(c)) for a, b, c in conn.execute(sql(_HERE, "report_targets"), params)]
     conn.commit()
     return RunReport(state, languages, failed_files, failed_targets)
+
+
+def load_repositories(conn: Connection, run_id: str) -> list[RepositoryState]:
+    """The targets of ``run_id`` with their states, in the order given."""
+    with conn.cursor(row_factory=class_row(RepositoryState)) as cursor:
+        found = cursor.execute(sql(_HERE, "report_repositories"), {"run_id": run_id}).fetchall()
+    conn.commit()
+    return found
+
+
+def render_repositories(found: list[RepositoryState]) -> str:
+    """``parsefleet report --repositories``: one line a target, then the count per state."""
+    lines = [f"{'#':>6} {'state':<8}{'files':>8}{'sent':>8}{'done':>8}  target"]
+    for item in found:
+        note = f"  ({paths.printable(item.error)})" if item.error else ""
+        lines.append(
+            f"{item.ordinal:>6} {item.state:<8}{item.files:>8}{item.sent:>8}{item.done:>8}"
+            f"  {paths.printable(item.target)}{note}"
+        )
+    states: dict[str, int] = defaultdict(int)
+    for item in found:
+        states[item.state] += 1
+    lines.append("targets: " + ", ".join(f"{state} {count}" for state, count in sorted(states.items())))
+    return "\n".join(lines)
 
 
 def load_files(conn: Connection, run_id: str, statuses: tuple[str, ...]) -> list[FileOutcome]:
