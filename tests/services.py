@@ -2,12 +2,14 @@
 
 The machine's Redis (6379) and PostgreSQL (5432) serve other people and tests; these servers run
 from the same binaries on their own port and data directory, and are always stopped afterwards.
+Both take a generated password, so that no other local user can use them while a test runs.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
@@ -90,7 +92,8 @@ class RedisServer:
     directory: Path
     host: str = "127.0.0.1"
     port: int = 0
-    password: str | None = None
+    # generated: another local user cannot use a test's server (None: no password, for a test that needs none)
+    password: str | None = field(default_factory=lambda: secrets.token_hex(16))
     tls: TlsFiles | None = None
     # more addresses to listen on besides ``host`` (several worker hosts' veths)
     also_bind: tuple[str, ...] = ()
@@ -190,25 +193,35 @@ class PostgresServer:
         self._user = "postgres" if os.geteuid() == 0 else None
         self._bin = _postgres_bin()
         self.data = self.directory / "data"
+        self.password = secrets.token_hex(16)
 
     def url(self, database: str = "postgres", host: str | None = None) -> str:
         """A URL of this server (on its first listen address unless ``host`` is given)."""
-        return f"postgresql://postgres@{host or self.listen[0]}:{self.port}/{database}"
+        return f"postgresql://postgres:{self.password}@{host or self.listen[0]}:{self.port}/{database}"
 
     def init(self) -> None:
-        """initdb (trust authentication: the server listens only on ``listen``), then start."""
+        """initdb (password authentication, a generated password: other local users cannot connect),
+        then start."""
+        password_file = self.directory / "password"
+        password_file.write_text(self.password)
+        password_file.chmod(0o600)
         if self._user is not None:
             entry = pwd.getpwnam(self._user)
-            self.directory.chmod(0o755)
+            self.directory.chmod(0o700)
             os.chown(self.directory, entry.pw_uid, entry.pw_gid)
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+            os.chown(password_file, entry.pw_uid, entry.pw_gid)
+        self._run(
+            "initdb", "-D", str(self.data), "-U", "postgres", "--auth=scram-sha-256", f"--pwfile={password_file}",
+            "-E", "UTF8", "--no-sync",
+        )  # fmt: skip
+        password_file.unlink()
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write(
                 f"listen_addresses = '{','.join(self.listen)}'\nport = {self.port}\n"
                 f"unix_socket_directories = '{self.directory}'\nmax_connections = 60\n"
             )
         with (self.data / "pg_hba.conf").open("a") as hba:
-            hba.write("host all all 0.0.0.0/0 trust\n")
+            hba.write("host all all 0.0.0.0/0 scram-sha-256\n")
         self.start()
 
     def create_database(self, name: str) -> str:

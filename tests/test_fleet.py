@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from parsefleet.cli import commands
+from parsefleet.cli import fleet as cli_fleet
 from parsefleet.contract.names import ADVISED_WORKERS_KEY, QUEUES
 from parsefleet.contract.settings import Settings
 from parsefleet.services.local_workers import LocalWorkers
@@ -48,6 +49,12 @@ def _status(settings: Settings) -> dict[str, Any]:
     done = _cli(["status", "--json"], settings)
     assert done.returncode == 0, done.stderr
     found: dict[str, Any] = json.loads(done.stdout)
+    return found
+
+
+def _status_here(settings: Settings) -> dict[str, Any]:
+    """What `parsefleet status --json` prints, read in this process."""
+    found: dict[str, Any] = json.loads(json.dumps(cli_fleet.status(settings, 5).as_dict()))
     return found
 
 
@@ -240,8 +247,8 @@ def test_watchdog_ends_a_worker_that_stops_consuming_and_its_replacement_finishe
     process = stuck.processes[0]
     seen: list[dict[str, Any]] = []
 
-    def stalled() -> bool:
-        found = _status(settings)
+    def stalled() -> bool:  # read in this process: the worker is shown stalled for one heartbeat
+        found = _status_here(settings)
         seen.append(found)
         return bool(found["stalled"])
 

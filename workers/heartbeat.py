@@ -328,6 +328,8 @@ class FleetBeat(bootsteps.StartStopStep):
         )
         if not config.worker_stall_exit or watch.exiting:
             return
+        if beat.stalled_since is not None and beat.beat_at - beat.stalled_since < config.heartbeat_s:
+            return  # shown stalled for one heartbeat first, so that status and the alerts see it
         watch.exiting = True
         _main.exit_code = EXIT_STALLED
         # The event loop's next turn starts a warm shutdown with this exit code (state.maybe_shutdown).
@@ -340,6 +342,7 @@ class FleetBeat(bootsteps.StartStopStep):
         """This period's turn: the advice to Redis and statsd, the fleet's row to PostgreSQL."""
         assert self._client is not None
         queues = fleet.backlog(self._client)
+        fleet.forget_gone(self._client, now, config.worker_gone_keep_s)
         alive, _gone = fleet.beats(self._client, now, config.worker_gone_keep_s)
         stalled = sum(1 for beat in alive if beat.state == "stalled")
         own = WorkerSize(config.concurrency, self._last.slot_share if self._last else 1.0)

@@ -270,7 +270,8 @@ def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
     command.add_argument(
         "--profile",
         default="ts2-200",
-        help="ts2-200, large (from `make corpus`), tiny, or hosts (1, 2, 3 worker hosts)",
+        help="ts2-200, large (from `make corpus`), tiny, hosts (1, 2, 3 worker hosts) or reads (the console's"
+        " API latency on the large store, with and without a fleet writing)",
     )
     command.add_argument("--corpus-dir", type=Path, default=Path("corpus"), help="where `make corpus` wrote")
     command.add_argument("--workers", type=int, help="pool processes per worker (default: one per CPU)")
@@ -533,21 +534,34 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.workers is not None:
         settings = replace(settings, worker_concurrency=args.workers).validated()
-    if args.profile == "hosts":
-        from parsefleet.bench.hosts import render as render_hosts
-        from parsefleet.bench.hosts import run_hosts
-
-        hosts = run_hosts(settings, args.corpus_dir)
-        print(render_hosts(hosts))
-        if args.json:
-            commands.write_json(hosts.as_dict(), args.json)
-        return EXIT_OK
+    if args.profile in {"hosts", "reads"}:
+        return _bench_profile(settings, args)
     floors = Floors(max_rss_mb=args.max_rss_mb, max_cpu_share=settings.cpu_limit_pct / 100)
     result = run_bench(settings, args.profile, args.corpus_dir, floors)
     print(render_bench(result))
     if args.json:
         commands.write_json(result.as_dict(), args.json)
     return EXIT_FAILED if result.breaches else EXIT_OK
+
+
+def _bench_profile(settings: Settings, args: argparse.Namespace) -> int:
+    """The profiles with a table of their own: hosts and reads."""
+    if args.profile == "hosts":
+        from parsefleet.bench.hosts import render as render_hosts
+        from parsefleet.bench.hosts import run_hosts
+
+        hosts = run_hosts(settings, args.corpus_dir)
+        text, figures = render_hosts(hosts), hosts.as_dict()
+    else:
+        from parsefleet.bench.reads import render as render_reads
+        from parsefleet.bench.reads import run_reads
+
+        reads = run_reads(settings, args.corpus_dir)
+        text, figures = render_reads(reads), reads.as_dict()
+    print(text)
+    if args.json:
+        commands.write_json(figures, args.json)
+    return EXIT_OK
 
 
 def _parity(settings: Settings, args: argparse.Namespace) -> int:

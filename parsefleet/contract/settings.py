@@ -147,7 +147,7 @@ class Settings:
     # liveness probe fails) instead of ending it.
     worker_stall_exit: bool = True
     # PARSEFLEET_WORKER_GONE_KEEP_S: how long `parsefleet status` lists a worker after its heartbeat
-    # stopped.
+    # stopped; past it, the living workers' heartbeats forget it (readers never write to Redis).
     worker_gone_keep_s: float = 3600.0
     # PARSEFLEET_DRAIN_WITHIN_S: the backlog drain target of the advised worker count that the
     # fleet exports (statsd gauge parsefleet_advised_workers, Redis parsefleet:scale:advised_workers)

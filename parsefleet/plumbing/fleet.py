@@ -112,15 +112,8 @@ def leave(client: redis.Redis, beat: Heartbeat) -> None:
 
 def beats(client: redis.Redis, now_s: float, keep_s: float) -> tuple[list[Heartbeat], list[Heartbeat]]:
     """(alive, gone): workers whose key is live, and the last beats of those whose key has gone
-    within ``keep_s``. Older ones are forgotten here."""
-    forgotten = [_text(name) for name in _names(client.zrangebyscore(WORKERS_KEY, "-inf", now_s - keep_s))]
-    if forgotten:
-        pipe = client.pipeline(transaction=False)
-        pipe.zrem(WORKERS_KEY, *forgotten)
-        pipe.hdel(WORKER_LAST_KEY, *forgotten)
-        pipe.delete(*(WORKER_WORK_KEY_PREFIX + name for name in forgotten))
-        pipe.execute()
-    known = [_text(name) for name in _names(client.zrange(WORKERS_KEY, 0, -1))]
+    within ``keep_s``. A read only: the workers forget older ones (``forget_gone``)."""
+    known = [_text(name) for name in _names(client.zrangebyscore(WORKERS_KEY, now_s - keep_s, "+inf"))]
     if not known:
         return [], []
     live = client.mget([WORKER_KEY_PREFIX + name for name in known])
@@ -132,6 +125,19 @@ def beats(client: redis.Redis, now_s: float, keep_s: float) -> tuple[list[Heartb
         if raw_live is None and raw_last is not None and (beat := _beat(raw_last)) is not None
     ]
     return alive, gone
+
+
+def forget_gone(client: redis.Redis, now_s: float, keep_s: float) -> list[str]:
+    """Forget the workers whose last beat is older than ``keep_s`` (each worker's heartbeat thread
+    does it; readers never write): the ids forgotten."""
+    forgotten = [_text(name) for name in _names(client.zrangebyscore(WORKERS_KEY, "-inf", f"({now_s - keep_s}"))]
+    if forgotten:
+        pipe = client.pipeline(transaction=False)
+        pipe.zrem(WORKERS_KEY, *forgotten)
+        pipe.hdel(WORKER_LAST_KEY, *forgotten)
+        pipe.delete(*(WORKER_WORK_KEY_PREFIX + name for name in forgotten))
+        pipe.execute()
+    return forgotten
 
 
 def record_work(

@@ -70,7 +70,11 @@ def test_heartbeats_expire_into_gone_and_are_forgotten_after_the_keep(clean_redi
     alive, gone = fleet.beats(clean_redis, now, keep_s=3600)
     assert [beat.worker_id for beat in alive] == ["a:1"]
     assert [beat.worker_id for beat in gone] == ["b:2"]
+    assert clean_redis.zscore("parsefleet:workers", "old:3") is not None  # a read forgets nothing
+    assert fleet.forget_gone(clean_redis, now, keep_s=3600) == ["old:3"]
     assert clean_redis.zscore("parsefleet:workers", "old:3") is None
+    assert clean_redis.hget("parsefleet:workers:last", "old:3") is None
+    assert [beat.worker_id for beat in fleet.beats(clean_redis, now, keep_s=3600)[1]] == ["b:2"]
     assert 0 < int(clean_redis.pttl(WORKER_KEY_PREFIX + "a:1")) <= 3000  # three periods
 
 
