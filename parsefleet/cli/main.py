@@ -270,8 +270,9 @@ def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
     command.add_argument(
         "--profile",
         default="ts2-200",
-        help="ts2-200, large (from `make corpus`), tiny, hosts (1, 2, 3 worker hosts) or reads (the console's"
-        " API latency on the large store, with and without a fleet writing)",
+        help="ts2-200, large (from `make corpus`), tiny, hosts (1, 2, 3 worker hosts), reads (the console's"
+        " API latency on the large store, with and without a fleet writing) or bulk (large as 1,000 small"
+        " repositories and one, against the same files as one repository)",
     )
     command.add_argument("--corpus-dir", type=Path, default=Path("corpus"), help="where `make corpus` wrote")
     command.add_argument("--workers", type=int, help="pool processes per worker (default: one per CPU)")
@@ -534,7 +535,7 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.workers is not None:
         settings = replace(settings, worker_concurrency=args.workers).validated()
-    if args.profile in {"hosts", "reads"}:
+    if args.profile in {"hosts", "reads", "bulk"}:
         return _bench_profile(settings, args)
     floors = Floors(max_rss_mb=args.max_rss_mb, max_cpu_share=settings.cpu_limit_pct / 100)
     result = run_bench(settings, args.profile, args.corpus_dir, floors)
@@ -545,13 +546,19 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bench_profile(settings: Settings, args: argparse.Namespace) -> int:
-    """The profiles with a table of their own: hosts and reads."""
+    """The profiles with a table of their own: hosts, reads and bulk."""
     if args.profile == "hosts":
         from parsefleet.bench.hosts import render as render_hosts
         from parsefleet.bench.hosts import run_hosts
 
         hosts = run_hosts(settings, args.corpus_dir)
         text, figures = render_hosts(hosts), hosts.as_dict()
+    elif args.profile == "bulk":
+        from parsefleet.bench.bulk import render as render_bulk
+        from parsefleet.bench.bulk import run_bulk
+
+        bulk = run_bulk(settings, args.corpus_dir)
+        text, figures = render_bulk(bulk), bulk.as_dict()
     else:
         from parsefleet.bench.reads import render as render_reads
         from parsefleet.bench.reads import run_reads
