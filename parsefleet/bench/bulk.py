@@ -8,7 +8,8 @@ repository holding the rest. Each layout is submitted as a user does it, by a re
 side by side in one invocation, ``ROUNDS`` times each in the order one, many, many, one. Per run:
 end-to-end files/min (the run's start to its finish, on the database's clock), time to the first
 stored outline, the producer's peak RSS (``VmHWM``), and Redis ``used_memory`` sampled every
-``_SAMPLE_S`` (peak, and peak over the idle baseline). The headline is many files/min over one files/min, median runs (the issue's goal: 0.8 or more).
+``_SAMPLE_S`` (peak, and peak over the idle baseline). The headline is many files/min over one
+files/min, median runs (the issue's goal: 0.8 or more).
 """
 
 from __future__ import annotations
