@@ -22,10 +22,11 @@ from parsefleet.contract.batch import Batch, FileRef
 from parsefleet.contract.errors import StoreUnavailable
 from parsefleet.plumbing import database
 from parsefleet.plumbing.backoff import Backoff
+from parsefleet.plumbing.cancellation import forget_commits
 from parsefleet.plumbing.database import sql
 from parsefleet.plumbing.runs import mark_finished_if_complete
 
-__all__ = ["CRASHED_BEFORE", "UNCHANGED", "Counts", "Entry", "Failure", "Ledger", "TargetRow"]
+__all__ = ["CRASHED_BEFORE", "UNCHANGED", "Counts", "Entry", "Failure", "Indexed", "Ledger", "TargetRow"]
 
 _HERE = Path(__file__).parent
 _PLUMBING = Path(plumbing.__file__).parent  # its cancelled_batch.sql: a withdrawn batch's row
@@ -58,6 +59,26 @@ Connection = psycopg.Connection[tuple[object, ...]]
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Indexed:
+    """What a run did to one repository: the commit now indexed (None: a directory read as it is),
+    how it was compared with the store (``incremental``, ``full``, ``walk``), what changed, what was
+    sent and what the store already knew; ``removed`` the paths that leave its current view;
+    ``touched`` the paths whose version may have changed (None: any)."""
+
+    commit: str | None
+    mode: str
+    note: str | None
+    added: int
+    modified: int
+    deleted: int
+    renamed: int
+    sent: int
+    known: int
+    removed: tuple[str, ...]
+    touched: tuple[str, ...] | None
+
+
 class Ledger:
     """The producer's writes for one run, each one transaction, on a connection of its own."""
 
@@ -74,19 +95,74 @@ class Ledger:
 
         def start(conn: Connection) -> None:
             conn.execute(sql(_HERE, "start_run"), params)
-            with conn.cursor().copy(
-                "COPY run_targets (run_id, ordinal, target, origin, repository_id, files, error) FROM STDIN"
-            ) as copy:
-                for row in bad:
-                    copy.write_row((self.run_id, *row))
+            self._target_rows(conn, bad)
 
         self._write(start)
 
-    def repository_id(self, root: str) -> int:
-        """Return the id of a repository, creating it on first sight."""
-        row = self._read(lambda conn: conn.execute(sql(_HERE, "repository"), {"root": root}).fetchone())
+    def repository(self, name: str) -> tuple[int, str | None]:
+        """The id of a repository, created on first sight, and the commit it was last indexed at."""
+        row = self._read(lambda conn: conn.execute(sql(_HERE, "repository"), {"root": name}).fetchone())
         assert row is not None
-        return int(str(row[0]))
+        return int(str(row[0])), None if row[1] is None else str(row[1])
+
+    def repository_id(self, name: str) -> int:
+        """Return the id of a repository, creating it on first sight."""
+        return self.repository(name)[0]
+
+    def current_view(self, repository_id: int) -> dict[str, bytes]:
+        """A repository's files as the store holds them now: path to blob id."""
+        params = {"repository_id": repository_id}
+        rows = self._read(lambda conn: conn.execute(sql(_HERE, "current_view"), params).fetchall())
+        return {str(row[0]): bytes(row[1]) for row in rows if isinstance(row[1], bytes | memoryview)}
+
+    def advance(
+        self, repository_id: int, location: str, indexed: Indexed, kept_commits: int, target: TargetRow | None = None
+    ) -> None:
+        """In one transaction: the removed files leave the current view, the commit is recorded, the
+        file versions follow, old commits pass out of retention, the run's ``target`` is done."""
+
+        def advance(conn: Connection) -> None:
+            if target is not None:
+                self._target_rows(conn, [target])
+            key = {"repository_id": repository_id}
+            if indexed.removed:
+                conn.execute(sql(_HERE, "files_remove"), {**key, "paths": list(indexed.removed)})
+            figures = {
+                "commit_id": indexed.commit, "run_id": self.run_id, "mode": indexed.mode, "note": indexed.note,
+                "added": indexed.added, "modified": indexed.modified, "deleted": indexed.deleted,
+                "renamed": indexed.renamed, "sent": indexed.sent, "known": indexed.known,
+            }  # fmt: skip
+            row = conn.execute(sql(_HERE, "commit_insert"), {**key, **figures}).fetchone()
+            assert row is not None
+            versions = {**key, "seq": row[0], "paths": None if indexed.touched is None else list(indexed.touched)}
+            conn.execute(sql(_HERE, "versions_close"), versions)
+            conn.execute(sql(_HERE, "versions_open"), versions)
+            where = {**key, "commit_id": indexed.commit, "seq": row[0], "location": location}
+            conn.execute(sql(_HERE, "repository_indexed"), where)
+            conn.execute(sql(_HERE, "commits_retention"), {**key, "kept": kept_commits})
+
+        self._write(advance)
+
+    def finish_target(self, target: TargetRow) -> None:
+        """A target of the run is done with (failed, or read without a commit to record)."""
+        self._write(lambda conn: self._target_rows(conn, [target]))
+
+    def recorded_files(self, repository_id: int) -> dict[str, bytes]:
+        """The files of a repository this run has recorded so far: path to blob id (a resumed run)."""
+        params = {"repository_id": repository_id, "run_id": self.run_id}
+        rows = self._read(lambda conn: conn.execute(sql(_HERE, "run_files"), params).fetchall())
+        return {str(row[0]): bytes(row[1]) for row in rows if isinstance(row[1], bytes | memoryview)}
+
+    def _target_rows(self, conn: Connection, targets: Sequence[TargetRow]) -> None:
+        with conn.cursor().copy(
+            "COPY run_targets (run_id, ordinal, target, origin, repository_id, files, error) FROM STDIN"
+        ) as copy:
+            for row in targets:
+                copy.write_row((self.run_id, *row))
+
+    def forget_commits(self) -> None:
+        """The run did not finish sending: the repositories it indexed forget their commit."""
+        self._write(lambda conn: forget_commits(conn, self.run_id))
 
     def repository_ids(self, roots: Sequence[str]) -> dict[str, int]:
         """The ids of the repositories of ``roots`` (one window's), created on first sight, in one
@@ -113,11 +189,7 @@ class Ledger:
 
         def record(conn: Connection) -> None:
             self._record(conn, entry)
-            with conn.cursor().copy(
-                "COPY run_targets (run_id, ordinal, target, origin, repository_id, files, error) FROM STDIN"
-            ) as copy:
-                for row in entry.targets:
-                    copy.write_row((self.run_id, *row))
+            self._target_rows(conn, entry.targets)
             if entry.counts is not None:
                 self._write_counts(conn, entry.counts)
             if entry.position is not None:

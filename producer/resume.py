@@ -121,7 +121,12 @@ def open_batches(ledger: Ledger) -> list[tuple[str, str, int]]:
     return [(str(a), str(b), int(str(c))) for a, b, c in ledger.read("open_batches", {"run_id": ledger.run_id})]
 
 
-def batch_files(ledger: Ledger, batch_id: str) -> list[tuple[Path, int, str, str]]:
-    """The files a recorded batch carried: (repository root, repository id, stored path, language)."""
+def batch_files(ledger: Ledger, batch_id: str) -> list[tuple[Path, int, str, str, bytes]]:
+    """The files a recorded batch carried: (repository location, repository id, stored path, language,
+    blob id)."""
     rows = ledger.read("batch_files", {"run_id": ledger.run_id, "batch_id": batch_id})
-    return [(_path(root), int(str(repository)), str(path), str(language)) for root, repository, path, language in rows]
+    return [
+        (_path(root), int(str(repository)), str(path), str(language), bytes(blob))
+        for root, repository, path, language, blob in rows
+        if isinstance(blob, bytes | memoryview)
+    ]

@@ -15,27 +15,31 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import time
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from parsefleet.contract.batch import Batch, BatchFile, FileRef
-from parsefleet.contract.paths import to_bytes, to_text
+from parsefleet.contract.languages import language_for
+from parsefleet.contract.paths import printable, to_bytes, to_text
 from parsefleet.contract.settings import Settings
 from parsefleet.contract.versions import parser_version
 from parsefleet.plumbing.broker import redis_client, translated
 from parsefleet.plumbing.outbox import Outbox
 from parsefleet.producer.chunk import Chunker
+from parsefleet.producer.commits import compared, from_changes, since
 from parsefleet.producer.enqueue import Enqueuer
 from parsefleet.producer.lease import ProducerLease
-from parsefleet.producer.records import Counts, Entry, Failure, Ledger, TargetRow
+from parsefleet.producer.records import Counts, Entry, Failure, Indexed, Ledger, TargetRow
 from parsefleet.producer.resume import Point, batch_files, load_point, open_batches
-from parsefleet.producer.targets import Listing, TargetStream
-from parsefleet.producer.walk import HardLinked, LinkOnPath, Listed, SourceReader, is_generated
+from parsefleet.producer.snapshot import Snapshot
+from parsefleet.producer.targets import Listing, Target, TargetStream
+from parsefleet.producer.tree import GitRepository, TreeEntry, open_repository
+from parsefleet.producer.walk import VENDORED_DIRS, HardLinked, LinkOnPath, Listed, SourceReader, is_generated
 
-__all__ = ["Submission", "Tally", "blob_hash"]
+__all__ = ["KNOWN_REASONS", "RepositoryLine", "Submission", "Tally", "blob_hash"]
 
 log = logging.getLogger(__name__)
 # Files are read, hashed, checked against the known blobs and recorded a window at a time. The
@@ -43,18 +47,21 @@ log = logging.getLogger(__name__)
 # ~0.2 s before the workers had anything to do); windows double from there up to _WINDOW_FILES.
 _WINDOW_FILES = 1000
 _FIRST_WINDOW_FILES = 64
-# Fairness (see _Windows): targets read at once, and files of one taken per turn.
-_ACTIVE_TARGETS = 8
-_TURN_FILES = 64
-# A window gathering files of many small targets is read once this old (if the next listing is not
-# ready), so that listing-bound runs still send steadily while writing the ledger a few times a
-# second, not once per repository.
-_WINDOW_WAIT_S = 0.25
+# Skip reasons of a file whose blob the store (or this run) already has: not sent.
+KNOWN_REASONS = frozenset({"unchanged", "duplicate", "crashed-before"})
 
 
 def blob_hash(content: bytes) -> bytes:
     """The git blob id of ``content`` (so a clean checkout's hashes match ``git ls-files -s``)."""
     return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).digest()
+
+
+@dataclass(frozen=True)
+class RepositoryLine:
+    """What a run did to one repository (its report line)."""
+
+    name: str
+    indexed: Indexed
 
 
 @dataclass
@@ -68,10 +75,16 @@ class Tally:
     refused: Counter[tuple[str, str]] = field(default_factory=Counter)  # (language, kind)
     batches: int = 0
     submitted: bool = False
+    repositories: list[RepositoryLine] = field(default_factory=list)
 
     def skip(self, language: str, reason: str) -> None:
         """Count one skipped file."""
         self.skipped[language, reason] += 1
+
+    def sent_and_known(self) -> tuple[int, int]:
+        """Files sent so far, and files not sent because their blob was known."""
+        known = sum(count for (_language, reason), count in self.skipped.items() if reason in KNOWN_REASONS)
+        return sum(self.sent.values()), known
 
 
 @dataclass
@@ -79,21 +92,6 @@ class _Window:
     files: list[FileRef] = field(default_factory=list)
     fresh: list[BatchFile] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
-    targets: list[TargetRow] = field(default_factory=list)  # the targets this window finished
-
-
-@dataclass(frozen=True, slots=True)
-class _Slice:
-    """Files ``start:stop`` of one listing: a window holds slices of one or more targets."""
-
-    listing: Listing
-    start: int
-    stop: int
-
-    @property
-    def last(self) -> bool:
-        """Whether this slice ends its target."""
-        return self.stop >= len(self.listing.files)
 
 
 class Submission:
@@ -123,7 +121,10 @@ class Submission:
         # The window being read (not yet recorded), and the batches recorded and not yet sent.
         self._window: _Window | None = None
         self._unsent: list[Batch] = []
-        self._partial: dict[int, int] = {} if resume is None else dict(resume.offsets)  # ordinal -> files read
+        self._recorded: dict[str, bytes] = {}  # path -> blob of the current repository's recorded files
+        # Where the producer is: the target being read, and the files read of each target read in part.
+        self._target: Target | None = None
+        self._partial: dict[int, int] = {} if resume is None else dict(resume.offsets)
 
     def run(self, stream: TargetStream) -> Tally:
         """Filter, batch and enqueue the files of every target of ``stream``; return the tally."""
@@ -136,11 +137,8 @@ class Submission:
                 self._start(ledger, stream)
             elif not self._resumed(ledger, enqueuer):
                 return self.tally
-            for group in _Windows(stream, dict(self._partial)):
-                self._batch_fresh(ledger, self._read_window(ledger, group))
-                self._unsent.extend(self._chunker.flush())  # a window's files leave in its own batches
-                self._send(ledger, enqueuer)
-                self.progress(self.tally)
+            for listing in stream:
+                self._submit_listing(ledger, enqueuer, listing)
             self._finish(ledger)
             ledger.mark_finished_if_complete()
         except (KeyboardInterrupt, SystemExit):
@@ -186,60 +184,170 @@ class Submission:
         return [batch for batch in waiting if batch[0] not in kept]
 
     def _rebuilt(self, ledger: Ledger, batch_id: str, language: str) -> Batch:
-        """A recorded batch made again from its files as they are now (one that can no longer be read
-        is left out: its batch then has fewer files than the run sent)."""
+        """A recorded batch made again from its files: from git by blob id where the repository is a
+        git repository holding the blob, else from the disk as it is now (a file that can no longer be
+        read is left out: the batch then has fewer files than the run sent)."""
         files = []
-        for root, repository_id, path, file_language in batch_files(ledger, batch_id):
-            try:
-                with SourceReader(root, follow_hardlinks=self.settings.follow_hardlinks) as reader:
-                    content = reader.read(os.fsdecode(to_bytes(path)), self.settings.max_file_bytes)
-            except OSError:
-                content = None
+        for root, repository_id, path, file_language, blob in batch_files(ledger, batch_id):
+            content = _blob_from_git(root, blob) or self._from_disk(root, path)
             if content is not None:
                 ref = FileRef(repository_id, path, blob_hash(content), file_language, len(content))
                 files.append(BatchFile(ref, content))
         return Batch(batch_id, self.tally.run_id, language, tuple(files))
 
-    def _read_window(self, ledger: Ledger, group: list[_Slice]) -> _Window:
-        """Read the files of one window (parts of one or more targets); the repositories of the
-        window are named in one statement."""
-        window = self._window = _Window()
-        roots = {to_text(str(piece.listing.root)) for piece in group if piece.listing.error is None}
-        ids = ledger.repository_ids(sorted(roots))
-        for piece in group:
-            listing = piece.listing
-            repository_id = None if listing.error is not None else ids[to_text(str(listing.root))]
-            error = listing.error if repository_id is None else self._read_slice(piece, repository_id, window)
-            if piece.last:
-                window.targets.append(_target_row(listing, repository_id, error))
-                log.info("listed %s: %d files", listing.target.shown, len(listing.files))
-            if piece.last:
-                self._partial.pop(listing.target.ordinal, None)
-            else:
-                self._partial[listing.target.ordinal] = piece.stop
-        return window
-
-    def _read_slice(self, piece: _Slice, repository_id: int, window: _Window) -> str | None:
-        """Read one target's part of a window; the error that kept it from being read, if any (its
-        files are then refused as ``unreadable``)."""
-        listed = piece.listing.files[piece.start : piece.stop]
+    def _from_disk(self, root: Path, path: str) -> bytes | None:
         try:
-            reader = SourceReader(piece.listing.root, follow_hardlinks=self.settings.follow_hardlinks)
-        except OSError as exc:
-            message = f"{piece.listing.target.shown}: {exc.strerror or exc}"
-            for item in listed:
-                self.tally.seen[item.language] += 1
-                ref = FileRef(repository_id, to_text(item.path), b"", item.language, 0)
-                self._refuse(window, ref, "unreadable", message)
-            return message
-        with reader:
-            for item in listed:
-                self.tally.seen[item.language] += 1
-                if item.skip is not None:
-                    self.tally.skip(item.language, item.skip)
-                else:
-                    self._read_one(reader, repository_id, item, window)
-        return None
+            with SourceReader(root, follow_hardlinks=self.settings.follow_hardlinks) as reader:
+                return reader.read(os.fsdecode(to_bytes(path)), self.settings.max_file_bytes)
+        except OSError:
+            return None
+
+    def _submit_listing(self, ledger: Ledger, enqueuer: Enqueuer, listing: Listing) -> None:
+        """One target: failed (its error recorded), or its snapshot submitted."""
+        self._target = listing.target
+        if listing.snapshot is None:
+            ledger.finish_target(_target_row(listing.target, None, 0, listing.error))
+            return
+        self._submit_snapshot(ledger, enqueuer, listing.snapshot)
+        self._partial.pop(listing.target.ordinal, None)
+
+    def _submit_snapshot(self, ledger: Ledger, enqueuer: Enqueuer, snapshot: Snapshot) -> None:
+        """One repository: its files sent, then its current view moved to what this run recorded."""
+        repository_id, indexed_commit = ledger.repository(snapshot.name)
+        sent_before, known_before = self.tally.sent_and_known()
+        # a target read in part before (a resumed run): what it recorded counts as recorded now
+        self._recorded = ledger.recorded_files(repository_id) if self._offset() else {}
+        if snapshot.refresh:
+            self._refresh(ledger, enqueuer, snapshot, repository_id)
+            ledger.finish_target(self._row(repository_id, snapshot.files))
+            return
+        if snapshot.repository is None or snapshot.commit is None:
+            stored = ledger.current_view(repository_id)
+            self._submit_walked(ledger, enqueuer, snapshot.root, repository_id, snapshot.walked)
+            indexed = compared(stored, self._recorded, None, snapshot.note)
+        else:
+            changes = since(snapshot, indexed_commit)
+            if changes.changes is None:
+                stored = ledger.current_view(repository_id)
+                self._submit_tree(ledger, enqueuer, snapshot.repository, repository_id, snapshot.listing())
+                indexed = compared(stored, self._recorded, snapshot.commit, changes.note)
+            else:
+                entries = [change.entry for change in changes.changes if change.entry is not None]
+                self._submit_tree(ledger, enqueuer, snapshot.repository, repository_id, entries)
+                indexed = from_changes(changes.changes, self._recorded, snapshot.commit, changes.note)
+        sent_after, known_after = self.tally.sent_and_known()
+        indexed = replace(indexed, sent=sent_after - sent_before, known=known_after - known_before)
+        row = self._row(repository_id, snapshot.files)
+        ledger.advance(repository_id, to_text(str(snapshot.root)), indexed, self.settings.kept_commits, row)
+        self.tally.repositories.append(RepositoryLine(snapshot.name, indexed))
+        log.info("submitted %s: %d files listed", printable(snapshot.name), snapshot.files)
+
+    def _refresh(self, ledger: Ledger, enqueuer: Enqueuer, snapshot: Snapshot, repository_id: int) -> None:
+        """Files parsed again (``parsefleet reindex``); the repository's current view and commit stay."""
+        if snapshot.repository is not None:
+            self._submit_tree(ledger, enqueuer, snapshot.repository, repository_id, snapshot.tree)
+        else:
+            self._submit_walked(ledger, enqueuer, snapshot.root, repository_id, snapshot.walked)
+        log.info("reindexed %s: %d files", printable(snapshot.name), snapshot.files)
+
+    def _submit_walked(
+        self, ledger: Ledger, enqueuer: Enqueuer, root: Path, repository_id: int, listed: list[Listed]
+    ) -> None:
+        with SourceReader(root, follow_hardlinks=self.settings.follow_hardlinks) as reader:
+            for start, stop in _windows(len(listed), self._offset()):
+                window = self._read_window(reader, repository_id, listed[start:stop])
+                self._batch_fresh(ledger, window)
+                self._send(ledger, enqueuer, stop)
+                self.progress(self.tally)
+
+    def _submit_tree(
+        self,
+        ledger: Ledger,
+        enqueuer: Enqueuer,
+        repository: GitRepository,
+        repository_id: int,
+        entries: list[TreeEntry],
+    ) -> None:
+        for start, stop in _windows(len(entries), self._offset()):
+            self._tree_window(ledger, repository, repository_id, entries[start:stop])
+            self._send(ledger, enqueuer, stop)
+            self.progress(self.tally)
+
+    def _tree_window(
+        self, ledger: Ledger, repository: GitRepository, repository_id: int, entries: list[TreeEntry]
+    ) -> None:
+        """Files from git: skipped by name and mode, known blobs left unread (not even sized); the
+        others sized with one ``cat-file --batch-check`` (refused when too large), read with one
+        ``cat-file --batch`` and sent."""
+        window = self._window = _Window()
+        accepted = [ref for ref in (self._accepted_entry(repository_id, entry, window) for entry in entries) if ref]
+        wanted = self._unknown(ledger, accepted)
+        sizes = repository.sizes(ref.blob_hash for index, ref in enumerate(accepted) if index in wanted)
+        readable = {
+            index for index in wanted if self._fits(window, accepted, index, sizes.get(accepted[index].blob_hash))
+        }
+        contents = repository.contents(accepted[index].blob_hash for index in readable)
+        for index, ref in enumerate(accepted):
+            if index not in wanted:
+                self._record(window, ref)
+            elif index in readable:
+                self._read_blob(window, replace(ref, size_bytes=sizes[ref.blob_hash]), contents.get(ref.blob_hash))
+
+    def _fits(self, window: _Window, accepted: list[FileRef], index: int, size: int | None) -> bool:
+        """Whether a file to send can be read: its blob exists and is not too large (else refused)."""
+        ref = accepted[index]
+        if size is not None and size <= self.settings.max_file_bytes:
+            return True
+        self._unsend(ref)
+        if size is None:
+            self._refuse(window, ref, "unreadable", "the blob is missing from the repository")
+        else:
+            limit = self.settings.max_file_bytes
+            self._refuse(
+                window, replace(ref, blob_hash=b"", size_bytes=size), "too-large", f"larger than {limit} bytes"
+            )
+        return False
+
+    def _read_blob(self, window: _Window, ref: FileRef, content: bytes | None) -> None:
+        if content is None:
+            self._unsend(ref)
+            self._refuse(window, ref, "unreadable", "the blob is missing from the repository")
+        elif is_generated(content):
+            self._unsend(ref)
+            self.tally.skip(ref.language, "generated")
+        else:
+            self._record(window, ref)
+            self._chunk(BatchFile(ref, content))
+
+    def _accepted_entry(self, repository_id: int, entry: TreeEntry, window: _Window) -> FileRef | None:
+        language = language_for(entry.path)
+        assert language is not None
+        self.tally.seen[language] += 1
+        vendored = not self.settings.include_vendored and VENDORED_DIRS.intersection(entry.path.split("/")[:-1])
+        skip = "vendored" if vendored else entry.skip
+        if skip is not None:
+            self.tally.skip(language, skip)
+            return None
+        return FileRef(repository_id, to_text(entry.path), entry.blob, language, entry.size_bytes or 0)
+
+    def _record(self, window: _Window, ref: FileRef) -> None:
+        """``ref`` is part of the repository's current view."""
+        window.files.append(ref)
+        self._recorded[ref.path] = ref.blob_hash
+
+    def _unsend(self, ref: FileRef) -> None:
+        """A file counted as sent by ``_unknown`` that turned out not to be."""
+        self.tally.sent[ref.language] -= 1
+
+    def _read_window(self, reader: SourceReader, repository_id: int, listed: list[Listed]) -> _Window:
+        window = self._window = _Window()
+        for item in listed:
+            self.tally.seen[item.language] += 1
+            if item.skip is not None:
+                self.tally.skip(item.language, item.skip)
+                continue
+            self._read_one(reader, repository_id, item, window)
+        return window
 
     def _read_one(self, reader: SourceReader, repository_id: int, item: Listed, window: _Window) -> None:
         path = to_text(item.path)
@@ -263,7 +371,7 @@ class Submission:
             self.tally.skip(item.language, "generated")
             return
         ref = FileRef(repository_id, path, blob_hash(content), item.language, len(content))
-        window.files.append(ref)
+        self._record(window, ref)
         window.fresh.append(BatchFile(ref, content))
 
     def _refuse(self, window: _Window, ref: FileRef, kind: str, message: str) -> None:
@@ -271,45 +379,70 @@ class Submission:
         window.failures.append((ref, kind, message))
 
     def _batch_fresh(self, ledger: Ledger, window: _Window) -> None:
-        first = self._first_meetings(window.fresh)
+        wanted = self._unknown(ledger, [item.ref for item in window.fresh])
+        for index in sorted(wanted):
+            self._chunk(window.fresh[index])
+
+    def _chunk(self, item: BatchFile) -> None:
+        full = self._chunker.add(item)
+        if full is not None:
+            self._unsent.append(full)
+
+    def _unknown(self, ledger: Ledger, refs: list[FileRef]) -> set[int]:
+        """The indexes of ``refs`` to send (counted as sent): blobs this run meets for the first time
+        and the store does not know; the others are counted as ``duplicate``, ``unchanged`` or
+        ``crashed-before``."""
+        first = self._first_meetings(refs)
         known = {
             language: ledger.known(
                 parser_version(language),
-                {item.ref.blob_hash for item in first if item.ref.language == language},
+                {refs[index].blob_hash for index in first if refs[index].language == language},
                 retry_crashed=self.settings.retry_crashed,
             )
-            for language in {item.ref.language for item in first}
+            for language in {refs[index].language for index in first}
         }
-        for item in first:
-            reason = known[item.ref.language].get(item.ref.blob_hash)
+        wanted = set()
+        for index in first:
+            ref = refs[index]
+            reason = known[ref.language].get(ref.blob_hash)
             if reason is not None:
-                self.tally.skip(item.ref.language, reason)
+                self.tally.skip(ref.language, reason)
             else:
-                self.tally.sent[item.ref.language] += 1
-                full = self._chunker.add(item)
-                if full is not None:
-                    self._unsent.append(full)
+                self.tally.sent[ref.language] += 1
+                wanted.add(index)
+        return wanted
 
-    def _first_meetings(self, fresh: list[BatchFile]) -> list[BatchFile]:
-        """The files of ``fresh`` whose blob this run meets for the first time; the others are counted
-        as ``duplicate``."""
+    def _first_meetings(self, refs: list[FileRef]) -> list[int]:
+        """The indexes of ``refs`` whose blob this run meets for the first time; the others are
+        counted as ``duplicate``."""
         first = []
-        for item in fresh:
-            key = (item.ref.language, item.ref.blob_hash)
+        for index, ref in enumerate(refs):
+            key = (ref.language, ref.blob_hash)
             if key in self._met:
-                self.tally.skip(item.ref.language, "duplicate")
+                self.tally.skip(ref.language, "duplicate")
             else:
                 self._met.add(key)
-                first.append(item)
+                first.append(index)
         return first
 
-    def _send(self, ledger: Ledger, enqueuer: Enqueuer) -> None:
-        """Record the window with its batches in one transaction, then send them: a producer that
-        dies anywhere leaves a state it can be resumed from (producer/resume.py)."""
+    def _offset(self) -> int:
+        """Files of the current target's listing already read (by the producer a resumed run follows)."""
+        return 0 if self._target is None else self._partial.get(self._target.ordinal, 0)
+
+    def _row(self, repository_id: int | None, files: int) -> TargetRow:
+        assert self._target is not None
+        return _target_row(self._target, repository_id, files, None)
+
+    def _send(self, ledger: Ledger, enqueuer: Enqueuer, read: int) -> None:
+        """Record the window (``read``: files of the target's listing read so far) with its batches in
+        one transaction, then send them: a producer that dies anywhere leaves a state it can be
+        resumed from (producer/resume.py). Every window's files leave in its own batches."""
+        self._unsent.extend(self._chunker.flush())
         window = self._window or _Window()
+        if self._target is not None:
+            self._partial[self._target.ordinal] = read
         position = (dict(self._partial), self._chunker.sequence)
-        entry = Entry(window.files, self._unsent, window.failures, window.targets, position, self._counts())
-        ledger.record(entry)
+        ledger.record(Entry(window.files, self._unsent, window.failures, (), position, self._counts()))
         self.tally.batches += len(self._unsent)
         self._window = None
         while self._unsent:
@@ -319,12 +452,14 @@ class Submission:
     def _abandon(self, ledger: Ledger) -> None:
         """Interrupted: the run is submitted with what it had recorded (the caller cancels the
         batches still queued); a recorded batch never sent gets a result whose files are cancelled;
-        the files of a window not recorded are not part of the run."""
+        the files of a window not recorded are not part of the run; the repositories it indexed
+        forget their commit."""
         if self.tally.submitted:
             return
         ledger.close()  # its connection may have been cut in the middle of a statement
         point = load_point(ledger)
         ledger.resumed(point.step)
+        ledger.forget_commits()
         self._restore(point)
         ledger.cancel_batches(self._never_sent(ledger))
         self._finish(ledger)
@@ -351,72 +486,21 @@ def _kept(redis_url: str, batch_ids: list[str]) -> set[str]:
             client.close()
 
 
-def _target_row(listing: Listing, repository_id: int | None, error: str | None) -> TargetRow:
-    target = listing.target
-    return (target.ordinal, to_text(str(target.path)), target.origin, repository_id, len(listing.files), error)
+def _target_row(target: Target, repository_id: int | None, files: int, error: str | None) -> TargetRow:
+    return (target.ordinal, to_text(str(target.path)), target.origin, repository_id, files, error)
 
 
-class _Windows:
-    """The files of a stream's targets, a window at a time: _FIRST_WINDOW_FILES, doubling to
-    _WINDOW_FILES.
+def _blob_from_git(root: Path, blob: bytes) -> bytes | None:
+    """``blob`` read by id from the git repository at ``root``, if it is one and holds it."""
+    repository = open_repository(root) if root.is_dir() else None
+    return None if repository is None else repository.contents([blob]).get(blob)
 
-    Fair by repository: up to _ACTIVE_TARGETS targets are read at once, round robin, each turn
-    taking up to _TURN_FILES files of one; a target that is done gives its place to the next of the
-    stream. So a window mixes the files of many small targets, a large one spans windows, and a
-    monorepo submitted first holds one place of _ACTIVE_TARGETS while the small targets behind it
-    pass through the others. A window is handed out early rather than wait for a listing that is
-    not ready while no target is open: the first at once, later ones once _WINDOW_WAIT_S old.
-    ``offsets`` (a resumed run's) gives the files of a target's listing already read.
-    """
 
-    def __init__(self, stream: TargetStream, offsets: dict[int, int] | None = None) -> None:
-        self.stream = stream
-        self.offsets = offsets or {}
-        self.active: deque[tuple[Listing, int]] = deque()
-        self.exhausted = False
-        self.size = _FIRST_WINDOW_FILES
-        self.group: list[_Slice] = []
-        self.count = 0
-        self.started_s = time.monotonic()
-
-    def __iter__(self) -> Iterator[list[_Slice]]:
-        while True:
-            if not self.active and self._early():
-                yield self._take()
-            self._open_targets()
-            if not self.active:
-                break  # the stream is exhausted
-            listing, start = self.active.popleft()
-            stop = min(len(listing.files), start + min(_TURN_FILES, self.size - self.count))
-            self.group.append(_Slice(listing, start, stop))
-            self.count += stop - start
-            if stop < len(listing.files):
-                self.active.append((listing, stop))
-            if self.count >= self.size:
-                yield self._take()
-        if self.group:
-            yield self._take()
-
-    def _open_targets(self) -> None:
-        """Take listings from the stream while places are free; wait for one only when nothing else
-        can be read."""
-        while not self.exhausted and len(self.active) < _ACTIVE_TARGETS:
-            if self.active and not self.stream.ready():
-                return
-            listing = self.stream.next_listing()
-            if listing is None:
-                self.exhausted = True
-                return
-            self.active.append((listing, min(self.offsets.get(listing.target.ordinal, 0), len(listing.files))))
-
-    def _early(self) -> bool:
-        """Whether to hand out the window now rather than wait for the next listing."""
-        if not self.group or self.exhausted or self.stream.ready():
-            return False
-        return self.size == _FIRST_WINDOW_FILES or time.monotonic() - self.started_s > _WINDOW_WAIT_S
-
-    def _take(self) -> list[_Slice]:
-        group = self.group
-        self.group, self.count, self.started_s = [], 0, time.monotonic()
-        self.size = min(2 * self.size, _WINDOW_FILES)
-        return group
+def _windows(total: int, start: int = 0) -> Iterator[tuple[int, int]]:
+    """(start, stop) of each window over ``total`` files from ``start``: _FIRST_WINDOW_FILES,
+    doubling to _WINDOW_FILES."""
+    size = _FIRST_WINDOW_FILES
+    while start < total:
+        yield start, min(total, start + size)
+        start += size
+        size = min(2 * size, _WINDOW_FILES)

@@ -22,16 +22,16 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from parsefleet.contract.errors import InputError, NoSupportedFiles, TargetNotFound, TargetUnreadable
 from parsefleet.contract.paths import printable
 from parsefleet.contract.settings import Settings
-from parsefleet.producer.walk import Listed, discover
+from parsefleet.producer.snapshot import Snapshot, snapshot_of
 
-__all__ = ["Listing", "Target", "TargetStream", "list_target", "read_targets"]
+__all__ = ["Listing", "Target", "TargetStream", "list_target", "planned", "read_targets"]
 
 STDIN = "-"
 _SHOWN_BAD_LINES = 3  # in the one-line error of --strict
@@ -55,12 +55,17 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class Listing:
-    """A target listed: its resolved root and files, or the ``error`` that kept it out of the run."""
+    """A target looked at: its snapshot (a commit's tree, or its files as they are), or the ``error``
+    that kept it out of the run."""
 
     target: Target
-    root: Path
-    files: list[Listed] = field(default_factory=list)
+    snapshot: Snapshot | None = None
     error: str | None = None
+
+    @property
+    def has_files(self) -> bool:
+        """Whether the target holds a file to parse."""
+        return self.snapshot is not None and bool(self.snapshot.files or self.snapshot.nonempty)
 
 
 def read_targets(
@@ -136,19 +141,22 @@ def _line_problem(path: Path, roots: dict[Path, str], origin: str) -> str | None
 
 
 def list_target(target: Target, settings: Settings) -> Listing:
-    """List one target (in a listing thread); a failure is the listing's ``error``."""
+    """Look at one target (in a listing thread); a failure is the listing's ``error``."""
     if target.bad is not None:
-        return Listing(target, target.path, error=target.bad)
+        return Listing(target, error=target.bad)
     try:
-        root = target.path.resolve()
-        files = list(
-            discover(root, follow_hardlinks=settings.follow_hardlinks, include_vendored=settings.include_vendored)
-        )
+        return Listing(target, snapshot_of(target.path, settings))
     except InputError as exc:
-        return Listing(target, target.path, error=str(exc))
+        return Listing(target, error=str(exc))
     except OSError as exc:
-        return Listing(target, target.path, error=f"{target.shown}: {exc.strerror or exc}")
-    return Listing(target, root, files)
+        return Listing(target, error=f"{target.shown}: {exc.strerror or exc}")
+
+
+def planned(snapshots: Sequence[Snapshot], settings: Settings) -> TargetStream:
+    """A stream of snapshots looked at up front (``snapshot.plan_targets``: --rev, --name, --history,
+    reindex), each its own target."""
+    targets = [Target(number, snapshot.root, f"argument {number}") for number, snapshot in enumerate(snapshots, 1)]
+    return TargetStream(targets, settings, lister=lambda target: Listing(target, snapshots[target.ordinal - 1]))
 
 
 class TargetStream:
@@ -159,11 +167,17 @@ class TargetStream:
     """
 
     def __init__(
-        self, targets: Sequence[Target], settings: Settings, *, listed: Callable[[Listing], None] | None = None
+        self,
+        targets: Sequence[Target],
+        settings: Settings,
+        *,
+        listed: Callable[[Listing], None] | None = None,
+        lister: Callable[[Target], Listing] | None = None,
     ) -> None:
         self.targets = targets
         self.settings = settings
         self._listed = listed or (lambda _listing: None)
+        self._lister = lister or (lambda target: list_target(target, settings))
         self._next = (target for target in targets if target.bad is None)  # the bad ones failed at the start
         self._ahead: deque[Future[Listing]] = deque()
         self._peeked: deque[Listing] = deque()
@@ -196,7 +210,7 @@ class TargetStream:
             if listing is None:
                 break
             self._peeked.append(listing)
-            if listing.files:
+            if listing.has_files:
                 return
             if listing.error is not None:
                 failed.append(listing)
@@ -233,6 +247,6 @@ class TargetStream:
             self._ahead.append(self._pool.submit(self._list, target))
 
     def _list(self, target: Target) -> Listing:
-        listing = list_target(target, self.settings)
+        listing = self._lister(target)
         self._listed(listing)
         return listing

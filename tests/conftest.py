@@ -122,7 +122,7 @@ def database_url(postgres_server_url: str) -> Iterator[str]:
 
 _TABLES = (
     "repositories, runs, run_inputs, run_skips, batches, batch_results, files, blobs, symbols, imports,"
-    " batch_metrics, parse_failures, cli_runs, telemetry_decisions, fleet_samples"
+    " batch_metrics, parse_failures, cli_runs, telemetry_decisions, fleet_samples, repository_commits, file_versions"
 )
 
 

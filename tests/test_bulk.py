@@ -146,7 +146,12 @@ def test_the_producer_sends_before_it_has_listed_every_target(
             on_redis_when_last_listed.append(int(clean_redis.hlen(OUTBOX_KEY)))
 
     small = Settings.from_env(
-        {}, redis_url=settings.redis_url, database_url=settings.database_url, list_ahead_targets=8, list_threads=2
+        {},
+        redis_url=settings.redis_url,
+        database_url=settings.database_url,
+        list_ahead_targets=8,
+        list_threads=2,
+        max_pending_batches=10_000,  # no worker takes them: nothing may wait on a full queue
     )
     assert small.redis_url and small.database_url
     stream = TargetStream(read_targets(repositories), small, listed=listed)
@@ -163,5 +168,6 @@ def test_listing_runs_a_bounded_number_of_targets_ahead(tmp_path: Path) -> None:
     with TargetStream(read_targets(repositories), settings, listed=lambda item: started.append(1)) as stream:
         for taken, listing in enumerate(stream, 1):
             assert len(started) <= taken + 5
-            assert listing.target.ordinal == taken and listing.error is None and len(listing.files) == 3
+            assert listing.target.ordinal == taken and listing.error is None
+            assert listing.snapshot is not None and listing.snapshot.files == 3
     assert len(started) == 40

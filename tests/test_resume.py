@@ -58,7 +58,7 @@ def _submitted(database_url: str) -> bool:
 _POINTS: dict[str, tuple[dict[str, str], list[str], Callable[[redis.Redis, str], bool]]] = {
     "listing": ({"PARSEFLEET_MAX_PENDING_BATCHES": "2"}, [], lambda _client, url: _started(url)),
     "sending": ({"PARSEFLEET_MAX_PENDING_BATCHES": "2"}, [], _held_by_backpressure),
-    "after-last-batch": ({}, ["--wait"], lambda _client, url: _submitted(url)),
+    "after-last-batch": ({"PARSEFLEET_MAX_PENDING_BATCHES": "10000"}, ["--wait"], lambda _client, url: _submitted(url)),
 }
 
 

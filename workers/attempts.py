@@ -26,6 +26,7 @@ import redis
 
 from parsefleet.contract.errors import BrokerUnavailable
 from parsefleet.contract.names import ATTEMPTS_KEY_PREFIX
+from parsefleet.plumbing import unknown_runs
 from parsefleet.plumbing.broker import redis_client, translated
 from parsefleet.plumbing.outbox import fetch, forget, payload_of
 
@@ -103,4 +104,5 @@ def _finished(client: redis.Redis, key: str, task_id: str) -> None:
     pipe = client.pipeline(transaction=False)
     pipe.delete(key)
     forget(pipe, task_id)
+    unknown_runs.forget(pipe, task_id)
     pipe.execute()

@@ -1,4 +1,5 @@
-"""Caps that act while a file is parsing: a per-file deadline and a resident-memory budget.
+"""Caps that act while a file is parsing: a per-file deadline, a resident-memory budget, and a cap
+on the symbols of one file.
 
 tree-sitter calls a progress callback while it parses (only when the source comes through a read
 callback); returning True cancels the parse. ``ParseBudget`` is that callback.
@@ -17,7 +18,7 @@ import os
 import time
 from pathlib import Path
 
-from parsefleet.contract.errors import ParseCancelled, ParseFailure, ParseTimeout
+from parsefleet.contract.errors import ParseCancelled, ParseFailure, ParseTimeout, TooManySymbols
 
 __all__ = [
     "GOVERNOR_CREDIT_S",
@@ -45,11 +46,18 @@ def rss_mb() -> float:
 
 
 class ParseBudget:
-    """Time and memory allowed to one parse; pass ``budget.progress`` as tree-sitter's callback."""
+    """Time, memory and symbols allowed to one file; pass ``budget.progress`` as tree-sitter's callback.
 
-    def __init__(self, timeout_s: float, rss_limit_mb: float | None = None) -> None:
+    The memory budget is the pool child's resident size, so it covers whatever the batch holds
+    already (its payload, the outlines of the files before this one) as well as this file's parse:
+    the parse is watched while it runs, and ``check_rss`` is called between the steps of a file
+    (after the parse, after the outline) and of its batch (before the commit).
+    """
+
+    def __init__(self, timeout_s: float, rss_limit_mb: float | None = None, symbols_max: int | None = None) -> None:
         self.timeout_s = timeout_s
         self.rss_limit_mb = rss_limit_mb
+        self.symbols_max = symbols_max
         self._deadline = time.monotonic() + timeout_s
         self._calls = 0
         self.breach: ParseFailure | None = None
@@ -68,6 +76,19 @@ class ParseBudget:
                 )
                 return True
         return False
+
+    def check_rss(self, stage: str) -> None:
+        """Raise ParseCancelled when the process is over its memory budget at ``stage``."""
+        if self.rss_limit_mb is None:
+            return
+        current_mb = rss_mb()
+        if current_mb > self.rss_limit_mb:
+            raise ParseCancelled(f"{stage} at {current_mb:.0f} MB RSS (budget {self.rss_limit_mb:.0f} MB)")
+
+    def check_symbols(self, count: int) -> None:
+        """Raise TooManySymbols when one file has more than ``symbols_max`` definitions."""
+        if self.symbols_max is not None and count > self.symbols_max:
+            raise TooManySymbols(f"{count} definitions, more than {self.symbols_max} (PARSEFLEET_MAX_FILE_SYMBOLS)")
 
 
 def cgroup_cpu_limit() -> float | None:

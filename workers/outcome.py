@@ -51,14 +51,20 @@ class BatchOutcome:
         return sum(len(item.outline.symbols) for item in self.files if item.outline is not None)
 
 
-def outline_batch(batch: Batch, timeout_s: float, rss_limit_mb: float | None) -> BatchOutcome:
-    """Outline each file within its own budget; the rest of the batch goes on after a failure."""
+def outline_batch(
+    batch: Batch, timeout_s: float, rss_limit_mb: float | None, symbols_max: int | None = None
+) -> BatchOutcome:
+    """Outline each file within its own budget; the rest of the batch goes on after a failure.
+
+    The memory budget is the pool child's whole resident size, so each file's parse and outline
+    are measured on top of the batch (its payload and the outlines kept so far for the commit).
+    """
     started = time.perf_counter()
     adapter = adapter_for(batch.language)
     outcomes = []
     for item in batch.files:
         try:
-            outline = adapter.outline(item.content, ParseBudget(timeout_s, rss_limit_mb))
+            outline = adapter.outline(item.content, ParseBudget(timeout_s, rss_limit_mb, symbols_max))
         except ParseFailure as exc:
             log.warning("batch %s: %s failed (%s): %s", batch.batch_id, shown(item.ref.path), exc.kind, exc)
             outcomes.append(FileOutcome(item.ref, None, exc.kind, str(exc)))

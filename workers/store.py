@@ -3,8 +3,13 @@
 Idempotent: the batch_results row is claimed first, in the statement that inserts the blobs only
 for a new claim (sql/claim_batch.sql), so a redelivered batch writes nothing twice; blob rows are
 keyed by (hash, parser version), so a blob outlined by another batch keeps its first outline.
-Symbols and imports go through binary COPY. Per batch: BEGIN, claim and blobs, two COPYs, the
-metric row, COMMIT, then the run's completion check (autocommit).
+Symbols and imports go through binary COPY. Per batch: BEGIN, the run's existence, claim and
+blobs, two COPYs, the metric row, COMMIT, then the run's completion check (autocommit).
+
+A batch whose run the database does not hold is refused (``UnknownRun``): the worker is pointed at
+another database than its producer (plumbing/unknown_runs.py says what happens to the batch). Each
+new connection first checks that the schema is this release's (``check_schema``): an older one is
+an outage until `parsefleet db migrate`, not a reason to drop batches.
 """
 
 from __future__ import annotations
@@ -17,9 +22,12 @@ from pathlib import Path
 import psycopg
 
 from parsefleet.contract.batch import Batch
+from parsefleet.contract.errors import UnknownRun
 from parsefleet.contract.outline import FileStatus
 from parsefleet.contract.versions import parser_version
 from parsefleet.plumbing.database import connect, sql, translated
+from parsefleet.plumbing.migrations import check_schema
+from parsefleet.plumbing.redaction import shown_url
 from parsefleet.plumbing.runs import mark_finished_if_complete
 from parsefleet.workers.outcome import BatchOutcome, FileOutcome
 
@@ -128,13 +136,24 @@ class Store:
         if self._conn is None or self._conn.closed:
             # autocommit: a batch's writes are one explicit transaction (Connection.transaction), the
             # completion check after it a statement of its own, without a BEGIN/COMMIT round trip.
-            self._conn = connect(self.database_url, autocommit=True)
+            conn = connect(self.database_url, autocommit=True)
+            try:
+                check_schema(conn, self.database_url)  # once per connection: an old schema is an outage
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
         return self._conn
 
     def _write(
         self, conn: psycopg.Connection[tuple[object, ...]], outcome: BatchOutcome, timing: BatchTiming, step2: bool
     ) -> bool:
         batch = outcome.batch
+        known = conn.execute(sql(_HERE, "run_known"), {"run_id": batch.run_id}).fetchone()
+        if known is None or known[0] is not True:  # a worker on another database than its producer's
+            raise UnknownRun(
+                f"run {batch.run_id} is unknown to PostgreSQL at {shown_url(self.database_url)}", batch.run_id
+            )
         version = parser_version(batch.language)
         row = conn.execute(sql(_HERE, "claim_batch"), _claim_params(outcome, timing, version)).fetchone()
         if row is None or row[0] is not True:

@@ -14,14 +14,15 @@ from typing import TYPE_CHECKING, Any
 from celery import Task
 from celery.exceptions import Reject, Retry
 
-from parsefleet.contract.batch import Batch, decode_batch, encode_batch
-from parsefleet.contract.errors import BatchFormatError, StoreRejected, StoreUnavailable
+from parsefleet.contract.batch import Batch, BatchLimits, decode_batch, encode_batch
+from parsefleet.contract.errors import BatchFormatError, StoreRejected, StoreUnavailable, UnknownRun
 from parsefleet.contract.names import PARSE_BATCH_TASK, queue_for
 from parsefleet.contract.paths import shown
 from parsefleet.contract.settings import Settings
-from parsefleet.plumbing import dead_letter
+from parsefleet.plumbing import dead_letter, unknown_runs
 from parsefleet.plumbing.broker import redis_client, translated
 from parsefleet.plumbing.outbox import Kept, Outbox, send
+from parsefleet.plumbing.redaction import shown_url
 from parsefleet.telemetry.emitter import BatchFigures, Emitter
 from parsefleet.telemetry.flag import FlagCache
 from parsefleet.workers.attempts import Attempts
@@ -67,6 +68,7 @@ class Deliveries:
         self.settings = settings
         self._redis_url = settings.redis_url or ""
         self._budget_mb = child_budget_mb(settings)
+        self._limits = BatchLimits.of(settings)  # checked before a payload is expanded
         self._store = Store(settings.database_url or "")
         self._attempts = Attempts(self._redis_url)
         # Step 2 telemetry (flag telemetry.v2.parser_cli): which batches get per-batch figures.
@@ -108,7 +110,7 @@ class Deliveries:
         if attempt >= 2 * self.settings.poison_deliveries:
             return self._dead(task_id, f"its worker died {attempt - 1} times, even once split; not retried", payload)
         try:
-            batch = decode_batch(payload)
+            batch = decode_batch(payload, self._limits)
         except BatchFormatError as exc:
             return self._dead(task_id, str(exc), payload)
         try:
@@ -116,14 +118,48 @@ class Deliveries:
                 return self._isolate(task, batch, attempt - 1)
             return self._parse(task, batch, started_s, enqueued_at_s)
         except StoreUnavailable as exc:
-            countdown_s = min(_RETRY_MAX_S, 2 ** min(task.request.retries, 6))
+            countdown_s = _countdown_s(task)
             log.warning("batch %s: store unavailable, retry in %d s: %s", batch.batch_id, countdown_s, exc)
             raise task.retry(exc=exc, countdown=countdown_s) from exc
         except StoreRejected as exc:
             return self._dead(task_id, str(exc), payload)
+        except UnknownRun as exc:
+            return self._unknown_run(task, batch, exc, payload)
+
+    def _unknown_run(self, task: Task[Any, Any], batch: Batch, exc: UnknownRun, payload: bytes) -> dict[str, int]:
+        """Requeue a batch whose run the database does not know, until ``unknown_run_wait_s`` has
+        passed since its first refusal; then dead-letter it (plumbing/unknown_runs.py)."""
+        worker, database = str(task.request.hostname), shown_url(self.settings.database_url or "")
+        with translated(self._redis_url):
+            refusal = unknown_runs.record(
+                redis_client(self._redis_url),
+                batch.batch_id,
+                exc.run_id,
+                worker=worker,
+                database=database,
+                now_s=time.time(),
+            )
+        waited_s = refusal.last_s - refusal.first_s
+        if waited_s >= self.settings.unknown_run_wait_s:
+            reason = (
+                f"{exc}: refused {refusal.count} times over {waited_s:.0f} s (PARSEFLEET_UNKNOWN_RUN_WAIT_S);"
+                " is this worker pointed at its producer's database?"
+            )
+            return self._dead(str(task.request.id), reason, payload)
+        countdown_s = _countdown_s(task)
+        log.warning(
+            "batch %s: %s (is this worker pointed at its producer's database?); requeued in %d s, refusal %d,"
+            " dead-lettered %.0f s after the first",
+            batch.batch_id,
+            exc,
+            countdown_s,
+            refusal.count,
+            self.settings.unknown_run_wait_s,
+        )
+        raise task.retry(exc=exc, countdown=countdown_s) from exc
 
     def _parse(self, task: Task[Any, Any], batch: Batch, started_s: float, enqueued_at_s: float) -> dict[str, int]:
-        outcome = outline_batch(batch, self.settings.parse_timeout_s, self._budget_mb)
+        outcome = outline_batch(batch, self.settings.parse_timeout_s, self._budget_mb, self.settings.max_file_symbols)
         timing = BatchTiming(str(task.request.hostname), max(0.0, (started_s - enqueued_at_s) * 1000), now_utc())
         written = self._commit(outcome, timing)
         self._work.record(
@@ -176,6 +212,11 @@ class Deliveries:
         with translated(self._redis_url):
             dead_letter.push(redis_client(self._redis_url), reason, payload)
         return dict(_NOTHING)
+
+
+def _countdown_s(task: Task[Any, Any]) -> int:
+    """Seconds before the next try of a retried batch: doubling from 1 s, at most a minute."""
+    return int(min(_RETRY_MAX_S, 2 ** min(task.request.retries, 6)))
 
 
 def figures_of(outcome: BatchOutcome, timing: BatchTiming) -> BatchFigures:

@@ -24,8 +24,9 @@ from parsefleet.contract.errors import WorkersDied
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing.broker import redis_client
 from parsefleet.plumbing.database import session, sql
+from parsefleet.producer.snapshot import plan_targets
 from parsefleet.producer.submission import Submission
-from parsefleet.producer.targets import TargetStream, read_targets
+from parsefleet.producer.targets import planned
 from parsefleet.services.local_workers import LocalWorkers
 from parsefleet.telemetry.flag import TelemetryFlag
 
@@ -68,10 +69,12 @@ def fleet_run(
     flag_pct: int = 100,
     workers: int = 1,
     env: Mapping[str, str] | None = None,
+    history: int | None = None,
 ) -> FleetRun:
     """Start ``workers`` worker processes (``env`` added to theirs), warm them up on ``warmup``, then
     measure a run of ``target``.
 
+    ``history``: the run indexes each of the target's last ``history`` commits (history mode).
     The telemetry flag is at ``flag_pct`` meanwhile (100: Step 2 figures for every batch, as in
     production after the ramp; left alone after a revert), and back at its value afterwards.
     """
@@ -87,7 +90,7 @@ def fleet_run(
         cold_start_s = time.perf_counter() - spawned
         probe = TreeProbe([process.pid for process in fleet.processes])
         probe.start()
-        measured = _measured(settings, redis_url, database_url, target, fleet)
+        measured = _measured(settings, redis_url, database_url, target, fleet, history=history)
         probe.stop()
     finally:
         fleet.stop()
@@ -118,7 +121,9 @@ class _Measured:
     skipped: int
 
 
-def _measured(settings: Settings, redis_url: str, database_url: str, target: Path, workers: LocalWorkers) -> _Measured:
+def _measured(
+    settings: Settings, redis_url: str, database_url: str, target: Path, workers: LocalWorkers, *, history: int | None
+) -> _Measured:
     """The run's seconds are from the run's start to the commit that finished it, both on the
     database's clock, so the poll that waits for it adds nothing (runs before the evening of
     2026-11-27 counted up to one poll interval, 50 ms, more; runs before session 6 started the clock
@@ -128,7 +133,9 @@ def _measured(settings: Settings, redis_url: str, database_url: str, target: Pat
         row = conn.execute("SELECT now()").fetchone()
         conn.commit()
     assert row is not None and isinstance(row[0], datetime)
-    run_id, skipped, started_at, finished_at = _submit_and_wait(settings, redis_url, database_url, target, workers)
+    run_id, skipped, started_at, finished_at = _submit_and_wait(
+        settings, redis_url, database_url, target, workers, history=history
+    )
     return _Measured(
         run_id=run_id,
         started_at=started_at,
@@ -139,11 +146,19 @@ def _measured(settings: Settings, redis_url: str, database_url: str, target: Pat
 
 
 def _submit_and_wait(
-    settings: Settings, redis_url: str, database_url: str, target: Path, workers: LocalWorkers
+    settings: Settings,
+    redis_url: str,
+    database_url: str,
+    target: Path,
+    workers: LocalWorkers,
+    *,
+    history: int | None = None,
 ) -> tuple[str, int, datetime, datetime]:
     """Submit ``target``; wait for the run to finish, or raise WorkersDied when the workers have exited.
     Returns the run's id, its skipped files, and its start and finish (``runs``, the database's clock)."""
-    tally = Submission(settings, redis_url, database_url).run(TargetStream(read_targets([target]), settings))
+    tally = Submission(settings, redis_url, database_url).run(
+        planned(plan_targets([target], settings, history=history), settings)
+    )
     with session(database_url) as conn:
         while True:
             row = conn.execute("SELECT started_at, finished_at FROM runs WHERE id = %s", (tally.run_id,)).fetchone()

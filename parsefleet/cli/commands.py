@@ -17,6 +17,7 @@ from parsefleet.cli.progress import Progress, ProgressBar
 from parsefleet.cli.watch import IdleFleet, RunWatch, wait_for
 from parsefleet.contract.errors import ParsefleetError
 from parsefleet.contract.names import QUEUES
+from parsefleet.contract.paths import printable, to_text
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing import database
 from parsefleet.plumbing.broker import redis_client, translated
@@ -24,8 +25,10 @@ from parsefleet.plumbing.cancellation import Cancellation, cancel_run
 from parsefleet.plumbing.database import session
 from parsefleet.plumbing.migrations import migrate
 from parsefleet.producer.resume import resume_point
+from parsefleet.producer.snapshot import Snapshot, plan_targets, refresh
 from parsefleet.producer.submission import Submission, Tally
-from parsefleet.producer.targets import TargetStream, read_targets
+from parsefleet.producer.targets import TargetStream, planned, read_targets
+from parsefleet.reading.outdated import OutdatedFile, outdated_files
 from parsefleet.reading.report import (
     FileOutcome,
     RepositoryState,
@@ -36,6 +39,7 @@ from parsefleet.reading.report import (
     load_repositories,
     load_state,
 )
+from parsefleet.reading.repositories import repository_named
 from parsefleet.services.account import service_account
 from parsefleet.services.endpoints import Services, usable_data_dir
 from parsefleet.services.local_workers import LocalWorkers
@@ -48,6 +52,7 @@ __all__ = [
     "cancel",
     "db_migrate",
     "db_retention",
+    "reindex",
     "report",
     "report_files",
     "report_repositories",
@@ -111,18 +116,63 @@ def submit(settings: Settings, targets: Sequence[Path], options: RunOptions) -> 
     plan = _prepared(settings, targets, options)
     with plan or nullcontext(), Services(settings, say=options.say) as services:
         migrate(services.database_url)
-        if options.wait:
-            tally = _submit_and_wait(settings, services, plan, options, fleet=None)
-        else:
-            submission, stream = _producer(settings, services, plan, options)
-            tally = _submitted(services, submission, stream, options)
+        return _submit_plan(settings, services, plan, options)
+
+
+def reindex(settings: Settings, language: str | None, repository: str | None, options: RunOptions) -> RunReport | None:
+    """Parse again, as one run submitted to the fleet, the blobs of the current views that an older
+    parser version outlined (of ``language``, of ``repository``: None for all); None when there is
+    none."""
+    with Services(settings, say=options.say) as services:
+        migrate(services.database_url)
         with session(services.database_url) as conn:
-            return load_report(conn, tally.run_id)
+            ids = None if repository is None else [repository_named(conn, to_text(repository)).id]
+            found = outdated_files(conn, language, ids)
+        plan = _refresh_plan(found, options.say)
+        return _submit_plan(settings, services, planned(plan, settings), options) if plan else None
+
+
+def _refresh_plan(found: Sequence[OutdatedFile], say: Callable[[str], None]) -> list[Snapshot]:
+    """One snapshot per repository of the outdated files, read where the repository was last read."""
+    by_repository: dict[int, list[OutdatedFile]] = {}
+    for item in found:
+        by_repository.setdefault(item.repository_id, []).append(item)
+    plan = []
+    for items in by_repository.values():
+        first = items[0]
+        files = [(item.path, item.blob_hash, item.size_bytes) for item in items]
+        snapshot = None if first.location is None else refresh(first.name, first.location, first.indexed_commit, files)
+        if snapshot is None:
+            say(f"parsefleet: {printable(first.name)}: its location is gone; {len(items)} outdated blobs left")
+        else:
+            plan.append(snapshot)
+    return plan
+
+
+def _submit_plan(settings: Settings, services: Services, plan: TargetStream | None, options: RunOptions) -> RunReport:
+    if options.wait:
+        tally = _submit_and_wait(settings, services, plan, options, fleet=None)
+    else:
+        submission, stream = _producer(settings, services, plan, options)
+        tally = _submitted(services, submission, stream, options)
+    with session(services.database_url) as conn:
+        return load_report(conn, tally.run_id)
 
 
 def _prepared(settings: Settings, arguments: Sequence[Path], options: RunOptions) -> TargetStream | None:
-    """The targets of a new run (see ``_targets``); None when resuming one (its targets are stored)."""
-    return None if options.resume is not None else _targets(settings, arguments, options)
+    """The targets of a new run; None when resuming one (its targets are stored). A run of commits
+    (--rev, --name, --history, --since) looks at its targets up front (``snapshot.plan_targets``);
+    any other streams them (``_targets``)."""
+    if options.resume is not None:
+        return None
+    if options.revision is None and options.name is None and options.history is None and options.since is None:
+        return _targets(settings, arguments, options)
+    targets = read_targets(arguments, options.from_files, stdin=sys.stdin.buffer, strict=True)
+    paths = [target.path for target in targets]
+    plan = plan_targets(
+        paths, settings, revision=options.revision, name=options.name, history=options.history, since=options.since
+    )
+    return planned(plan, settings)
 
 
 def _producer(
@@ -227,6 +277,10 @@ class RunOptions:
     workers: int = 1
     started_s: float = field(default_factory=time.monotonic)
     say: Callable[[str], None] = _quiet
+    revision: str | None = None  # --rev: the commit read from each target (default: HEAD of a clean one)
+    name: str | None = None  # --name: the repository's name (one target)
+    history: int | None = None  # --history N: index each of the last N commits, oldest first
+    since: str | None = None  # --since C: index each commit after C
 
 
 def _submit_and_wait(

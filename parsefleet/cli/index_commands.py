@@ -50,6 +50,7 @@ def add_index_commands(
     outline.add_argument("repository", metavar="REPOSITORY", help="its root, or its last component")
     outline.add_argument("path", metavar="PATH", help="the file's path in the repository")
     outline.add_argument("--json", action="store_true", help="print JSON")
+    outline.add_argument("--commit", help="the file at an indexed commit still kept (id or prefix; default: current)")
     outline.set_defaults(handler=_outline)
     tags = sub.add_parser("tags", parents=[common], help="a ctags-compatible tags file of a repository")
     tags.add_argument("repository", metavar="REPOSITORY", help="its root, or its last component")
@@ -99,7 +100,8 @@ def _definition_line(item: Definition) -> str:
 
 def _outline(settings: Settings, args: argparse.Namespace) -> int:
     with Services(settings, need_redis=False) as services, session(services.database_url) as conn:
-        found = load_outline(conn, repository_named(conn, to_text(args.repository)), to_text(args.path))
+        repository = repository_named(conn, to_text(args.repository))
+        found = load_outline(conn, repository, to_text(args.path), args.commit)
     if args.json:
         _print_json(found.as_dict())
     else:

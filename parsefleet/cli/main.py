@@ -48,7 +48,21 @@ EXIT_INTERRUPTED = 130
 # Commands whose duration and exit code go to cli_runs / cli_cmd_duration_ms (not the long-lived
 # worker and console, nor bench and parity, which measure themselves).
 _RECORDED = frozenset(
-    {"run", "submit", "status", "report", "cancel", "db", "find", "outline", "tags", "scale", "pause", "resume"}
+    {
+        "run",
+        "submit",
+        "reindex",
+        "status",
+        "report",
+        "cancel",
+        "db",
+        "find",
+        "outline",
+        "tags",
+        "scale",
+        "pause",
+        "resume",
+    }
 )
 
 
@@ -108,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(sub, common)
     _add_submit(sub, common)
+    _add_reindex(sub, common)
     _add_worker(sub, common)
     _add_status(sub, common)
     _add_operations(sub, common)
@@ -142,6 +157,16 @@ def _run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--resume", metavar="RUN_ID", help="go on with a run whose producer stopped (killed), instead of new targets"
     )
+    command.add_argument(
+        "--rev",
+        help="the commit to index from each git repository (branch, tag, id; default: HEAD of a clean work tree)",
+    )
+    command.add_argument(
+        "--name", help="the repository's name in the index (one target; default: a mirror's origin URL, else its path)"
+    )
+    history = command.add_mutually_exclusive_group()
+    history.add_argument("--history", type=int, metavar="N", help="index each of the last N commits, oldest first")
+    history.add_argument("--since", metavar="COMMIT", help="index each commit after COMMIT, oldest first")
     command.add_argument("--no-progress", action="store_true", help="no live progress line")
     command.add_argument("--json", metavar="FILE", help="also write the report as JSON ('-' for stdout)")
     command.add_argument(
@@ -175,6 +200,31 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     command.add_argument("--workers", type=int, default=1, help="local worker processes (each one pool per CPU)")
     _run_options(command)
     command.set_defaults(handler=_run)
+
+
+def _add_reindex(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    command = sub.add_parser(
+        "reindex", parents=[common], help="parse again the blobs an older parser version outlined (parsefleet status)"
+    )
+    command.add_argument("--language", choices=LANGUAGES, help="only this language")
+    command.add_argument("--repository", help="only this repository (its name, root, or last component)")
+    command.add_argument("--wait", action="store_true", help="wait for the run to finish and print its report")
+    command.add_argument("--no-progress", action="store_true", help="no live progress line")
+    command.add_argument("--json", metavar="FILE", help="also write the report as JSON ('-' for stdout)")
+    command.add_argument("--strict", action="store_true", help="exit 1 when any file failed")
+    command.add_argument("--ci", action="store_true", default=None, help="count this as a CI run (default: $CI)")
+    command.set_defaults(handler=_reindex, rev=None, name=None, history=None, since=None)
+
+
+def _reindex(settings: Settings, args: argparse.Namespace) -> int:
+    report = commands.reindex(settings, args.language, args.repository, _options(args, wait=args.wait))
+    if report is None:
+        print("nothing to reindex: every outline is of the parser version in use")
+        return EXIT_OK
+    if not args.wait:
+        print(f"submitted run {report.state.run_id}: {report.state.batches_total} batches")
+        return EXIT_OK
+    return _finish(report, args)
 
 
 def _add_submit(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
@@ -271,10 +321,15 @@ def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
         "--profile",
         default="ts2-200",
         help="ts2-200, large (from `make corpus`), tiny, hosts (1, 2, 3 worker hosts), reads (the console's"
-        " API latency on the large store, with and without a fleet writing) or bulk (large as 1,000 small"
-        " repositories and one, against the same files as one repository)",
+        " API latency on the large store, with and without a fleet writing), nightly (large committed to git:"
+        " nothing changed, and a commit changing 1%%, against a full run), history (incremental parsing over"
+        " the last 50 commits of --repository) or bulk (large as 1,000 small repositories and one, against the"
+        " same files as one repository)",
     )
     command.add_argument("--corpus-dir", type=Path, default=Path("corpus"), help="where `make corpus` wrote")
+    command.add_argument(
+        "--repository", type=Path, default=Path(), help="the git repository of --profile history (default: here)"
+    )
     command.add_argument("--workers", type=int, help="pool processes per worker (default: one per CPU)")
     command.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
     command.add_argument("--max-rss-mb", type=float, default=450.0, help="memory floor; breaking it exits 1")
@@ -382,13 +437,17 @@ def _say(message: str) -> None:
 def _options(args: argparse.Namespace, *, wait: bool, workers: int = 1) -> commands.RunOptions:
     return commands.RunOptions(
         ci=_ci(args),
-        from_files=tuple(args.from_files),
+        from_files=tuple(getattr(args, "from_files", ())),  # reindex has neither targets nor --resume
         strict=args.strict,
-        resume=_run_id(args.resume),
+        resume=_run_id(getattr(args, "resume", None)),
         progress=not args.no_progress,
         wait=wait,
         workers=workers,
         say=_say,
+        revision=args.rev,
+        name=args.name,
+        history=args.history,
+        since=args.since,
     )
 
 
@@ -535,7 +594,7 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.workers is not None:
         settings = replace(settings, worker_concurrency=args.workers).validated()
-    if args.profile in {"hosts", "reads", "bulk"}:
+    if args.profile in _PROFILES:
         return _bench_profile(settings, args)
     floors = Floors(max_rss_mb=args.max_rss_mb, max_cpu_share=settings.cpu_limit_pct / 100)
     result = run_bench(settings, args.profile, args.corpus_dir, floors)
@@ -546,29 +605,56 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bench_profile(settings: Settings, args: argparse.Namespace) -> int:
-    """The profiles with a table of their own: hosts, reads and bulk."""
-    if args.profile == "hosts":
-        from parsefleet.bench.hosts import render as render_hosts
-        from parsefleet.bench.hosts import run_hosts
-
-        hosts = run_hosts(settings, args.corpus_dir)
-        text, figures = render_hosts(hosts), hosts.as_dict()
-    elif args.profile == "bulk":
-        from parsefleet.bench.bulk import render as render_bulk
-        from parsefleet.bench.bulk import run_bulk
-
-        bulk = run_bulk(settings, args.corpus_dir)
-        text, figures = render_bulk(bulk), bulk.as_dict()
-    else:
-        from parsefleet.bench.reads import render as render_reads
-        from parsefleet.bench.reads import run_reads
-
-        reads = run_reads(settings, args.corpus_dir)
-        text, figures = render_reads(reads), reads.as_dict()
+    """The profiles with a table of their own (``_PROFILES``)."""
+    text, figures, passed = _PROFILES[args.profile](settings, args)
     print(text)
     if args.json:
         commands.write_json(figures, args.json)
-    return EXIT_OK
+    return EXIT_OK if passed else EXIT_FAILED
+
+
+def _hosts_profile(settings: Settings, args: argparse.Namespace) -> tuple[str, object, bool]:
+    from parsefleet.bench.hosts import render, run_hosts
+
+    hosts = run_hosts(settings, args.corpus_dir)
+    return render(hosts), hosts.as_dict(), True
+
+
+def _reads_profile(settings: Settings, args: argparse.Namespace) -> tuple[str, object, bool]:
+    from parsefleet.bench.reads import render, run_reads
+
+    reads = run_reads(settings, args.corpus_dir)
+    return render(reads), reads.as_dict(), True
+
+
+def _nightly_profile(settings: Settings, args: argparse.Namespace) -> tuple[str, object, bool]:
+    from parsefleet.bench.nightly import render, run_nightly
+
+    nightly = run_nightly(settings, args.corpus_dir)
+    return render(nightly), nightly.as_dict(), nightly.view_matches and nightly.unchanged_sent == 0
+
+
+def _history_profile(settings: Settings, args: argparse.Namespace) -> tuple[str, object, bool]:
+    from parsefleet.bench.incremental import render, run_history
+
+    history = run_history(settings, args.repository)
+    return render(history), history.as_dict(), history.all_equal
+
+
+def _bulk_profile(settings: Settings, args: argparse.Namespace) -> tuple[str, object, bool]:
+    from parsefleet.bench.bulk import render, run_bulk
+
+    bulk = run_bulk(settings, args.corpus_dir)
+    return render(bulk), bulk.as_dict(), True
+
+
+_PROFILES = {
+    "bulk": _bulk_profile,
+    "hosts": _hosts_profile,
+    "reads": _reads_profile,
+    "nightly": _nightly_profile,
+    "history": _history_profile,
+}
 
 
 def _parity(settings: Settings, args: argparse.Namespace) -> int:

@@ -10,11 +10,15 @@ talks to them, so nothing else ever sees them.
     │   ├── TargetNotFound
     │   ├── TargetUnreadable
     │   ├── NoSupportedFiles
+    │   ├── NotARepository      --rev given for a path that is not a git repository
+    │   ├── UnknownRevision     --rev names no commit of the repository
     │   └── NotInIndex          a repository or file a reader names is not in the index
     ├── ServiceUnavailable      a service we need cannot be reached
     │   ├── BrokerUnavailable   Redis
-    │   └── StoreUnavailable    PostgreSQL
-    ├── StoreRejected           PostgreSQL refused our data (a bad batch, not an outage)
+    │   └── StoreUnavailable    PostgreSQL (a connection-class error: an outage)
+    │       └── SchemaMissing   the database has no parsefleet schema, or an older one
+    ├── StoreRejected           PostgreSQL refused a statement (data or programming error, not an outage)
+    ├── UnknownRun              a batch names a run the worker's database does not hold
     ├── EmbeddedServiceError    an embedded Redis or PostgreSQL failed to start
     ├── BatchFormatError        a batch on the wire cannot be decoded
     ├── CorpusError             a benchmark corpus cannot be built from the sources at hand
@@ -26,7 +30,8 @@ talks to them, so nothing else ever sees them.
     ├── SnapshotError           pg_dump cannot be found or fails
     └── ParseFailure            one file could not be outlined; ``kind`` names why
         ├── ParseTimeout
-        └── ParseCancelled
+        ├── ParseCancelled
+        └── TooManySymbols
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ __all__ = [
     "EmbeddedServiceError",
     "InputError",
     "NoSupportedFiles",
+    "NotARepository",
     "NotInIndex",
     "ParseCancelled",
     "ParseFailure",
@@ -49,6 +55,7 @@ __all__ = [
     "ReferenceUnavailable",
     "RolloutNotFound",
     "RunNotFound",
+    "SchemaMissing",
     "ServiceUnavailable",
     "SnapshotError",
     "StepTwoReverted",
@@ -56,6 +63,9 @@ __all__ = [
     "StoreUnavailable",
     "TargetNotFound",
     "TargetUnreadable",
+    "TooManySymbols",
+    "UnknownRevision",
+    "UnknownRun",
     "WorkersDied",
 ]
 
@@ -88,6 +98,15 @@ class NoSupportedFiles(InputError):
     """Raised when a target holds no .py, .go or .rs file."""
 
 
+class NotARepository(InputError):
+    """Raised when ``--rev`` (or ``--name`` for several targets) is given for a path that is not a
+    git repository (a work tree or a bare mirror)."""
+
+
+class UnknownRevision(InputError):
+    """Raised when ``--rev`` names no commit of the repository."""
+
+
 class NotInIndex(InputError):
     """Raised when ``parsefleet outline``/``tags`` (or the console) name a repository or file the index
     does not hold, or a repository name that fits several."""
@@ -102,11 +121,28 @@ class BrokerUnavailable(ServiceUnavailable):
 
 
 class StoreUnavailable(ServiceUnavailable):
-    """Raised when PostgreSQL cannot be reached or refuses a statement."""
+    """Raised when PostgreSQL cannot be reached, or fails with a connection-class error (psycopg's
+    OperationalError: connection lost, server shutting down, out of resources, a deadlock or
+    serialization failure); retrying later can help."""
+
+
+class SchemaMissing(StoreUnavailable):
+    """Raised when the database has no parsefleet schema, or an older one than this release needs:
+    `parsefleet db migrate` fixes it, so workers keep their batches and retry."""
 
 
 class StoreRejected(ParsefleetError):
-    """Raised when PostgreSQL rejects a statement's data; retrying the same batch cannot help."""
+    """Raised when PostgreSQL rejects a statement: its data (a constraint, a bad value) or the
+    statement itself (an undefined column, a privilege); retrying the same batch cannot help."""
+
+
+class UnknownRun(ParsefleetError):
+    """Raised when a batch names a run the worker's database does not hold: a worker pointed at
+    another PostgreSQL than its producer (same Redis). ``run_id`` is the run named."""
+
+    def __init__(self, message: str, run_id: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id
 
 
 class EmbeddedServiceError(ParsefleetError):
@@ -166,3 +202,9 @@ class ParseCancelled(ParseFailure):
     """Raised when a parse is cancelled for a reason other than time (a memory budget)."""
 
     kind = "memory"
+
+
+class TooManySymbols(ParseFailure):
+    """Raised when one file defines more symbols than ``max_file_symbols`` allows."""
+
+    kind = "too-many-symbols"

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import PurePath
 
-__all__ = ["LANGUAGES", "language_for"]
+__all__ = ["LANGUAGES", "SUFFIXES", "language_for"]
 
 LANGUAGES: tuple[str, ...] = ("python", "go", "rust")
 
 _BY_SUFFIX = {".py": "python", ".go": "go", ".rs": "rust"}
+SUFFIXES: tuple[str, ...] = tuple(_BY_SUFFIX)
 
 
 def language_for(path: str | PurePath) -> str | None:

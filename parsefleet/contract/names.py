@@ -30,6 +30,7 @@ __all__ = [
     "TELEMETRY_EMITTED_KEY_PREFIX",
     "TELEMETRY_FLAG",
     "TELEMETRY_REVERTED_KEY",
+    "UNKNOWN_RUNS_KEY",
     "WORKERS_KEY",
     "WORKER_KEY_PREFIX",
     "WORKER_LAST_KEY",
@@ -50,6 +51,8 @@ DEAD_LETTER_KEY = "parsefleet:dead_letter"
 # every heartbeat_s, expiring after three missed renewals; a run not submitted whose key is gone has
 # lost its producer (`parsefleet status`: producer gone; `parsefleet submit --resume RUN_ID`).
 PRODUCER_KEY_PREFIX = "parsefleet:producer:"
+# Batch id -> the refusals of a batch whose run a worker's database does not know (plumbing/unknown_runs.py).
+UNKNOWN_RUNS_KEY = "parsefleet:unknown_runs"
 # One counter per task id: times a batch started on a worker without finishing (poison batches).
 ATTEMPTS_KEY_PREFIX = "parsefleet:attempts:"
 # The outbox (common/outbox.py): batch id -> [queue, payload] of every batch sent and not finished;

@@ -111,8 +111,17 @@ class Settings:
     # PARSEFLEET_INCLUDE_VENDORED: 1 parses files under vendor/, node_modules/ and third_party/; by
     # default they are skipped as ``vendored`` (someone else's code, often large). `--include-vendored`.
     include_vendored: bool = False
+    # PARSEFLEET_KEPT_COMMITS: how many indexed commits of each repository stay readable by commit
+    # (`parsefleet outline --commit`); the current view is always kept. Older commits stay in the
+    # history of runs, their file versions are dropped.
+    kept_commits: int = 30
     # PARSEFLEET_MAX_FILE_BYTES: larger files are refused as failure ``too-large``.
     max_file_bytes: int = 8 * 1024 * 1024
+    # PARSEFLEET_MAX_FILE_SYMBOLS: a file defining more symbols (functions, classes, variables...)
+    # fails as ``too-many-symbols``, before they are built: 150,000 one-line functions (1.5 MB)
+    # need about 90 MB of tree and 70 MB of symbols in a worker (docs/security.md). The largest
+    # file of the benchmark corpora has 2,000 or so.
+    max_file_symbols: int = 50_000
     # PARSEFLEET_PARSE_TIMEOUT_S: a parse running longer is cancelled and recorded as ``timeout``.
     parse_timeout_s: float = 10.0
     # PARSEFLEET_WORKER_CONCURRENCY: pool processes per worker; 0 means one per CPU.
@@ -129,6 +138,11 @@ class Settings:
     # splitting it kills the worker) sends it to the dead-letter list. 3 tolerates one innocent loss
     # (a host going down) before a batch is treated as poison.
     poison_deliveries: int = 3
+    # PARSEFLEET_UNKNOWN_RUN_WAIT_S: a batch whose run the worker's database does not hold (a worker
+    # pointed at another PostgreSQL than its producer's) is requeued, with a warning in its log and
+    # in `parsefleet status`, so that a worker on the right database can take it; this long after
+    # its first refusal it is dead-lettered instead (`parsefleet dead-letter replay` sends it again).
+    unknown_run_wait_s: float = 600.0
     # PARSEFLEET_OUTBOX_SWEEP_S: how often the fleet (one worker at a time) looks for batches that
     # left Redis without reaching a worker (docs/reliability.md).
     outbox_sweep_s: float = 10.0
@@ -193,10 +207,10 @@ class Settings:
         """Return self, or raise ConfigError naming the first unusable value."""
         positive = (
             "batch_max_bytes", "batch_max_files", "max_pending_batches", "max_pending_bytes", "max_file_bytes",
-            "parse_timeout_s",
+            "max_file_symbols", "parse_timeout_s",
             "batch_time_limit_s", "broker_retry_s", "database_retry_s", "outbox_sweep_s", "outbox_grace_s",
-            "heartbeat_s", "worker_stall_s", "worker_gone_keep_s", "drain_within_s", "list_threads",
-            "list_ahead_targets",
+            "heartbeat_s", "worker_stall_s", "worker_gone_keep_s", "drain_within_s", "unknown_run_wait_s",
+            "kept_commits", "list_threads", "list_ahead_targets",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:

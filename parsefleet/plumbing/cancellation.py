@@ -23,7 +23,7 @@ from parsefleet.plumbing.database import sql
 from parsefleet.plumbing.outbox import payload_of
 from parsefleet.plumbing.runs import mark_finished_if_complete
 
-__all__ = ["Cancellation", "cancel_run"]
+__all__ = ["Cancellation", "cancel_run", "forget_commits"]
 
 _HERE = Path(__file__).parent
 _WITHDRAW = (_HERE / "lua" / "withdraw_tasks.lua").read_text()
@@ -62,10 +62,19 @@ def cancel_run(conn: Connection, client: redis.Redis, run_id: str) -> Cancellati
     conn.commit()
     if row[0]:
         return Cancellation(run_id, 0, 0, finished_before=True, cancelled_before=bool(row[1]))
+    forget_commits(conn, run_id)
+    conn.commit()
     batches, files = _withdraw(conn, client, run_id)
     mark_finished_if_complete(conn, run_id)
     conn.commit()
     return Cancellation(run_id, batches, files, finished_before=False)
+
+
+def forget_commits(conn: Connection, run_id: str) -> None:
+    """The repositories a run indexed forget their commit (the run was cancelled or stopped before
+    it had sent everything): their next run compares the whole tree with the store, and sends
+    what this one did not get parsed. Not committed here."""
+    conn.execute(sql(_HERE, "forget_commits"), {"run_id": run_id})
 
 
 def _withdraw(conn: Connection, client: redis.Redis, run_id: str) -> tuple[int, int]:

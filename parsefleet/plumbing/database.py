@@ -1,4 +1,11 @@
-"""PostgreSQL connections and SQL files; psycopg errors become StoreUnavailable here.
+"""PostgreSQL connections and SQL files; psycopg errors become parsefleet's here.
+
+Only connection-class errors (psycopg's OperationalError: the server unreachable or going away,
+out of resources, a deadlock or serialization failure) are outages, ``StoreUnavailable``: a worker
+retries its batch. A table that does not exist is a schema never migrated, ``SchemaMissing`` (an
+outage an operator ends with `parsefleet db migrate`). Every other error (an undefined column, a
+violated constraint, a bad value, a missing privilege) is ``StoreRejected``: retrying the same
+statement cannot help, and a worker sends the batch to the dead-letter list.
 
 SQL lives in ``.sql`` files beside the module that runs it (``<package>/sql/<name>.sql``).
 """
@@ -13,7 +20,7 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from parsefleet.contract.errors import StoreRejected, StoreUnavailable
+from parsefleet.contract.errors import SchemaMissing, StoreRejected, StoreUnavailable
 from parsefleet.plumbing.redaction import shown_url
 
 __all__ = ["connect", "session", "sql", "translated"]
@@ -36,11 +43,12 @@ _SERVER_KEEPALIVE = (
 
 @contextmanager
 def translated(url: str) -> Iterator[None]:
-    """Turn psycopg errors raised inside the block into StoreUnavailable naming the (redacted) URL."""
+    """Turn psycopg errors raised inside the block into parsefleet's (the module's docstring), naming
+    the (redacted) URL."""
     try:
         yield
     except psycopg.errors.UndefinedTable as exc:
-        raise StoreUnavailable(
+        raise SchemaMissing(
             f"PostgreSQL at {shown_url(url)} has no parsefleet schema ({exc.diag.message_primary}); "
             "run `parsefleet db migrate`"
         ) from exc
@@ -52,7 +60,7 @@ def translated(url: str) -> Iterator[None]:
     except (psycopg.DataError, psycopg.IntegrityError) as exc:
         raise StoreRejected(f"PostgreSQL at {shown_url(url)} rejected the data: {_first_line(exc)}") from exc
     except psycopg.Error as exc:
-        raise StoreUnavailable(f"PostgreSQL at {shown_url(url)} refused a statement: {_first_line(exc)}") from exc
+        raise StoreRejected(f"PostgreSQL at {shown_url(url)} refused a statement: {_first_line(exc)}") from exc
 
 
 def _first_line(exc: Exception) -> str:

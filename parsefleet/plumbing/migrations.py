@@ -14,10 +14,13 @@ from importlib.resources import files
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from parsefleet.contract.errors import ConfigError
-from parsefleet.plumbing.database import connect, session
+import psycopg
 
-__all__ = ["SCHEMA_DIR", "migrate", "on_database", "pending", "scratch_database"]
+from parsefleet.contract.errors import ConfigError, SchemaMissing
+from parsefleet.plumbing.database import connect, session
+from parsefleet.plumbing.redaction import shown_url
+
+__all__ = ["SCHEMA_DIR", "check_schema", "migrate", "on_database", "pending", "scratch_database"]
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +74,21 @@ def migrate(database_url: str, schema_dir: Path = SCHEMA_DIR) -> list[str]:
             applied_now.append(path.name)
             log.info("applied %s", path.name)
     return applied_now
+
+
+def check_schema(conn: psycopg.Connection[tuple[object, ...]], url: str, schema_dir: Path = SCHEMA_DIR) -> None:
+    """Raise SchemaMissing unless every migration this release ships is applied on ``conn``'s
+    database (a newer schema, from a newer release, is fine). ``conn`` is in autocommit mode."""
+    needed = max((version for version, _path in pending(schema_dir)), default=0)
+    try:
+        row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    except psycopg.errors.UndefinedTable:
+        raise SchemaMissing(
+            f"PostgreSQL at {shown_url(url)} has no parsefleet schema; run `parsefleet db migrate`"
+        ) from None
+    applied = int(str(row[0])) if row is not None and row[0] is not None else 0
+    if applied < needed:
+        raise SchemaMissing(
+            f"PostgreSQL at {shown_url(url)} has parsefleet schema version {applied}, this release needs {needed};"
+            " run `parsefleet db migrate`"
+        )

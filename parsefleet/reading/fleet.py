@@ -23,12 +23,14 @@ from parsefleet.contract.errors import BatchFormatError
 from parsefleet.contract.heartbeat import Heartbeat
 from parsefleet.contract.scaling import Advice, WorkerSize, advise, pooled_rates
 from parsefleet.contract.settings import Settings
-from parsefleet.plumbing import dead_letter, fleet
+from parsefleet.plumbing import dead_letter, fleet, unknown_runs
 from parsefleet.plumbing.broker import translated
 from parsefleet.plumbing.database import sql
 from parsefleet.plumbing.dead_letter import DeadLetter
 from parsefleet.plumbing.fleet import Backlog, Pause
 from parsefleet.plumbing.outbox import Outbox
+from parsefleet.plumbing.unknown_runs import Refusal
+from parsefleet.reading.outdated import outdated_counts
 from parsefleet.reading.report import RunState, recent_runs
 
 __all__ = [
@@ -167,6 +169,8 @@ class FleetStatus:
     runs: list[RunState]
     dead_letters: list[DeadLetterEntry] = field(default_factory=list)  # the first ones, decoded
     producers: set[str] = field(default_factory=set)  # runs whose producer holds its lease
+    unknown_runs: list[Refusal] = field(default_factory=list)  # batches a worker's database refuses
+    outdated: dict[str, int] = field(default_factory=dict)  # blobs to parse again, per language
 
     @property
     def queues(self) -> dict[str, int]:
@@ -193,7 +197,9 @@ class FleetStatus:
             "advised_workers_published": self.advised_published,
             "runs_in_flight": [run.as_dict() for run in self.runs_in_flight],
             "dead_letter": self.dead_letter,
+            "unknown_runs": [refusal.as_dict() for refusal in self.unknown_runs],
             "runs": [{**state_dict(run), "producer": self.producer(run)} for run in self.runs],
+            "outdated_blobs": dict(self.outdated),
         }
 
     def producer(self, run: RunState) -> str:
@@ -209,9 +215,28 @@ class FleetStatus:
         lines += ["", "runs in flight:" if self.runs_in_flight else "runs in flight: none"]
         lines += [f"  {run.render()}" for run in self.runs_in_flight]
         hint = " (parsefleet dead-letter list)" if self.dead_letter else ""
-        lines += [f"dead letters: {self.dead_letter}{hint}", "latest runs:"]
+        lines.append(f"dead letters: {self.dead_letter}{hint}")
+        lines += self._unknown_run_lines()
+        lines.append("latest runs:")
         lines += [f"  {_state_line(run)}{self._producer_note(run)}" for run in self.runs]
+        if self.outdated:
+            counts = ", ".join(f"{language} {blobs}" for language, blobs in sorted(self.outdated.items()))
+            lines.append(f"outdated outlines (an older parser version): {counts} (parsefleet reindex)")
         return "\n".join(lines)
+
+    def _unknown_run_lines(self) -> list[str]:
+        if not self.unknown_runs:
+            return []
+        lines = [
+            f"batches of runs unknown to a worker's database: {len(self.unknown_runs)}"
+            " (requeued, then dead-lettered: is that worker pointed at its producer's database?)"
+        ]
+        lines += [
+            f"  batch {item.batch_id}: run {item.run_id} refused {item.count} times, first"
+            f" {_ago(self.at - item.first_s)} by {item.worker} on {item.database}"
+            for item in self.unknown_runs
+        ]
+        return lines
 
     def _producer_note(self, run: RunState) -> str:
         if self.producer(run) != "gone":
@@ -292,11 +317,13 @@ def load_fleet(client: redis.Redis, conn: Connection, settings: Settings, limit:
         gone=sorted(gone, key=lambda beat: -beat.beat_at),
         pause=fleet.paused(client),
         dead_letter=dead_letter.count(client),
+        unknown_runs=unknown_runs.entries(client),
         advice=advice,
         advised_published=fleet.advised_workers(client),
         runs_in_flight=in_flight_runs,
         runs=runs,
         producers=fleet.producers_alive(client, [run.run_id for run in runs if run.submitted_at is None]),
+        outdated=outdated_counts(conn),
     )
 
 

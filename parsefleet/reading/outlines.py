@@ -4,6 +4,7 @@ its imports with their origin (stdlib, third party, local)."""
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from parsefleet.reading.repositories import Repository
 __all__ = ["FileOutline", "OutlineImport", "OutlineSymbol", "load_outline", "relative_path"]
 
 _HERE = Path(__file__).parent
+_COMMIT = re.compile(r"[0-9a-fA-F]{4,64}")  # a commit id or a prefix of one
 Connection = psycopg.Connection[tuple[object, ...]]
 
 
@@ -98,16 +100,21 @@ def relative_path(repository: Repository, path: str) -> str:
     return "" if normal in {".", ""} or normal.startswith("../") or normal == ".." else normal
 
 
-def load_outline(conn: Connection, repository: Repository, path: str) -> FileOutline:
-    """The outline of ``path`` in ``repository``'s current tree, or NotInIndex."""
+def load_outline(conn: Connection, repository: Repository, path: str, commit: str | None = None) -> FileOutline:
+    """The outline of ``path`` in ``repository``'s current tree, or in its tree at ``commit`` (an
+    indexed commit still kept: its id or a prefix of it), or NotInIndex."""
     relative = relative_path(repository, path) if "\x00" not in path else ""
     row = None
-    if relative:
+    if relative and commit is None:
         params = {"repository_id": repository.id, "path": relative}
         row = conn.execute(sql(_HERE, "outline_file"), params).fetchone()
+    elif relative and _COMMIT.fullmatch(commit or ""):
+        params = {"repository_id": repository.id, "path": relative, "commit_like": f"{(commit or '').lower()}%"}
+        row = conn.execute(sql(_HERE, "outline_file_at"), params).fetchone()
     if row is None:
         conn.commit()
-        raise NotInIndex(f"no file {path!r} in the current tree of {repository.root}")
+        where = "the current tree" if commit is None else f"the tree at indexed commit {commit!r}"
+        raise NotInIndex(f"no file {path!r} in {where} of {repository.root}")
     language, blob_hash, version, status, failure_kind, _errors, parsed_at = row
     outline = FileOutline(
         repository=repository.root,

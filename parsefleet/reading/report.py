@@ -26,6 +26,7 @@ __all__ = [
     "FILE_STATUSES",
     "FileOutcome",
     "LanguageReport",
+    "RepositoryReport",
     "RepositoryState",
     "RunReport",
     "RunState",
@@ -114,6 +115,33 @@ class LanguageReport:
         return self.seen == self.parsed + self.skipped_total + self.failed + self.cancelled
 
 
+@dataclass(frozen=True)
+class RepositoryReport:
+    """What a run did to one repository: the commit indexed (None: a directory read as it is), how it
+    was compared with the store (incremental, full, walk), files changed, blobs sent and known."""
+
+    name: str
+    commit_id: str | None
+    mode: str
+    note: str | None
+    added: int
+    modified: int
+    deleted: int
+    renamed: int
+    sent: int
+    known: int
+
+    def render(self) -> str:
+        """One line (two with a note) for a terminal."""
+        at = "as it is" if self.commit_id is None else f"at {self.commit_id[:12]}"
+        line = (
+            f"  repository {paths.printable(self.name)} {at} ({self.mode}): {self.added} added,"
+            f" {self.modified} modified, {self.deleted} deleted, {self.renamed} renamed;"
+            f" {self.sent} blobs sent, {self.known} already known"
+        )
+        return line if self.note is None else f"{line}\n    {paths.printable(self.note)}"
+
+
 @dataclass
 class RunReport:
     """The whole report of one run."""
@@ -122,6 +150,7 @@ class RunReport:
     languages: list[LanguageReport]
     failed_files: list[tuple[str, str, str, str]]  # (language, kind, path, message)
     failed_targets: list[tuple[str, str, str]] = field(default_factory=list)  # (origin, target, error)
+    indexed: list[RepositoryReport] = field(default_factory=list)
 
     @property
     def parsed(self) -> int:
@@ -151,6 +180,7 @@ class RunReport:
             "failed_targets": [
                 dict(zip(("origin", "target", "error"), row, strict=True)) for row in self.failed_targets
             ],
+            "indexed": [asdict(item) for item in self.indexed],
         }
 
 
@@ -241,14 +271,16 @@ def load_report(conn: Connection, run_id: str | None) -> RunReport:
     for item in languages:
         item.failures = kinds.get(item.language, {})
     failed_targets = [(str(a), str(b), str(c)) for a, b, c in conn.execute(sql(_HERE, "report_targets"), params)]
+    with conn.cursor(row_factory=class_row(RepositoryReport)) as cursor:
+        indexed = cursor.execute(sql(_HERE, "report_repositories"), params).fetchall()
     conn.commit()
-    return RunReport(state, languages, failed_files, failed_targets)
+    return RunReport(state, languages, failed_files, failed_targets, indexed)
 
 
 def load_repositories(conn: Connection, run_id: str) -> list[RepositoryState]:
     """The targets of ``run_id`` with their states, in the order given."""
     with conn.cursor(row_factory=class_row(RepositoryState)) as cursor:
-        found = cursor.execute(sql(_HERE, "report_repositories"), {"run_id": run_id}).fetchall()
+        found = cursor.execute(sql(_HERE, "report_target_states"), {"run_id": run_id}).fetchall()
     conn.commit()
     return found
 
@@ -311,6 +343,7 @@ def render(report: RunReport, *, max_failures: int = 20) -> str:
         lines.append(_row("total", cells))
     lines.append("  files/min: per language over its own busy time; total over the whole run")
     lines.extend(_detail_lines(report))
+    lines.extend(item.render() for item in report.indexed)
     shown = report.failed_files[:max_failures]
     lines.extend(
         f"  failed {kind}: {paths.shown(path)}: {paths.printable(message)}" for _lang, kind, path, message in shown

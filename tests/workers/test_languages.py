@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from parsefleet.contract.errors import ParseTimeout
+from parsefleet.contract.errors import ParseCancelled, ParseTimeout, TooManySymbols
 from parsefleet.contract.outline import FileStatus, Outline, SymbolKind, Visibility
 from parsefleet.workers.languages import adapter_for, load_adapters
 from parsefleet.workers.languages.tree import Definition, Source, build_symbols, count_errors
@@ -166,3 +166,28 @@ def test_source_spans_end_on_the_last_line_with_text() -> None:
     shifted = Source(source, byte_offset=100, row_offset=10, from_macro=True)
     moved = shifted.definition(SymbolKind.MODULE, "m", root, Visibility.PUBLIC)
     assert (moved.start_line, moved.end_line, moved.start_byte, moved.from_macro) == (13, 13, 102, True)
+
+
+_MANY = {
+    "python": lambda n: "".join(f"def f{i}(): pass\n" for i in range(n)),
+    "go": lambda n: "package p\n" + "".join(f"func F{i}() {{}}\n" for i in range(n)),
+    "rust": lambda n: "".join(f"fn f{i}() {{}}\n" for i in range(n)),
+}
+
+
+@pytest.mark.parametrize("language", sorted(_MANY))
+@pytest.mark.parametrize("broken", [False, True], ids=["clean", "with-errors"])
+def test_a_file_of_more_symbols_than_the_cap_fails_as_too_many_symbols(language: str, broken: bool) -> None:
+    source = (_MANY[language](1000) + ("\n)(\n" if broken else "")).encode()
+    adapter = adapter_for(language)
+    count = len(adapter.outline(source, ParseBudget(10)).symbols)
+    assert count >= 1000
+    assert len(adapter.outline(source, ParseBudget(10, symbols_max=count)).symbols) == count
+    with pytest.raises(TooManySymbols, match=f"{count} definitions, more than {count - 1}") as caught:
+        adapter.outline(source, ParseBudget(10, symbols_max=count - 1))
+    assert caught.value.kind == "too-many-symbols"
+
+
+def test_a_process_over_its_memory_budget_fails_the_file_between_steps() -> None:
+    with pytest.raises(ParseCancelled, match="outline not started: parsed at"):
+        adapter_for("python").outline(b"def f(): pass\n", ParseBudget(10, rss_limit_mb=1.0))

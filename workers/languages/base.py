@@ -39,8 +39,9 @@ class LanguageAdapter(ABC):
         """Return the grammar's language pointer (``tree_sitter_<lang>.language()``)."""
 
     @abstractmethod
-    def extract(self, tree: tree_sitter.Tree, source: bytes) -> Outline:
-        """Turn a parsed tree into the shared outline model."""
+    def extract(self, tree: tree_sitter.Tree, source: bytes, budget: ParseBudget | None = None) -> Outline:
+        """Turn a parsed tree into the shared outline model; ``budget`` caps its symbols and memory
+        before they are built (``tree.build_symbols``)."""
 
     def parse(self, source: bytes, budget: ParseBudget) -> tree_sitter.Tree:
         """Parse ``source``; raise the budget's ParseFailure when it cancels the parse (sources up
@@ -62,8 +63,14 @@ class LanguageAdapter(ABC):
             self.parser.reset()
 
     def outline(self, source: bytes, budget: ParseBudget) -> Outline:
-        """Parse and extract one file."""
-        return self.extract(self.parse(source, budget), source)
+        """Parse and extract one file, within ``budget`` at each step."""
+        tree = self.parse(source, budget)
+        budget.check_rss("outline not started: parsed")
+        outline = self.extract(tree, source, budget)
+        del tree  # the outline holds no node: the tree goes before the next check
+        budget.check_symbols(len(outline.symbols))  # the reference fallback's outline, too
+        budget.check_rss("outline dropped: outlined")
+        return outline
 
     def captures(self, node: tree_sitter.Node, max_start_depth: int | None = None) -> dict[str, list[tree_sitter.Node]]:
         """Run this adapter's query over ``node`` and return its captures by name.

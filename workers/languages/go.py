@@ -42,6 +42,7 @@ from parsefleet.workers.languages.tree import (
     first_named,
     scope_captures,
 )
+from parsefleet.workers.limits import ParseBudget
 
 __all__ = ["GoAdapter"]
 
@@ -62,7 +63,7 @@ class GoAdapter(LanguageAdapter):
     def _grammar() -> object:
         return tree_sitter_go.language()
 
-    def extract(self, tree: tree_sitter.Tree, source: bytes) -> Outline:
+    def extract(self, tree: tree_sitter.Tree, source: bytes, budget: ParseBudget | None = None) -> Outline:
         root = tree.root_node
         found = scope_captures(self, root)
         text = Source(source)
@@ -76,7 +77,7 @@ class GoAdapter(LanguageAdapter):
         import_nodes = sorted(found.get("import", ()), key=lambda node: node.start_byte)
         outline = Outline(
             language=self.language,
-            symbols=build_symbols(definitions, ".", _CONTAINERS),
+            symbols=build_symbols(definitions, ".", _CONTAINERS, budget=budget),
             imports=tuple(_import(text, node) for node in import_nodes),
         )
         if root.has_error:

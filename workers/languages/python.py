@@ -51,6 +51,7 @@ from parsefleet.workers.languages.tree import (
     first_named,
     kind_ids,
 )
+from parsefleet.workers.limits import ParseBudget
 
 __all__ = ["FALLBACK_MAX_BYTES", "Found", "PythonAdapter", "find_by_walk"]
 
@@ -95,20 +96,20 @@ class PythonAdapter(LanguageAdapter):
     def _grammar() -> object:
         return tree_sitter_python.language()
 
-    def extract(self, tree: tree_sitter.Tree, source: bytes) -> Outline:
+    def extract(self, tree: tree_sitter.Tree, source: bytes, budget: ParseBudget | None = None) -> Outline:
         if tree.root_node.has_error and len(source) <= FALLBACK_MAX_BYTES:
             reference = reference_outline(source)
             if reference is not None:
                 return replace(reference, status=FileStatus.FALLBACK)
-        return self.tree_outline(tree, source)
+        return self.tree_outline(tree, source, budget)
 
-    def tree_outline(self, tree: tree_sitter.Tree, source: bytes) -> Outline:
+    def tree_outline(self, tree: tree_sitter.Tree, source: bytes, budget: ParseBudget | None = None) -> Outline:
         """The tree-sitter outline only, never the ast fallback (PARSED, or PARTIAL with errors)."""
         root = tree.root_node
         if not root.has_error:
-            return self._outline(find_by_walk(root, source), source)
+            return self._outline(find_by_walk(root, source), source, budget)
         return replace(
-            self._outline(self.find_by_query(root), source),
+            self._outline(self.find_by_query(root), source, budget),
             status=FileStatus.PARTIAL,
             error_count=count_errors(root),
         )
@@ -119,7 +120,9 @@ class PythonAdapter(LanguageAdapter):
         found["assignment"] = [node for node in found.get("assignment", ()) if _at_top_level(node)]
         return found
 
-    def _outline(self, found: Found, data: bytes) -> Outline:
+    def _outline(self, found: Found, data: bytes, budget: ParseBudget | None) -> Outline:
+        if budget is not None:  # each class and function is one definition: refuse before building any
+            budget.check_symbols(sum(len(found.get(name, ())) for name, _kind in _NAMED))
         source = Source(data)
         definitions = [_named(source, kind, node) for name, kind in _NAMED for node in found.get(name, ())]
         definitions.extend(_type_alias(source, node) for node in found.get("type_alias", ()))
@@ -128,7 +131,7 @@ class PythonAdapter(LanguageAdapter):
         import_nodes = sorted(found.get("import", ()), key=lambda node: node.start_byte)
         return Outline(
             language=self.language,
-            symbols=build_symbols(definitions, ".", _CONTAINERS, _METHOD_PARENTS),
+            symbols=build_symbols(definitions, ".", _CONTAINERS, _METHOD_PARENTS, budget),
             imports=tuple(item for node in import_nodes for item in _imports(source, node)),
         )
 

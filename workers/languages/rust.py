@@ -131,13 +131,13 @@ class RustAdapter(LanguageAdapter):
     def _grammar() -> object:
         return tree_sitter_rust.language()
 
-    def extract(self, tree: tree_sitter.Tree, source: bytes) -> Outline:
+    def extract(self, tree: tree_sitter.Tree, source: bytes, budget: ParseBudget | None = None) -> Outline:
         root = tree.root_node
         items = self._items(root, Source(source), _Expansion(ParseBudget(MACRO_PARSE_TIMEOUT_S)))
         items.imports.sort(key=lambda pair: pair[0])
         outline = Outline(
             language=self.language,
-            symbols=build_symbols(items.definitions, "::", _CONTAINERS, _METHOD_PARENTS),
+            symbols=build_symbols(items.definitions, "::", _CONTAINERS, _METHOD_PARENTS, budget),
             imports=tuple(item for _, item in items.imports),
             unexpanded_macros=items.unexpanded_macros,
         )

@@ -25,6 +25,7 @@ import tree_sitter
 
 from parsefleet.contract.outline import Symbol, SymbolKind, Visibility
 from parsefleet.workers.languages.base import LanguageAdapter
+from parsefleet.workers.limits import ParseBudget
 
 __all__ = [
     "SCOPE",
@@ -194,13 +195,18 @@ def build_symbols(
     separator: str,
     containers: frozenset[SymbolKind],
     method_parents: frozenset[SymbolKind] = frozenset(),
+    budget: ParseBudget | None = None,
 ) -> tuple[Symbol, ...]:
     """Order definitions by start byte, set parents by containment and build qualified names.
 
     Only ``containers`` kinds can be parents. A FUNCTION whose parent kind is in
-    ``method_parents`` becomes a METHOD.
+    ``method_parents`` becomes a METHOD. ``budget`` refuses too many definitions, or a process
+    over its memory, before any symbol is built.
     """
     ordered = sorted(definitions, key=_END_BYTE, reverse=True)  # stable: then by start, outer first
+    if budget is not None:
+        budget.check_symbols(len(ordered))
+        budget.check_rss("outline not built: definitions found")
     ordered.sort(key=_START_BYTE)
     stack: list[_Open] = []
     symbols: list[Symbol] = []

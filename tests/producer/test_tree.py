@@ -1,0 +1,106 @@
+"""Reading a repository from git's objects (parsefleet.producer.tree), on real repositories."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from parsefleet.producer.tree import open_repository, without_credentials
+
+_IDENTITY = ("-c", "user.name=t", "-c", "user.email=t@example.invalid")
+
+
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(["git", *_IDENTITY, "-C", str(root), *args], capture_output=True, check=True, timeout=60)
+    return done.stdout.decode()
+
+
+def _repository(root: Path) -> Path:
+    root.mkdir()
+    _git(root, "init", "-q")
+    (root / "a.py").write_text("x = 1\n")
+    (root / "sub").mkdir()
+    (root / "sub" / "b.go").write_text("package sub\n")
+    (root / "notes.txt").write_text("not listed\n")
+    (root / "link.py").symlink_to("a.py")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "one")
+    return root
+
+
+def test_the_tree_is_git_s_own_listing_with_blob_ids_and_sizes(tmp_path: Path) -> None:
+    root = _repository(tmp_path / "r")
+    repository = open_repository(root)
+    assert repository is not None and not repository.bare
+    head = repository.resolve("HEAD")
+    entries = {entry.path: entry for entry in repository.tree(head)}
+    assert set(entries) == {"a.py", "link.py", "sub/b.go"}
+    expected = _git(root, "rev-parse", "HEAD:a.py").strip()
+    assert entries["a.py"].blob.hex() == expected
+    assert repository.sizes([entries["a.py"].blob]) == {entries["a.py"].blob: 6}
+    assert repository.has_files(head)
+    assert entries["link.py"].skip == "symlink" and entries["a.py"].skip is None
+    contents = repository.contents([entries["a.py"].blob, entries["sub/b.go"].blob])
+    assert contents == {entries["a.py"].blob: b"x = 1\n", entries["sub/b.go"].blob: b"package sub\n"}
+    inner = open_repository(root / "sub")
+    assert inner is not None and inner.prefix == "sub"
+    assert [entry.path for entry in inner.tree(head)] == ["b.go"]
+
+
+def test_changes_name_renames_deletions_and_a_language_change(tmp_path: Path) -> None:
+    root = _repository(tmp_path / "r")
+    first = _git(root, "rev-parse", "HEAD").strip()
+    _git(root, "mv", "a.py", "moved.py")
+    (root / "sub" / "b.go").unlink()
+    (root / "c.rs").write_text("fn c() {}\n")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "two")
+    repository = open_repository(root)
+    assert repository is not None
+    changes = repository.changes(first, repository.resolve("HEAD"))
+    assert changes is not None
+    found = sorted((change.kind, change.path, change.old_path) for change in changes)
+    # link.py still points at a.py: a symlink's blob is its target's name, unchanged
+    assert found == [("A", "c.rs", None), ("D", "sub/b.go", None), ("R", "moved.py", "a.py")]
+    added = next(change for change in changes if change.kind == "A")
+    assert added.entry is not None and added.entry.size_bytes == len("fn c() {}\n")
+
+
+def test_a_bare_mirror_is_read_and_named_by_its_origin_without_credentials(tmp_path: Path) -> None:
+    source = _repository(tmp_path / "r")
+    mirror = tmp_path / "m.git"
+    subprocess.run(["git", "clone", "-q", "--mirror", str(source), str(mirror)], check=True)
+    repository = open_repository(mirror)
+    assert repository is not None and repository.bare
+    assert repository.remote_url() == str(source)
+    assert {entry.path for entry in repository.tree(repository.resolve("HEAD"))} == {"a.py", "link.py", "sub/b.go"}
+    assert repository.commit_of("no-such-branch") is None
+    assert repository.commit_of("--output=/tmp/x") is None
+    assert without_credentials("https://user:secret@example.com/x.git") == "https://example.com/x.git"
+
+
+def test_objects_from_elsewhere_are_not_read_from_git(tmp_path: Path) -> None:
+    source = _repository(tmp_path / "r")
+    borrowed = tmp_path / "shared.git"
+    subprocess.run(["git", "clone", "-q", "--bare", "--shared", str(source), str(borrowed)], check=True)
+    assert (borrowed / "objects" / "info" / "alternates").exists()
+    assert open_repository(borrowed) is None
+    pointer = tmp_path / "pointer"
+    pointer.mkdir()
+    (pointer / ".git").write_text(f"gitdir: {source / '.git'}\n")
+    (pointer / "z.py").write_text("z = 1\n")
+    assert open_repository(pointer) is None
+
+
+def test_a_commit_without_supported_files_has_none(tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    _git(root, "init", "-q")
+    (root / "README.md").write_text("words\n")
+    (root / ".py").write_text("a name, no extension\n")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "docs")
+    repository = open_repository(root)
+    assert repository is not None
+    head = repository.resolve("HEAD")
+    assert not repository.has_files(head) and repository.tree(head) == []
