@@ -71,5 +71,6 @@ parity: $(STAMP)
 PROFILE ?= ts2-200
 .PHONY: bench
 bench: $(STAMP)
+	bash infra/dev/peer-packages.sh
 	mkdir -p bench-results
 	$(BIN)/parsefleet bench --profile $(PROFILE) --json bench-results/$(PROFILE).json

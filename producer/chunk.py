@@ -1,23 +1,52 @@
-"""Pure batching: files in, byte-sized batches of one language out."""
+"""Pure batching: files in, batches of one language out, sized by time or by bytes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
 from parsefleet.contract.batch import Batch, BatchFile
 
-__all__ = ["Chunker"]
+__all__ = ["MIN_SIZED_BYTES", "BatchSizer", "Chunker"]
+
+# A time-sized batch holds at least this many bytes: below it the per-task cost dominates whatever
+# the estimate says.
+MIN_SIZED_BYTES = 16 * 1024
+
+
+@dataclass
+class BatchSizer:
+    """The bytes a batch of each language may hold: ``target_ms`` of parse at the language's measured
+    rate (``rates``: bytes per outline-second of one pool process, parsefleet.contract.parse_rate),
+    never more than ``fixed_bytes``; ``fixed_bytes`` while a language has no estimate or
+    ``target_ms`` is 0. A slow host gets smaller batches; a fast one keeps ``fixed_bytes``, past which
+    the per-task cost no longer falls measurably (docs/benchmarks.md, "Batch size") while a batch's
+    memory and its redelivery grow."""
+
+    fixed_bytes: int
+    target_ms: float = 0.0
+    rates: Mapping[str, float] = field(default_factory=dict)
+
+    def max_bytes(self, language: str) -> int:
+        """Source bytes of one batch of ``language``."""
+        rate = self.rates.get(language)
+        if self.target_ms <= 0 or not rate or rate <= 0:
+            return self.fixed_bytes
+        sized = int(rate * self.target_ms / 1000)
+        return min(self.fixed_bytes, max(MIN_SIZED_BYTES, sized))
 
 
 class Chunker:
-    """Accumulates files per language; hands out a batch once it holds ``max_bytes`` or ``max_files``.
+    """Accumulates files per language; hands out a batch once it holds the sizer's bytes for its
+    language (``max_bytes`` fixed without a sizer) or ``max_files``.
 
-    A file larger than ``max_bytes`` travels alone. Batch ids are ``<run_id>:<sequence>``.
+    A file larger than that travels alone: with a time target, a file predicted to parse longer
+    than the target. Batch ids are ``<run_id>:<sequence>``.
     """
 
-    def __init__(self, run_id: str, max_bytes: int, max_files: int) -> None:
+    def __init__(self, run_id: str, max_bytes: int, max_files: int, sizer: BatchSizer | None = None) -> None:
         self.run_id = run_id
-        self.max_bytes = max_bytes
+        self.sizer = sizer or BatchSizer(max_bytes)
         self.max_files = max_files
         self._pending: dict[str, list[BatchFile]] = {}
         self._pending_bytes: dict[str, int] = {}
@@ -29,12 +58,13 @@ class Chunker:
         files = self._pending.setdefault(language, [])
         size = self._pending_bytes.get(language, 0)
         full: Batch | None = None
-        if files and size + item.ref.size_bytes > self.max_bytes:
+        max_bytes = self.sizer.max_bytes(language)
+        if files and size + item.ref.size_bytes > max_bytes:
             full = self._take(language)
         self._pending[language].append(item)
         self._pending_bytes[language] = self._pending_bytes.get(language, 0) + item.ref.size_bytes
         if full is None and (
-            len(self._pending[language]) >= self.max_files or self._pending_bytes[language] >= self.max_bytes
+            len(self._pending[language]) >= self.max_files or self._pending_bytes[language] >= max_bytes
         ):
             full = self._take(language)
         return full

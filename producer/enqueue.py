@@ -19,11 +19,13 @@ from celery import Celery
 from parsefleet.contract.batch import Batch, encode_batch
 from parsefleet.contract.errors import BrokerUnavailable
 from parsefleet.contract.names import queue_for
+from parsefleet.contract.parse_rate import slowest_rates
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing.backoff import Backoff
 from parsefleet.plumbing.broker import celery_config, redis_client, translated
 from parsefleet.plumbing.fleet import backlog
 from parsefleet.plumbing.outbox import Kept, Outbox, send
+from parsefleet.plumbing.parse_rates import stored_rates
 from parsefleet.plumbing.redaction import shown_url
 
 __all__ = ["Enqueuer"]
@@ -77,6 +79,10 @@ class Enqueuer:
         """Batches waiting in one queue; raises BrokerUnavailable once Redis has been unreachable for
         ``broker_retry_s``."""
         return self._retrying(lambda: int(self.redis.llen(queue)))
+
+    def parse_rates(self) -> dict[str, float]:
+        """Per language, the bytes per outline-second the workers measured (their slowest host class)."""
+        return slowest_rates(self._retrying(lambda: stored_rates(self.redis)))
 
     def close(self) -> None:
         """Release broker connections."""

@@ -28,7 +28,7 @@ from parsefleet.contract.settings import Settings
 from parsefleet.contract.versions import parser_version
 from parsefleet.plumbing.broker import redis_client, translated
 from parsefleet.plumbing.outbox import Outbox
-from parsefleet.producer.chunk import Chunker
+from parsefleet.producer.chunk import BatchSizer, Chunker
 from parsefleet.producer.commits import compared, from_changes, since
 from parsefleet.producer.enqueue import Enqueuer
 from parsefleet.producer.lease import ProducerLease
@@ -115,7 +115,8 @@ class Submission:
         self.resume = resume
         self.tally = Tally(str(uuid.uuid4()) if resume is None else resume.run_id)
         self._met: set[tuple[str, bytes]] = set()  # (language, blob hash) of every blob read in this run
-        self._chunker = Chunker(self.tally.run_id, settings.batch_max_bytes, settings.batch_max_files)
+        sizer = BatchSizer(settings.batch_max_bytes, settings.batch_target_ms)
+        self._chunker = Chunker(self.tally.run_id, settings.batch_max_bytes, settings.batch_max_files, sizer)
         if resume is not None:
             self._restore(resume)
         # The window being read (not yet recorded), and the batches recorded and not yet sent.
@@ -255,6 +256,7 @@ class Submission:
     ) -> None:
         with SourceReader(root, follow_hardlinks=self.settings.follow_hardlinks) as reader:
             for start, stop in _windows(len(listed), self._offset()):
+                self._chunker.sizer.rates = enqueuer.parse_rates()  # batches sized by time (producer.chunk)
                 window = self._read_window(reader, repository_id, listed[start:stop])
                 self._batch_fresh(ledger, window)
                 self._send(ledger, enqueuer, stop)
@@ -269,6 +271,7 @@ class Submission:
         entries: list[TreeEntry],
     ) -> None:
         for start, stop in _windows(len(entries), self._offset()):
+            self._chunker.sizer.rates = enqueuer.parse_rates()  # batches sized by time (producer.chunk)
             self._tree_window(ledger, repository, repository_id, entries[start:stop])
             self._send(ledger, enqueuer, stop)
             self.progress(self.tally)

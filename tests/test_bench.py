@@ -38,12 +38,18 @@ def _bench(tmp_path: Path, redis_url: str, database_url: str, *extra: str) -> tu
     return done.returncode, done.stdout + done.stderr, json.loads(out.read_text()) if out.exists() else {}
 
 
-def test_tiny_bench_reports_every_figure_and_a_broken_cap_exits_non_zero(
+def test_tiny_bench_reports_every_figure_and_an_invalid_measure_exits_4_without_its_efficiencies(
     tmp_path: Path, redis_url: str, clean_redis: object, clean_db: str
 ) -> None:
-    code, output, figures = _bench(tmp_path, redis_url, clean_db, "--max-rss-mb", "1")
-    assert code == 1, output
+    """Every efficiency is over 0.01: the invocation is invalid whatever the machine's load. The
+    tiny profile is too small to be valid at the default bounds (2 Go files)."""
+    code, output, figures = _bench(tmp_path, redis_url, clean_db, "--max-rss-mb", "1", "--max-efficiency", "0.01")
+    assert code == 4, output
     assert "BREACH: peak RSS" in output
+    assert "INVALID: efficiency total " in output and "no efficiency of this invocation is a figure" in output
+    assert any(reason.startswith("efficiency total ") for reason in figures["invalid"])
+    total_row = next(line for line in output.splitlines() if line.startswith("total "))
+    assert " inv. " in total_row and "eff. of the 3 fleet runs" not in output
     assert figures["machine"]["cores"] >= 1 and figures["machine"]["tree_sitter"]
     assert figures["machine"]["redis"][0].isdigit() and figures["machine"]["postgresql"][0].isdigit()
     assert set(figures["files"]) == {"python", "go", "rust"} and all(figures["files"].values())
@@ -89,14 +95,47 @@ def test_tiny_bench_reports_every_figure_and_a_broken_cap_exits_non_zero(
     assert len(figures["efficiency_runs"]) == 3 and figures["efficiency_runs"][0] == efficiency["total"]
     assert efficiency["runs_median"] == sorted(figures["efficiency_runs"])[1]
     assert figures["efficiency"]["wall"] > 0 and figures["efficiency"]["total"] > figures["efficiency"]["wall"]
-    total = figures["limit"]["total"]  # the mix's limit again after the fleet run: the host's drift
-    assert total["files_per_min_after"] > 0
-    assert total["drift"] == pytest.approx(total["files_per_min_after"] / total["files_per_min"] - 1)
-    assert figures["efficiency"]["total_after"] == pytest.approx(
-        figures["efficiency"]["total"] * total["files_per_min"] / total["files_per_min_after"]
-    )
-    assert "limit of the mix before / after the fleet run" in output
+    series = figures["limit_series"]  # limit, fixed run, limit, time-sized run, limit
+    assert len(series) == 3 and all(value > 0 for value in series)
+    total = figures["limit"]["total"]
+    assert series[0] == total["files_per_min"] and total["files_per_min_after"] == series[2]
+    assert total["drift"] == pytest.approx(series[2] / series[0] - 1)
+    assert figures["efficiency"]["total_after"] == pytest.approx(figures["efficiency"]["total"] * series[1] / series[2])
+    assert "limit of the mix before the fixed run, between the runs and after the time-sized run" in output
     assert any(b.startswith("peak RSS") for b in figures["breaches"])
+    _assert_sizing_raw_parse_and_system_cpu(figures, output)
+
+
+def _assert_sizing_raw_parse_and_system_cpu(figures: dict[str, Any], output: str) -> None:
+    fixed, main = figures["fixed"], figures["fleet"]
+    assert fixed["batch_target_ms"] == 0 and main["batch_target_ms"] == 50
+    assert sum(row["files"] for row in fixed["languages"]) == sum(row["files"] for row in main["languages"]) > 0
+    assert figures["efficiency_fixed"]["total"] > 0 and "batches, same invocation: fixed 262144 B" in output
+    slow = figures["slow"]  # the workers pinned to half the CPUs; nothing on a one-CPU host
+    if figures["machine"]["cores_given"] >= 2:
+        assert slow["fixed"]["pinned_cpus"] == slow["by_time"]["pinned_cpus"] == figures["machine"]["cores_given"] // 2
+        assert slow["by_time"]["batch_target_ms"] == 50 and "host twice as slow per pool process" in output
+    for language in ("python", "go", "rust", "total"):  # the raw parse anchor, and the fleet against it
+        assert figures["raw_parse"][language]["files_per_min"] > 0
+        assert figures["efficiency"][f"raw_{language}"] > 0
+    assert "raw tree-sitter parse (no outline)" in output
+    for row in main["languages"]:  # each batch's outline CPU beside its wall time
+        assert 0 < row["outline_cpu_ms"] <= row["outline_ms"] * 1.05
+        assert figures["efficiency"][f"cpu_{row['language']}"] > 0
+        assert figures["limit"][row["language"]]["mb_per_cpu_s"] > 0
+    assert "the batches waited for a core (" in output and "of their outline time)" in output
+    # embedded services: both on this host, their CPU counted with the workers' and the producer's
+    assert figures["machine"]["services_counted"] == ["postgresql", "redis"]
+    assert set(main["service_cpu_s"]) == {"postgresql", "redis"} and main["service_cpu_s"]["postgresql"] > 0
+    assert main["producer_cpu_s"] > 0
+    assert 0 < figures["efficiency"]["system_cpu"] < figures["efficiency"]["cpu"]
+    assert "files per CPU-second" in output
+    peers = figures["peers"]  # the same files through ctags and ast-grep, where installed
+    assert peers["python_definitions"] > 100 and peers["parsefleet"]["python_recall"] > 0.99
+    assert "peers on the same files" in output
+    for name in ("ctags", "ast-grep"):
+        if name in peers:
+            assert peers[name]["files_per_cpu_s"] > 0 and 0 < peers[name]["python_recall"] <= 1
 
 
 def test_sweep_runs_each_setting_in_alternating_order_and_reports_each_run(

@@ -100,6 +100,7 @@ def test_status_shows_backlog_workers_and_runs_and_pause_holds_intake(settings: 
         assert held["runs_in_flight"][0]["run_id"] == run_id and held["runs_in_flight"][0]["bytes_done"] == 0
         text = _cli(["status"], settings).stdout
         assert "fleet PAUSED" in text and "paused" in text and run_id in text
+        assert "batches sized for 50 ms of parse from the measured rate: no rate measured yet" in text
         resumed = _cli(["resume"], settings)
         assert resumed.returncode == 0 and "fleet resumed" in resumed.stdout
         _wait_run(settings.database_url, run_id)
@@ -114,6 +115,9 @@ def test_status_shows_backlog_workers_and_runs_and_pause_holds_intake(settings: 
     assert worker["cpu_share_1m"] > 0 and worker["last_batch_at"] is not None
     assert worker["languages"]["python"]["parse_bytes_per_s"] > 10_000
     assert worker["languages"]["python"]["source_bytes"] > 100_000
+    rate = after["parse_rates"]["python@default"]  # the estimate the next run's batches are sized from
+    assert rate["batches"] == worker["languages"]["python"]["batches"] and rate["bytes_per_s"] > 10_000
+    assert after["batch_target_ms"] == 50
     gone = _status(settings)
     assert gone["workers"] == [] and gone["gone"][0]["how"] == "stopped (drained)"
     assert gone["gone"][0]["exit_code"] == 0

@@ -52,6 +52,7 @@ from parsefleet.contract.settings import Settings
 from parsefleet.plumbing import database, fleet
 from parsefleet.plumbing.broker import redis_client, translated
 from parsefleet.plumbing.metrics import Metrics
+from parsefleet.plumbing.parse_rates import record_rate
 from parsefleet.workers.limits import child_cpu_share
 
 __all__ = ["EXIT_STALLED", "FleetBeat", "WorkCounter", "main_pid", "tree_usage"]
@@ -133,17 +134,20 @@ def tree_usage(pid: int) -> tuple[int, float]:
 class WorkCounter:
     """In a pool child: counts each batch finished under its worker's id (lazy connection)."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, host_class: str = "default") -> None:
         self.redis_url = redis_url
+        self.host_class = host_class
         self._client: redis.Redis | None = None
 
     def record(self, node: str, language: str, source_bytes: int, parse_s: float, batch_s: float) -> None:
-        """Count one batch; Redis unreachable, the count is lost (the heartbeat is a view, not a ledger)."""
+        """Count one batch, and add it to its language's parse-rate estimate (the producer sizes
+        batches from it); Redis unreachable, the count is lost (the heartbeat is a view, not a ledger)."""
         try:
             with translated(self.redis_url):
                 self._client = self._client or redis_client(self.redis_url)
                 worker_id = f"{node}:{main_pid()}"
                 fleet.record_work(self._client, worker_id, language, source_bytes, parse_s=parse_s, batch_s=batch_s)
+                record_rate(self._client, language, self.host_class, source_bytes, parse_s)
         except ParsefleetError as exc:
             self._client = None
             log.warning("batch not counted in the heartbeat: %s", exc)

@@ -229,6 +229,7 @@ def _claim_params(outcome: BatchOutcome, timing: BatchTiming, version: str) -> d
         "failed": outcome.count(FileStatus.FAILED),
         "symbols": outcome.symbols,
         "duration_ms": outcome.duration_ms,
+        "cpu_ms": outcome.cpu_ms,
         "worker": timing.worker,
         "parser_version": version,
         "hashes": [item.ref.blob_hash for item in files],

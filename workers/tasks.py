@@ -74,7 +74,7 @@ class Deliveries:
         # Step 2 telemetry (flag telemetry.v2.parser_cli): which batches get per-batch figures.
         self._flag = FlagCache(self._redis_url, settings.flag_cache_ttl_s)
         self._emitter = Emitter(settings)
-        self._work = WorkCounter(self._redis_url)  # batches, bytes and seconds for the heartbeat
+        self._work = WorkCounter(self._redis_url, settings.host_class)  # batches, bytes and seconds for the heartbeat
 
     def deliver(self, task: Task[Any, Any], payload: bytes | None, enqueued_at_s: float) -> dict[str, int]:
         """One delivery of the batch ``task.request.id``."""

@@ -9,11 +9,12 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from parsefleet.bench.corpus_files import BenchFile
 from parsefleet.contract.batch import Batch, BatchFile, FileRef
 from parsefleet.contract.settings import Settings
-from parsefleet.plumbing.database import session
+from parsefleet.plumbing.database import session, sql
 from parsefleet.producer.chunk import Chunker
 from parsefleet.producer.enqueue import Enqueuer
 from parsefleet.telemetry.emitter import Emitter
@@ -24,11 +25,12 @@ from parsefleet.workers.tasks import figures_of
 __all__ = ["db_write_ms_per_1000_files", "queue_overhead_ms", "telemetry_per_batch"]
 
 _POLL_S = 0.02
+_HERE = Path(__file__).parent
 
 
 def queue_overhead_ms(settings: Settings, redis_url: str, database_url: str, batches: int = 200) -> float:
     """Worker time per empty batch (send, deliver, claim, commit, ack), running workers needed."""
-    run_id = str(uuid.uuid4())
+    run_id = _bench_run(database_url, "bench: queue overhead")
     enqueuer = Enqueuer(settings, redis_url)
     started = time.perf_counter()
     try:
@@ -48,7 +50,7 @@ def queue_overhead_ms(settings: Settings, redis_url: str, database_url: str, bat
 
 def db_write_ms_per_1000_files(settings: Settings, database_url: str, files: Sequence[BenchFile]) -> float:
     """Outline ``files`` here, then time only the Store writes (fresh blob hashes, so full writes)."""
-    run_id = str(uuid.uuid4())
+    run_id = _bench_run(database_url, "bench: database writes")
     batches = []
     for language in sorted({f.language for f in files}):
         mine = [f for f in files if f.language == language]
@@ -74,7 +76,8 @@ def telemetry_per_batch(
     does) is outlined once and committed twice under fresh blob hashes, once without Step 2 and once
     with it, in alternating order; the figures are the medians of the pairs' differences.
     """
-    outcomes = [outline_batch(batch, 60.0, None) for batch in _batches(settings, files)]
+    run_id = _bench_run(database_url, "bench: telemetry per batch")
+    outcomes = [outline_batch(batch, 60.0, None) for batch in _batches(settings, run_id, files)]
     store = Store(database_url)
     emitter = Emitter(replace(settings, redis_url=redis_url))
     wall_ms: list[float] = []
@@ -94,8 +97,17 @@ def telemetry_per_batch(
     }
 
 
-def _batches(settings: Settings, files: Sequence[BenchFile]) -> Iterator[Batch]:
-    chunker = Chunker(str(uuid.uuid4()), settings.batch_max_bytes, settings.batch_max_files)
+def _bench_run(database_url: str, what: str) -> str:
+    """A run the store holds, for batches the bench commits itself."""
+    run_id = str(uuid.uuid4())
+    with session(database_url) as conn:
+        conn.execute(sql(_HERE, "bench_run"), {"run_id": run_id, "what": what})
+        conn.commit()
+    return run_id
+
+
+def _batches(settings: Settings, run_id: str, files: Sequence[BenchFile]) -> Iterator[Batch]:
+    chunker = Chunker(run_id, settings.batch_max_bytes, settings.batch_max_files)
     for f in files:
         batch = chunker.add(_unseen(f))
         if batch is not None:

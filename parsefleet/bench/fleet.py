@@ -12,14 +12,15 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from psycopg.rows import dict_row
 
-from parsefleet.bench.probe import TreeProbe
+from parsefleet.bench.probe import TreeProbe, pin_tree
+from parsefleet.bench.system_cpu import services_cpu_s
 from parsefleet.contract.errors import WorkersDied
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing.broker import redis_client
@@ -51,6 +52,21 @@ class FleetRun:
     cores: int = 1  # CPUs the worker may use; cpu_share is of these
     skipped: int = 0
     listing_s: float = 0.0  # producer start to the run's start: listing the target, connecting
+    producer_cpu_s: float = 0.0  # the producer's thread, from before the listing to the run's end
+    # CPU seconds of Redis and PostgreSQL over the same span, those that run on this host
+    service_cpu_s: dict[str, float] = field(default_factory=dict)
+    batch_target_ms: float = 0.0  # what the producer sized batches for (0: batch_max_bytes)
+    pinned_cpus: int = 0  # CPUs the workers were pinned to after their warm-up (0: not pinned)
+
+    @property
+    def files(self) -> int:
+        """Files the run finished."""
+        return sum(int(row["files"]) for row in self.languages)
+
+    @property
+    def system_cpu_s(self) -> float:
+        """CPU seconds of the whole system: workers, producer and the services on this host."""
+        return self.cpu_share * self.seconds * self.cores + self.producer_cpu_s + sum(self.service_cpu_s.values())
 
 
 def cores_given() -> int:
@@ -70,9 +86,13 @@ def fleet_run(
     workers: int = 1,
     env: Mapping[str, str] | None = None,
     history: int | None = None,
+    service_pids: Mapping[str, int] | None = None,
+    pin_cpus: set[int] | None = None,
 ) -> FleetRun:
     """Start ``workers`` worker processes (``env`` added to theirs), warm them up on ``warmup``, then
-    measure a run of ``target``.
+    measure a run of ``target``; ``service_pids`` (parsefleet.bench.system_cpu) are the services
+    whose CPU is counted too; ``pin_cpus`` pins the workers to those CPUs after their warm-up (a
+    host slower per pool process, simulated).
 
     ``history``: the run indexes each of the target's last ``history`` commits (history mode).
     The telemetry flag is at ``flag_pct`` meanwhile (100: Step 2 figures for every batch, as in
@@ -88,10 +108,16 @@ def fleet_run(
     try:
         _submit_and_wait(settings, redis_url, database_url, warmup, fleet)
         cold_start_s = time.perf_counter() - spawned
+        for process in fleet.processes if pin_cpus else ():
+            pin_tree(process.pid, pin_cpus or set())
         probe = TreeProbe([process.pid for process in fleet.processes])
+        services_before = services_cpu_s(dict(service_pids or {}))
+        producer_before = time.thread_time()
         probe.start()
         measured = _measured(settings, redis_url, database_url, target, fleet, history=history)
         probe.stop()
+        producer_cpu_s = time.thread_time() - producer_before
+        services_after = services_cpu_s(dict(service_pids or {}))
     finally:
         fleet.stop()
         flag.set_pct(before.pct)
@@ -109,6 +135,10 @@ def fleet_run(
         concurrency=settings.concurrency,
         cores=cores_given(),
         listing_s=measured.listing_s,
+        producer_cpu_s=producer_cpu_s,
+        service_cpu_s={name: services_after[name] - services_before[name] for name in services_after},
+        batch_target_ms=settings.batch_target_ms,
+        pinned_cpus=len(pin_cpus or ()),
     )
 
 

@@ -5,6 +5,7 @@ per core, no queue and no database. The fleet can only approach this.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,12 @@ class Throughput:
     files: int
     size_bytes: int
     seconds: float
+    cpu_s: float = 0.0  # the loop processes' CPU over their jobs
+
+    @property
+    def mb_per_cpu_s(self) -> float:
+        """Megabytes (10^6) per CPU-second of one loop process: what load from others cannot lower."""
+        return self.size_bytes / 1e6 / self.cpu_s if self.cpu_s > 0 else 0.0
 
     @property
     def files_per_min(self) -> float:
@@ -51,26 +58,43 @@ class AdapterCost:
         return (self.outline_s - self.parse_s) / self.parse_s if self.parse_s > 0 else 0.0
 
 
-def _outline_all(job: tuple[str, list[bytes]]) -> int:
-    language, contents = job
+def _pool_child() -> None:
+    """A loop process: the default signal dispositions (the CLI's interrupt handlers, inherited by the
+    fork, would print a traceback when the pool ends its processes), grammars loaded."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    load_adapters()
+
+
+def _outline_all(job: tuple[str, bool, list[bytes]]) -> tuple[int, float]:
+    """Files done and the CPU seconds they took."""
+    language, outline, contents = job
     adapter = adapter_for(language)
+    started = time.thread_time()
     for content in contents:
-        adapter.outline(content, ParseBudget(_TIMEOUT_S))
-    return len(contents)
+        if outline:
+            adapter.outline(content, ParseBudget(_TIMEOUT_S))
+        else:
+            adapter.parse(content, ParseBudget(_TIMEOUT_S))
+    return len(contents), time.thread_time() - started
 
 
-def limit(files: Sequence[BenchFile], processes: int) -> Throughput:
-    """Outline ``files`` across ``processes`` workers (grammars loaded before the clock starts)."""
-    jobs: list[tuple[str, list[bytes]]] = []
+def limit(files: Sequence[BenchFile], processes: int, *, outline: bool = True) -> Throughput:
+    """Outline ``files`` across ``processes`` workers (grammars loaded before the clock starts);
+    ``outline`` False: the raw tree-sitter parse alone, the floor of any tree-sitter fleet."""
+    jobs: list[tuple[str, bool, list[bytes]]] = []
     for language in sorted({f.language for f in files}):
         contents = [f.content for f in files if f.language == language]
-        jobs.extend((language, contents[start : start + _JOB_FILES]) for start in range(0, len(contents), _JOB_FILES))
-    with multiprocessing.get_context("fork").Pool(processes, initializer=load_adapters) as pool:
-        pool.map(_outline_all, [(language, []) for language, _ in jobs])  # warm every process
+        jobs.extend(
+            (language, outline, contents[start : start + _JOB_FILES]) for start in range(0, len(contents), _JOB_FILES)
+        )
+    with multiprocessing.get_context("fork").Pool(processes, initializer=_pool_child) as pool:
+        pool.map(_outline_all, [(language, outline, []) for language, _, _ in jobs])  # warm every process
         started = time.perf_counter()
-        done = sum(pool.imap_unordered(_outline_all, jobs))
+        done = list(pool.imap_unordered(_outline_all, jobs))
         seconds = time.perf_counter() - started
-    return Throughput(done, sum(len(f.content) for f in files), seconds)
+    size_bytes = sum(len(f.content) for f in files)
+    return Throughput(sum(count for count, _ in done), size_bytes, seconds, sum(cpu_s for _, cpu_s in done))
 
 
 def adapter_cost(files: Sequence[BenchFile], repeats: int = 3) -> AdapterCost:

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["TreeProbe", "TreeSample", "tree_sample"]
+__all__ = ["TreeProbe", "TreeSample", "pin_tree", "tree_sample"]
 
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 _TICKS_PER_S = os.sysconf("SC_CLK_TCK")
@@ -22,8 +22,13 @@ class TreeSample:
 
 
 def _children(pid: int) -> list[int]:
+    """The children of ``pid``; none once it has exited (a PostgreSQL backend may, at any moment)."""
     found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").glob("*/children"))
+    except OSError:
+        return found
+    for task in tasks:
         try:
             found.extend(int(child) for child in task.read_text().split())
         except OSError:
@@ -52,6 +57,18 @@ def tree_sample(pid: int) -> TreeSample:
         cpu_s += sample.cpu_s
         pending.extend(_children(current))
     return TreeSample(rss_mb, cpu_s)
+
+
+def pin_tree(pid: int, cpus: set[int]) -> None:
+    """Let ``pid`` and its living descendants run only on ``cpus`` (children forked later inherit it)."""
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            os.sched_setaffinity(current, cpus)
+        except OSError:
+            continue
+        pending.extend(_children(current))
 
 
 @dataclass

@@ -7,7 +7,7 @@ import platform
 import statistics
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,9 @@ from parsefleet.bench.corpus_files import BenchFile, load_profile
 from parsefleet.bench.costs import db_write_ms_per_1000_files, queue_overhead_ms, telemetry_per_batch
 from parsefleet.bench.fleet import FleetRun, cores_given, fleet_run
 from parsefleet.bench.limit import Throughput, adapter_cost, limit
+from parsefleet.bench.peers import peers
+from parsefleet.bench.system_cpu import local_service_pids
+from parsefleet.bench.validity import Validity, invalid_reasons
 from parsefleet.contract.languages import LANGUAGES
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing.broker import redis_client
@@ -51,71 +54,168 @@ class BenchResult:
     profile: str
     files: dict[str, int]
     limit: dict[str, dict[str, float]]
-    fleet: FleetRun
+    fleet: FleetRun  # the main run: batches sized by time (the default settings)
     costs: dict[str, Any]
     efficiency: dict[str, float]
     # The total efficiency of every fleet run with the flag at 100%: the main run, then the
     # telemetry measure's; ``efficiency["runs_median"]`` is their median.
     efficiency_runs: list[float] = field(default_factory=list)
     breaches: list[str] = field(default_factory=list)
+    # The raw tree-sitter parse (no outline) by the same loop: each language alone, and the mix.
+    raw_parse: dict[str, dict[str, float]] = field(default_factory=dict)
+    # The mix's limit measured before, between and after the two compared fleet runs (files/min).
+    limit_series: list[float] = field(default_factory=list)
+    # The same files in fixed batch_max_bytes batches, right before the main run, and its efficiencies.
+    fixed: FleetRun | None = None
+    efficiency_fixed: dict[str, float] = field(default_factory=dict)
+    # A host twice as slow per pool process (the workers pinned to half the CPUs): fixed, then by time.
+    slow: dict[str, FleetRun] = field(default_factory=dict)
+    invalid: list[str] = field(default_factory=list)  # why the invocation's efficiencies are not figures
+    peers: dict[str, Any] = field(default_factory=dict)  # ctags and ast-grep on the same files (bench.peers)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready data."""
-        return {**asdict(self), "fleet": asdict(self.fleet)}
+        return asdict(self)
 
 
-def run_bench(settings: Settings, profile: str, corpus_dir: Path, floors: Floors) -> BenchResult:
-    """Measure everything in one invocation; ``breaches`` lists what broke a floor or a cap."""
+def run_bench(
+    settings: Settings, profile: str, corpus_dir: Path, floors: Floors, validity: Validity | None = None
+) -> BenchResult:
+    """Measure everything in one invocation; ``breaches`` lists what broke a floor or a cap,
+    ``invalid`` why the efficiencies cannot be trusted (parsefleet.bench.validity)."""
     with tempfile.TemporaryDirectory(prefix="parsefleet-bench-") as scratch_dir:
         scratch = Path(scratch_dir)
         target, files = load_profile(profile, corpus_dir, scratch)
-        limits = _limits(files, cores_given())
-        costs: dict[str, Any] = {"adapter": {}}
-        for language in LANGUAGES:
-            cost = adapter_cost([f for f in files if f.language == language][:_ADAPTER_SAMPLE])
-            costs["adapter"][language] = {
-                "parse_s": cost.parse_s,
-                "outline_s": cost.outline_s,
-                "overhead": cost.overhead,
-            }
+        cores = cores_given()
+        limits = _limits(files, cores)
+        raw_parse = _limits(files, cores, outline=False)
+        costs: dict[str, Any] = {"adapter": _adapter_costs(files)}
         warmup = warmup_repo(scratch)
         with (
             Services(settings) as services,
             scratch_database(services.database_url, "parsefleet_bench") as database_url,
         ):
             costs["db_write_ms_per_1000_files"] = db_write_ms_per_1000_files(settings, database_url, files[:_DB_SAMPLE])
-            fleet = fleet_run(
-                settings, services.redis_url, database_url, target, warmup=warmup, log_dir=scratch / "logs"
-            )
-            _limit_after(limits, files, cores_given())
+            runs = _Runs(settings, services, target, warmup, scratch)
+            series = [limits["total"]["files_per_min"]]
+            fixed = runs.fleet("fixed", batch_target_ms=0.0)
+            series.append(best_limit(files, cores).files_per_min)
+            fleet = runs.fleet("main")
+            series.append(best_limit(files, cores).files_per_min)
             costs["queue_overhead_ms_per_task"] = _overhead(settings, services.redis_url, database_url, scratch)
             machine = _machine(settings, services.redis_url, database_url)
-            telemetry_runs = _telemetry_runs(settings, services, target, warmup, scratch)
+            machine["services_counted"] = sorted(runs.service_pids)
+            telemetry_runs = runs.telemetry()
             costs["telemetry_flag_0_vs_100"] = _telemetry_cost(telemetry_runs)
             costs["telemetry_per_batch"] = _step2_per_batch(settings, services.redis_url, database_url, files, fleet)
+            slow = runs.slow(cores)
+        found_peers = peers(files, target)
     cap_share = settings.cpu_limit_pct / 100
-    efficiency = fleet_efficiency(limits, fleet, cap_share)
-    runs = [fleet_efficiency(limits, run, cap_share)["total"] for run in [fleet, *telemetry_runs[100]]]
-    efficiency["runs_median"] = statistics.median(runs)
-    result = BenchResult(machine, profile, _counts(files), limits, fleet, costs, efficiency, runs)
+    around_main = _bracketed(limits, series[1], series[2])
+    efficiency = fleet_efficiency(around_main, fleet, cap_share, raw_parse)
+    efficiency_fixed = fleet_efficiency(_bracketed(limits, series[0], series[1]), fixed, cap_share, raw_parse)
+    limits["total"]["files_per_min_after"] = series[-1]
+    limits["total"]["drift"] = series[-1] / series[0] - 1 if series[0] else 0.0
+    main_runs = [fleet_efficiency(around_main, run, cap_share)["total"] for run in [fleet, *telemetry_runs[100]]]
+    efficiency["runs_median"] = statistics.median(main_runs)
+    result = BenchResult(machine, profile, _counts(files), limits, fleet, costs, efficiency, main_runs)
+    result.raw_parse, result.limit_series, result.fixed, result.slow = raw_parse, series, fixed, slow
+    result.efficiency_fixed, result.peers = efficiency_fixed, found_peers
     result.breaches = _breaches(result, floors)
+    result.invalid = invalid_reasons(series, _checked(efficiency, efficiency_fixed), validity or Validity())
     return result
 
 
-def best_limit(files: Sequence[BenchFile], processes: int) -> Throughput:
+class _Runs:
+    """The invocation's fleet runs on one set of services, each on a fresh database."""
+
+    def __init__(self, settings: Settings, services: Services, target: Path, warmup: Path, scratch: Path) -> None:
+        self.settings, self.services, self.target, self.warmup, self.scratch = (
+            settings, services, target, warmup, scratch,
+        )  # fmt: skip
+        self.service_pids = local_service_pids(services.redis_url, services.database_url)
+
+    def fleet(self, name: str, *, flag_pct: int = 100, pin_cpus: set[int] | None = None, **changes: Any) -> FleetRun:
+        """One run of the target on a fresh database, with ``changes`` to the producer's settings."""
+        with scratch_database(self.services.database_url, _DB_PREFIX) as database_url:
+            return fleet_run(
+                replace(self.settings, **changes),
+                self.services.redis_url,
+                database_url,
+                self.target,
+                warmup=self.warmup,
+                log_dir=self.scratch / f"logs-{name}",
+                flag_pct=flag_pct,
+                service_pids=self.service_pids,
+                pin_cpus=pin_cpus,
+            )
+
+    def telemetry(self) -> dict[int, list[FleetRun]]:
+        """The same run with the telemetry flag at 0% and at 100%, twice each in the order 0, 100,
+        100, 0 (so a drift of the machine weighs on both)."""
+        runs: dict[int, list[FleetRun]] = {0: [], 100: []}
+        for round_number, pct in enumerate(_TELEMETRY_ORDER):
+            runs[pct].append(self.fleet(f"telemetry-{round_number}", flag_pct=pct))
+        return runs
+
+    def slow(self, cores: int) -> dict[str, FleetRun]:
+        """A host twice as slow per pool process: the workers pinned to half the CPUs after their
+        warm-up, so that each pool child parses on half a core. Fixed batches first (their batches
+        teach the workers' estimate the slower rate), then sized by time. Nothing on one CPU."""
+        if cores < 2:
+            return {}
+        half = set(sorted(os.sched_getaffinity(0))[: cores // 2])
+        out = {}
+        for name, target_ms in (("fixed", 0.0), ("by_time", self.settings.batch_target_ms)):
+            out[name] = self.fleet(f"slow-{name}", pin_cpus=half, batch_target_ms=target_ms)
+        return out
+
+
+def _adapter_costs(files: Sequence[BenchFile]) -> dict[str, dict[str, float]]:
+    out = {}
+    for language in LANGUAGES:
+        cost = adapter_cost([f for f in files if f.language == language][:_ADAPTER_SAMPLE])
+        out[language] = {"parse_s": cost.parse_s, "outline_s": cost.outline_s, "overhead": cost.overhead}
+    return out
+
+
+def _bracketed(limits: dict[str, dict[str, float]], before: float, after: float) -> dict[str, dict[str, float]]:
+    """``limits`` with the mix's limit measured right before and right after one fleet run."""
+    total = {**limits["total"], "files_per_min": before, "files_per_min_after": after}
+    return {**limits, "total": total}
+
+
+def _checked(*efficiencies: dict[str, float]) -> dict[str, float]:
+    """The efficiencies the validity rule looks at, named by run ('' the main one, 'fixed ' the other):
+    not the diagnostics against other anchors (the raw parse, the outline's CPU)."""
+    out = {}
+    for prefix, figures in zip(("", "fixed "), efficiencies, strict=False):
+        out.update(
+            {f"{prefix}{name}": value for name, value in figures.items() if not name.startswith(("raw", "cpu_"))}
+        )
+    return out
+
+
+def best_limit(files: Sequence[BenchFile], processes: int, *, outline: bool = True) -> Throughput:
     """The best of ``_LIMIT_REPEATS`` runs: a limit is what the machine can do, not its noise."""
-    return max((limit(files, processes) for _ in range(_LIMIT_REPEATS)), key=lambda run: run.files_per_min)
+    runs = (limit(files, processes, outline=outline) for _ in range(_LIMIT_REPEATS))
+    return max(runs, key=lambda run: run.files_per_min)
 
 
-def _limits(files: Sequence[BenchFile], processes: int) -> dict[str, dict[str, float]]:
-    """Each language alone, then the whole mix; ``in_mix_files_per_min`` is a language's share of the mix."""
+def _limits(files: Sequence[BenchFile], processes: int, *, outline: bool = True) -> dict[str, dict[str, float]]:
+    """Each language alone, then the whole mix; ``in_mix_files_per_min`` is a language's share of the
+    mix. ``outline`` False: the raw parse alone."""
     out: dict[str, dict[str, float]] = {}
     for language in LANGUAGES:
         mine = [f for f in files if f.language == language]
         if mine:
-            alone = best_limit(mine, processes)
-            out[language] = {"files_per_min": alone.files_per_min, "mb_per_s": alone.mb_per_s}
-    mix = best_limit(files, processes)
+            alone = best_limit(mine, processes, outline=outline)
+            out[language] = {
+                "files_per_min": alone.files_per_min,
+                "mb_per_s": alone.mb_per_s,
+                "mb_per_cpu_s": alone.mb_per_cpu_s,
+            }
+    mix = best_limit(files, processes, outline=outline)
     out["total"] = {
         "files_per_min": mix.files_per_min,
         "mb_per_s": mix.mb_per_s,
@@ -126,33 +226,6 @@ def _limits(files: Sequence[BenchFile], processes: int) -> dict[str, dict[str, f
             count = sum(1 for f in files if f.language == language)
             figure["in_mix_files_per_min"] = count / mix.seconds * 60 if mix.seconds else 0.0
     return out
-
-
-def _limit_after(limits: dict[str, dict[str, float]], files: Sequence[BenchFile], processes: int) -> None:
-    """The mix's limit again, right after the fleet run: how far the machine's own speed moved while
-    the fleet ran (``drift``). The efficiency stays against the limit before; ``total_after`` in the
-    efficiencies is against this one, so every run shows the spread its host adds."""
-    after = best_limit(files, processes)
-    total = limits["total"]
-    total["files_per_min_after"] = after.files_per_min
-    total["drift"] = after.files_per_min / total["files_per_min"] - 1 if total["files_per_min"] else 0.0
-
-
-def _telemetry_runs(
-    settings: Settings, services: Services, target: Path, warmup: Path, scratch: Path
-) -> dict[int, list[FleetRun]]:
-    """The same run with the telemetry flag at 0% and at 100%, twice each in the order 0, 100,
-    100, 0 (so a drift of the machine weighs on both), each on a fresh database."""
-    runs: dict[int, list[FleetRun]] = {0: [], 100: []}
-    for round_number, pct in enumerate(_TELEMETRY_ORDER):
-        with scratch_database(services.database_url, _DB_PREFIX) as database_url:
-            log_dir = scratch / f"logs-telemetry-{round_number}"
-            runs[pct].append(
-                fleet_run(
-                    settings, services.redis_url, database_url, target, warmup=warmup, log_dir=log_dir, flag_pct=pct
-                )
-            )
-    return runs
 
 
 def _telemetry_cost(runs: dict[int, list[FleetRun]]) -> dict[str, Any]:
@@ -218,7 +291,12 @@ def _counts(files: Sequence[BenchFile]) -> dict[str, int]:
     return {language: sum(1 for f in files if f.language == language) for language in LANGUAGES}
 
 
-def fleet_efficiency(limits: dict[str, dict[str, float]], fleet: FleetRun, cap_share: float) -> dict[str, float]:
+def fleet_efficiency(
+    limits: dict[str, dict[str, float]],
+    fleet: FleetRun,
+    cap_share: float,
+    raw_parse: dict[str, dict[str, float]] | None = None,
+) -> dict[str, float]:
     """Fleet files/min over what the limit allows the fleet on the same mix and cores: the limit's
     files/min times the CPU cap (``cap_share``), since the workers may use only that share of the
     cores while the limit loop uses all of them. ``wall`` is the same ratio without the cap; ``cpu``
@@ -230,6 +308,11 @@ def fleet_efficiency(limits: dict[str, dict[str, float]], fleet: FleetRun, cap_s
     per process with the language alone. In a mixed run the languages share the workers, so a
     language's end-to-end rate has no limit of its own to be compared with; this shows whether the
     parse itself runs at the machine's speed inside the fleet (contention lowers it).
+
+    ``system_cpu`` is ``cpu`` counting the producer and the services on this host too. Against
+    ``raw_parse`` (the loop parsing without the outline): ``raw_total`` the fleet end to end over
+    the raw parse's files/min times the cap, ``raw_<language>`` the outline rate in the workers over
+    the raw parse's per process.
     """
     total_files = sum(int(row["files"]) for row in fleet.languages)
     wall = total_files / fleet.seconds * 60 / limits["total"]["files_per_min"] if fleet.seconds else 0.0
@@ -238,15 +321,47 @@ def fleet_efficiency(limits: dict[str, dict[str, float]], fleet: FleetRun, cap_s
         out["with_listing"] = out["total"] * fleet.seconds / (fleet.seconds + fleet.listing_s)
     if limits["total"].get("files_per_min_after"):
         out["total_after"] = out["total"] * limits["total"]["files_per_min"] / limits["total"]["files_per_min_after"]
-    for row in fleet.languages:  # the parse inside the workers against the limit's, per language
-        per_process_mb_per_s = limits.get(row["language"], {}).get("mb_per_s", 0.0) / fleet.cores
-        if row.get("outline_ms") and per_process_mb_per_s:
-            outline_mb_per_s = float(row["size_bytes"]) / 1e6 / (float(row["outline_ms"]) / 1000)
-            out[row["language"]] = outline_mb_per_s / per_process_mb_per_s
+    out.update(_outline_against(limits, fleet))  # the parse inside the workers against the limit's
+    out.update(_outline_cpu_against(limits, fleet))
     worker_cpu_s = fleet.cpu_share * fleet.seconds * fleet.cores
     limit_files_per_cpu_s = total_files / limits["total"]["cpu_s"] if limits["total"]["cpu_s"] else 0.0
     if worker_cpu_s and limit_files_per_cpu_s:
         out["cpu"] = total_files / worker_cpu_s / limit_files_per_cpu_s
+        out["system_cpu"] = total_files / fleet.system_cpu_s / limit_files_per_cpu_s
+    if raw_parse:
+        out.update(_against_raw(raw_parse, fleet, wall * limits["total"]["files_per_min"] / cap_share))
+    return out
+
+
+def _against_raw(raw_parse: dict[str, dict[str, float]], fleet: FleetRun, capped_rate: float) -> dict[str, float]:
+    out = _outline_against(raw_parse, fleet, prefix="raw_")
+    if raw_parse["total"]["files_per_min"]:
+        out["raw_total"] = capped_rate / raw_parse["total"]["files_per_min"]
+    return out
+
+
+def _outline_cpu_against(anchor: dict[str, dict[str, float]], fleet: FleetRun) -> dict[str, float]:
+    """Per language: bytes per CPU-second of the outline in the workers (the pool child's thread)
+    over the loop's per CPU-second. Unlike the wall-time figures, load from other processes does
+    not lower it: below 1 the outline itself costs more CPU in the workers; at 1 with a lower wall
+    figure the batches waited for a core."""
+    out = {}
+    for row in fleet.languages:
+        loop_mb_per_cpu_s = anchor.get(row["language"], {}).get("mb_per_cpu_s", 0.0)
+        if row.get("outline_cpu_ms") and loop_mb_per_cpu_s:
+            mb_per_cpu_s = float(row["size_bytes"]) / 1e6 / (float(row["outline_cpu_ms"]) / 1000)
+            out[f"cpu_{row['language']}"] = mb_per_cpu_s / loop_mb_per_cpu_s
+    return out
+
+
+def _outline_against(anchor: dict[str, dict[str, float]], fleet: FleetRun, prefix: str = "") -> dict[str, float]:
+    """Per language: bytes per outline-second in the workers over the anchor loop's per process."""
+    out = {}
+    for row in fleet.languages:
+        per_process_mb_per_s = anchor.get(row["language"], {}).get("mb_per_s", 0.0) / fleet.cores
+        if row.get("outline_ms") and per_process_mb_per_s:
+            outline_mb_per_s = float(row["size_bytes"]) / 1e6 / (float(row["outline_ms"]) / 1000)
+            out[prefix + row["language"]] = outline_mb_per_s / per_process_mb_per_s
     return out
 
 

@@ -37,12 +37,13 @@ from parsefleet.reading.report import FILE_STATUSES, RunReport, render, render_f
 from parsefleet.telemetry import rollout
 from parsefleet.telemetry.cli_runs import record_cli_run
 
-__all__ = ["EXIT_FAILED", "EXIT_INPUT", "EXIT_OK", "EXIT_SERVICE", "main"]
+__all__ = ["EXIT_FAILED", "EXIT_INPUT", "EXIT_INVALID", "EXIT_OK", "EXIT_SERVICE", "main"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_INPUT = 2
 EXIT_SERVICE = 3
+EXIT_INVALID = 4  # `parsefleet bench`: the measurement cannot be trusted (parsefleet.bench.validity)
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a writer whose reader went away
 EXIT_INTERRUPTED = 130
 # Commands whose duration and exit code go to cli_runs / cli_cmd_duration_ms (not the long-lived
@@ -333,6 +334,15 @@ def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
     command.add_argument("--workers", type=int, help="pool processes per worker (default: one per CPU)")
     command.add_argument("--json", metavar="FILE", help="also write every figure as JSON")
     command.add_argument("--max-rss-mb", type=float, default=450.0, help="memory floor; breaking it exits 1")
+    command.add_argument(
+        "--max-efficiency", type=float, default=1.05, help="an efficiency above this makes the run invalid (exit 4)"
+    )
+    command.add_argument(
+        "--max-limit-move",
+        type=float,
+        default=0.10,
+        help="the limit moving more than this share between its measurements makes the run invalid (exit 4)",
+    )
     command.set_defaults(handler=_bench)
 
 
@@ -591,16 +601,20 @@ def _bench(settings: Settings, args: argparse.Namespace) -> int:
 
     from parsefleet.bench.runner import Floors, run_bench
     from parsefleet.bench.table import render as render_bench
+    from parsefleet.bench.validity import Validity
 
     if args.workers is not None:
         settings = replace(settings, worker_concurrency=args.workers).validated()
     if args.profile in _PROFILES:
         return _bench_profile(settings, args)
     floors = Floors(max_rss_mb=args.max_rss_mb, max_cpu_share=settings.cpu_limit_pct / 100)
-    result = run_bench(settings, args.profile, args.corpus_dir, floors)
+    validity = Validity(max_efficiency=args.max_efficiency, max_limit_move=args.max_limit_move)
+    result = run_bench(settings, args.profile, args.corpus_dir, floors, validity)
     print(render_bench(result))
     if args.json:
         commands.write_json(result.as_dict(), args.json)
+    if result.invalid:
+        return EXIT_INVALID
     return EXIT_FAILED if result.breaches else EXIT_OK
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "OUTBOX_SWEEP_LOCK_KEY",
     "PARENT_PID_ENV",
     "PARSE_BATCH_TASK",
+    "PARSE_RATE_KEY",
     "PAUSED_KEY",
     "PRODUCER_KEY_PREFIX",
     "QUEUES",
@@ -72,6 +73,10 @@ WORKERS_KEY = "parsefleet:workers"
 WORKER_LAST_KEY = "parsefleet:workers:last"
 # Per worker id, what its pool children did: batches, bytes and parse seconds per language.
 WORKER_WORK_KEY_PREFIX = "parsefleet:work:"
+# The moving estimate of each language's parse rate (parsefleet.contract.parse_rate), one field per
+# language and worker host class ("<language>@<host class>"), updated by the pool children after
+# each batch and read by the producer to size batches by time (parsefleet.producer.chunk).
+PARSE_RATE_KEY = "parsefleet:parse_rate"
 # Set by `parsefleet pause` (JSON: when, by whom), deleted by `parsefleet resume`: while it exists,
 # every worker stops taking batches.
 PAUSED_KEY = "parsefleet:paused"

@@ -74,11 +74,22 @@ class Settings:
     corpus_python_src: Path | None = None
     corpus_go_src: Path | None = None
     corpus_rust_src: Path | None = None
-    # PARSEFLEET_BATCH_MAX_BYTES: source bytes per batch. 256 KiB: the per-batch cost (Celery's hand
+    # PARSEFLEET_BATCH_MAX_BYTES: source bytes per batch at most; every batch's size before its
+    # language's parse rate is measured, and always with batch_target_ms 0. 256 KiB: the per-batch cost (Celery's hand
     # over, Redis round trips, the commit) falls with larger batches while the p95 batch latency
     # grows with them; 256 KiB keeps p95 near half the 100 ms target on this project's reference
     # machine (docs/benchmarks.md, "Batch size").
     batch_max_bytes: int = 256 * 1024
+    # PARSEFLEET_BATCH_TARGET_MS: the parse time a batch is sized for, from the parse rate per language
+    # the workers measure (a moving estimate in Redis); batch_max_bytes until a language has one. 0
+    # sizes every batch by batch_max_bytes. A file predicted to take longer than the target travels
+    # alone. 50 ms: a task costs 4 - 11 ms end to end besides its
+    # parse (docs/benchmarks.md), and a batch's parse time varies about 2x with its content, so a 50
+    # ms target keeps the p95 batch under the 100 ms target on hosts of any speed.
+    batch_target_ms: float = 50.0
+    # PARSEFLEET_HOST_CLASS: the class of worker host this worker's parse rates are kept under; the
+    # producer sizes batches for the slowest class. Give hosts of different speed different classes.
+    host_class: str = "default"
     # PARSEFLEET_BATCH_MAX_FILES: files per batch at most, whatever their size.
     batch_max_files: int = 500
     # PARSEFLEET_MAX_PENDING_BATCHES: batches waiting in one queue before the producer waits (backpressure).
@@ -215,6 +226,8 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.batch_target_ms < 0:
+            raise ConfigError(f"batch_target_ms must be 0 (fixed bytes) or more, got {self.batch_target_ms}")
         if self.poison_deliveries < 2:
             raise ConfigError(f"poison_deliveries must be 2 or more, got {self.poison_deliveries}")
         if not 1 <= self.cpu_limit_pct <= 100:

@@ -21,6 +21,7 @@ from psycopg.rows import class_row
 from parsefleet.contract.batch import Batch, decode_batch
 from parsefleet.contract.errors import BatchFormatError
 from parsefleet.contract.heartbeat import Heartbeat
+from parsefleet.contract.parse_rate import ParseRate
 from parsefleet.contract.scaling import Advice, WorkerSize, advise, pooled_rates
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing import dead_letter, fleet, unknown_runs
@@ -29,6 +30,7 @@ from parsefleet.plumbing.database import sql
 from parsefleet.plumbing.dead_letter import DeadLetter
 from parsefleet.plumbing.fleet import Backlog, Pause
 from parsefleet.plumbing.outbox import Outbox
+from parsefleet.plumbing.parse_rates import stored_rates
 from parsefleet.plumbing.unknown_runs import Refusal
 from parsefleet.reading.outdated import outdated_counts
 from parsefleet.reading.report import RunState, recent_runs
@@ -171,6 +173,9 @@ class FleetStatus:
     producers: set[str] = field(default_factory=set)  # runs whose producer holds its lease
     unknown_runs: list[Refusal] = field(default_factory=list)  # batches a worker's database refuses
     outdated: dict[str, int] = field(default_factory=dict)  # blobs to parse again, per language
+    # The parse-rate estimates batches are sized from, by "<language>@<host class>", and the target.
+    parse_rates: dict[str, ParseRate] = field(default_factory=dict)
+    batch_target_ms: float = 0.0
 
     @property
     def queues(self) -> dict[str, int]:
@@ -200,6 +205,8 @@ class FleetStatus:
             "unknown_runs": [refusal.as_dict() for refusal in self.unknown_runs],
             "runs": [{**state_dict(run), "producer": self.producer(run)} for run in self.runs],
             "outdated_blobs": dict(self.outdated),
+            "batch_target_ms": self.batch_target_ms,
+            "parse_rates": {name: _rate_dict(rate, self.at) for name, rate in self.parse_rates.items()},
         }
 
     def producer(self, run: RunState) -> str:
@@ -211,7 +218,7 @@ class FleetStatus:
 
     def render(self) -> str:
         """Text for a terminal."""
-        lines = [self._headline(), "", *self._queue_lines(), "", *self._worker_lines()]
+        lines = [self._headline(), "", *self._queue_lines(), *self._rate_lines(), "", *self._worker_lines()]
         lines += ["", "runs in flight:" if self.runs_in_flight else "runs in flight: none"]
         lines += [f"  {run.render()}" for run in self.runs_in_flight]
         hint = " (parsefleet dead-letter list)" if self.dead_letter else ""
@@ -266,6 +273,21 @@ class FleetStatus:
             f"advice: {advice.workers} worker(s) drain the backlog within {_duration(advice.drain_within_s)}{eta}"
             " (parsefleet scale advise)"
         )
+        return lines
+
+    def _rate_lines(self) -> list[str]:
+        if self.batch_target_ms <= 0:
+            return ["batches sized by bytes (batch_target_ms 0)"]
+        head = f"batches sized for {self.batch_target_ms:g} ms of parse from the measured rate"
+        if not self.parse_rates:
+            return [f"{head}: no rate measured yet (batch_max_bytes until then)"]
+        lines = [f"{head} (bytes per outline-second of one pool process, moving estimate):"]
+        for name, rate in sorted(self.parse_rates.items()):
+            per_s = rate.bytes_per_s
+            shown_rate = "-" if per_s is None else f"{_mb(per_s)}/s"
+            lines.append(
+                f"  {name:<24}{shown_rate:>12}  {rate.batches} batches, last {_ago(self.at - rate.updated_at_s)}"
+            )
         return lines
 
     def _worker_lines(self) -> list[str]:
@@ -324,6 +346,8 @@ def load_fleet(client: redis.Redis, conn: Connection, settings: Settings, limit:
         runs=runs,
         producers=fleet.producers_alive(client, [run.run_id for run in runs if run.submitted_at is None]),
         outdated=outdated_counts(conn),
+        parse_rates=stored_rates(client),
+        batch_target_ms=settings.batch_target_ms,
     )
 
 
@@ -362,6 +386,10 @@ def _worker_dict(beat: Heartbeat, now: float) -> dict[str, object]:
 
 def _stalled_dict(beat: Heartbeat) -> dict[str, object]:
     return {"worker_id": beat.worker_id, "since": _iso(beat.stalled_since), "advice": STALLED_ADVICE}
+
+
+def _rate_dict(rate: ParseRate, now: float) -> dict[str, object]:
+    return {"bytes_per_s": rate.bytes_per_s, "batches": rate.batches, "age_s": round(now - rate.updated_at_s, 3)}
 
 
 def _gone_dict(beat: Heartbeat) -> dict[str, object]:

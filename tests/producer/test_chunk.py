@@ -1,5 +1,5 @@
 from parsefleet.contract.batch import BatchFile, FileRef
-from parsefleet.producer.chunk import Chunker
+from parsefleet.producer.chunk import MIN_SIZED_BYTES, BatchSizer, Chunker
 
 
 def _file(name: str, size: int, language: str = "python") -> BatchFile:
@@ -48,3 +48,32 @@ def test_languages_never_share_a_batch_and_ids_are_unique() -> None:
     ids = [b.batch_id for b in batches]
     assert len(ids) == len(set(ids)) and all(i.startswith("r1:") for i in ids)
     assert sum(len(b.files) for b in batches) == 30
+
+
+def test_time_sized_batches_follow_each_languages_rate() -> None:
+    sizer = BatchSizer(fixed_bytes=256 * 1024, target_ms=50, rates={"python": 2_000_000, "go": 4_000_000})
+    assert sizer.max_bytes("python") == 100_000  # 50 ms at 2 MB/s
+    assert sizer.max_bytes("go") == 200_000
+    assert sizer.max_bytes("rust") == 256 * 1024  # no estimate yet: bytes
+    chunker = Chunker("run", max_bytes=256 * 1024, max_files=500, sizer=sizer)
+    out = [chunker.add(_file(f"f{i}.py", 30_000)) for i in range(10)]
+    full = [batch for batch in out if batch is not None]
+    assert [len(batch.files) for batch in full] == [3, 3, 3]  # 90 KB each, a fourth file would pass 100 KB
+
+
+def test_time_sized_bytes_stay_within_bounds_and_a_target_of_zero_is_fixed() -> None:
+    slow = BatchSizer(fixed_bytes=100_000, target_ms=50, rates={"python": 10.0, "go": 1e12})
+    assert slow.max_bytes("python") == MIN_SIZED_BYTES
+    assert slow.max_bytes("go") == 100_000  # a fast host keeps the fixed size, never more
+    fixed = BatchSizer(fixed_bytes=100_000, target_ms=0, rates={"python": 2_000_000})
+    assert fixed.max_bytes("python") == 100_000
+
+
+def test_a_file_predicted_longer_than_the_target_goes_alone() -> None:
+    sizer = BatchSizer(fixed_bytes=256 * 1024, target_ms=50, rates={"python": 1_000_000})  # 50 KB per batch
+    chunker = Chunker("run", max_bytes=256 * 1024, max_files=500, sizer=sizer)
+    assert chunker.add(_file("small.py", 10_000)) is None
+    before = chunker.add(_file("big.py", 80_000))  # 80 ms predicted
+    assert before is not None and [f.ref.path for f in before.files] == ["small.py"]
+    rest = list(chunker.flush())
+    assert [[f.ref.path for f in batch.files] for batch in rest] == [["big.py"]]

@@ -4,9 +4,9 @@
 -- New blobs, and blobs whose earlier attempt failed, take this outline; ``fresh`` lists their hashes.
 WITH claim AS (
     INSERT INTO batch_results (batch_id, run_id, language, files, parsed, partial, fallback, failed, symbols,
-                               duration_ms, worker)
+                               duration_ms, cpu_ms, worker)
     VALUES (%(batch_id)s, %(run_id)s, %(language)s, %(files)s, %(parsed)s, %(partial)s, %(fallback)s,
-            %(failed)s, %(symbols)s, %(duration_ms)s, %(worker)s)
+            %(failed)s, %(symbols)s, %(duration_ms)s, %(cpu_ms)s, %(worker)s)
     ON CONFLICT (batch_id) DO UPDATE SET deliveries = batch_results.deliveries + 1
     RETURNING (xmax = 0) AS claimed
 ), fresh AS (
