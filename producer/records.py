@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 from parsefleet import plumbing
 from parsefleet.contract.batch import Batch, FileRef
 from parsefleet.contract.errors import StoreUnavailable
+from parsefleet.contract.repository_run import RepositoryRun
 from parsefleet.plumbing import database
 from parsefleet.plumbing.backoff import Backoff
 from parsefleet.plumbing.cancellation import forget_commits
@@ -60,23 +61,12 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Indexed:
-    """What a run did to one repository: the commit now indexed (None: a directory read as it is),
-    how it was compared with the store (``incremental``, ``full``, ``walk``), what changed, what was
-    sent and what the store already knew; ``removed`` the paths that leave its current view;
-    ``touched`` the paths whose version may have changed (None: any)."""
+class Indexed(RepositoryRun):
+    """What a run did to one repository, and how its current view moves: ``removed`` the paths that
+    leave it, ``touched`` the paths whose version may have changed (None: any)."""
 
-    commit: str | None
-    mode: str
-    note: str | None
-    added: int
-    modified: int
-    deleted: int
-    renamed: int
-    sent: int
-    known: int
-    removed: tuple[str, ...]
-    touched: tuple[str, ...] | None
+    removed: tuple[str, ...] = ()
+    touched: tuple[str, ...] | None = None
 
 
 class Ledger:
@@ -128,7 +118,7 @@ class Ledger:
             if indexed.removed:
                 conn.execute(sql(_HERE, "files_remove"), {**key, "paths": list(indexed.removed)})
             figures = {
-                "commit_id": indexed.commit, "run_id": self.run_id, "mode": indexed.mode, "note": indexed.note,
+                "commit_id": indexed.commit_id, "run_id": self.run_id, "mode": indexed.mode, "note": indexed.note,
                 "added": indexed.added, "modified": indexed.modified, "deleted": indexed.deleted,
                 "renamed": indexed.renamed, "sent": indexed.sent, "known": indexed.known,
             }  # fmt: skip
@@ -137,7 +127,7 @@ class Ledger:
             versions = {**key, "seq": row[0], "paths": None if indexed.touched is None else list(indexed.touched)}
             conn.execute(sql(_HERE, "versions_close"), versions)
             conn.execute(sql(_HERE, "versions_open"), versions)
-            where = {**key, "commit_id": indexed.commit, "seq": row[0], "location": location}
+            where = {**key, "commit_id": indexed.commit_id, "seq": row[0], "location": location}
             conn.execute(sql(_HERE, "repository_indexed"), where)
             conn.execute(sql(_HERE, "commits_retention"), {**key, "kept": kept_commits})
 

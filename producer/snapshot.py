@@ -55,7 +55,7 @@ class Snapshot:
 
     @property
     def files(self) -> int:
-        """How many supported files the target holds."""
+        """How many supported files were listed up front (a lazy snapshot's are listed by its run)."""
         return len(self.tree) if self.commit is not None else len(self.walked)
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from parsefleet.contract.batch import Batch, BatchFile, FileRef
+from parsefleet.contract.errors import BrokerUnavailable, ParsefleetError
 from parsefleet.contract.languages import language_for
 from parsefleet.contract.paths import printable, to_bytes, to_text
 from parsefleet.contract.settings import Settings
@@ -145,6 +146,9 @@ class Submission:
         except (KeyboardInterrupt, SystemExit):
             self._abandon(ledger)
             raise
+        except BrokerUnavailable:  # past its retry budget; PostgreSQL is still there to tell
+            self._forget_commits(ledger)
+            raise
         finally:
             lease.stop()
             stream.close()
@@ -212,6 +216,16 @@ class Submission:
         self._submit_snapshot(ledger, enqueuer, listing.snapshot)
         self._partial.pop(listing.target.ordinal, None)
 
+    def _forget_commits(self, ledger: Ledger) -> None:
+        """The run failed (Redis gone past its retry budget) before sending all: the repositories it
+        advanced forget their commit, so that their next run sends what this one did not. Best
+        effort: the error that stopped the run is the one raised."""
+        try:
+            ledger.close()
+            ledger.forget_commits()
+        except ParsefleetError as exc:
+            log.warning("run %s: the indexed commits could not be forgotten: %s", self.tally.run_id, exc)
+
     def _submit_snapshot(self, ledger: Ledger, enqueuer: Enqueuer, snapshot: Snapshot) -> None:
         """One repository: its files sent, then its current view moved to what this run recorded."""
         repository_id, indexed_commit = ledger.repository(snapshot.name)
@@ -241,7 +255,8 @@ class Submission:
         row = self._row(repository_id, snapshot.files)
         ledger.advance(repository_id, to_text(str(snapshot.root)), indexed, self.settings.kept_commits, row)
         self.tally.repositories.append(RepositoryLine(snapshot.name, indexed))
-        log.info("submitted %s: %d files listed", printable(snapshot.name), snapshot.files)
+        at = "as it is" if indexed.commit_id is None else f"at {indexed.commit_id[:12]}"
+        log.info("submitted %s %s (%s): %d blobs sent", printable(snapshot.name), at, indexed.mode, indexed.sent)
 
     def _refresh(self, ledger: Ledger, enqueuer: Enqueuer, snapshot: Snapshot, repository_id: int) -> None:
         """Files parsed again (``parsefleet reindex``); the repository's current view and commit stay."""
@@ -285,7 +300,8 @@ class Submission:
         window = self._window = _Window()
         accepted = [ref for ref in (self._accepted_entry(repository_id, entry, window) for entry in entries) if ref]
         wanted = self._unknown(ledger, accepted)
-        sizes = repository.sizes(ref.blob_hash for index, ref in enumerate(accepted) if index in wanted)
+        sized = {accepted[index].blob_hash: accepted[index].size_bytes for index in wanted}
+        sizes = {**sized, **repository.sizes(blob for blob, size in sized.items() if not size)}  # diff-tree sized some
         readable = {
             index for index in wanted if self._fits(window, accepted, index, sizes.get(accepted[index].blob_hash))
         }

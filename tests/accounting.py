@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,15 @@ from parsefleet.contract.settings import Settings
 from parsefleet.reading.report import RunReport
 from parsefleet.services.local_workers import LocalWorkers
 
-__all__ = ["Figures", "Watched", "assert_exactly_once", "many_files", "probed_run", "wait_for_batches"]
+__all__ = ["Figures", "Watched", "assert_exactly_once", "known_run", "many_files", "probed_run", "wait_for_batches"]
+
+
+def known_run(database_url: str) -> str:
+    """The id of a new run recorded in the database (workers refuse batches of runs it does not know)."""
+    run_id = str(uuid.uuid4())
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO runs (id, targets) VALUES (%s, %s)", (run_id, ["/test"]))
+    return run_id
 
 
 def many_files(root: Path, count: int) -> Path:

@@ -453,3 +453,27 @@ def test_a_blob_too_large_is_refused_unread_and_leaves_the_view(
     view = _view(settings.database_url, str(repo))
     assert "big.py" not in view and len(view) == 6
     assert _indexed(report).sent == 6
+
+
+def test_a_cancelled_run_makes_its_repositories_list_the_whole_tree_next_time(
+    settings: Settings, tmp_path: Path
+) -> None:
+    repo = _repository(tmp_path / "repo")
+    head = _git(repo, "rev-parse", "HEAD").strip()
+    queued = commands.submit(settings, [repo], commands.RunOptions(ci=False, progress=False, wait=False))
+    assert _indexed(queued).commit_id == head  # submitted, no worker yet: its batches wait
+    assert settings.database_url is not None
+    with psycopg.connect(settings.database_url) as conn:
+        assert conn.execute("SELECT indexed_commit FROM repositories").fetchall() == [(head,)]
+    commands.cancel(settings, queued.state.run_id)
+    with psycopg.connect(settings.database_url) as conn:
+        assert conn.execute("SELECT indexed_commit FROM repositories").fetchall() == [(None,)]
+    assert settings.redis_url is not None
+    fleet = LocalWorkers(settings.redis_url, settings.database_url, tmp_path / "logs", count=1)
+    fleet.start()
+    try:
+        line = _indexed(_submit(settings, repo))
+    finally:
+        fleet.stop()
+    assert (line.mode, line.sent) == ("full", 6)  # what the cancelled run never had parsed
+    _assert_view_is_commit(settings, str(repo), repo, head)

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from parsefleet.reading.report import RunReport
 from parsefleet.services.local_workers import LocalWorkers
 from parsefleet.workers.languages import adapter_for
 from parsefleet.workers.limits import ParseBudget
-from tests.accounting import Watched, assert_exactly_once, many_files, wait_for_batches
+from tests.accounting import Watched, assert_exactly_once, known_run, many_files, wait_for_batches
 from tests.services import wait_until
 
 pytestmark = [pytest.mark.service, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -173,9 +172,9 @@ def test_a_batch_taken_from_redis_by_a_worker_that_died_unrecorded_is_sent_again
 def test_a_batch_delivered_twice_is_stored_once(settings: Settings, worker: LocalWorkers) -> None:
     content = b"class A:\n    def m(self):\n        pass\n\ndef f():\n    pass\n"
     ref = FileRef(1, "a.py", blob_hash(content), "python", len(content))
-    run_id = str(uuid.uuid4())
-    batch = Batch(f"{run_id}:000001", run_id, "python", (BatchFile(ref, content),))
     assert settings.redis_url and settings.database_url
+    run_id = known_run(settings.database_url)
+    batch = Batch(f"{run_id}:000001", run_id, "python", (BatchFile(ref, content),))
     redis.Redis.from_url(settings.redis_url).set(TELEMETRY_FLAG, "100")  # Step 2: batch_metrics rows too
     enqueuer = Enqueuer(settings, settings.redis_url)
     outbox = redis.Redis.from_url(settings.redis_url)

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from parsefleet.contract.paths import to_text
 from parsefleet.contract.settings import Settings
 from tests.accounting import probed_run
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
 _WORKER_CAP_MB = 512
+_MAX_FILE_BYTES = 16 * 1024 * 1024
+# Workers accept the batches of producers whose settings are no larger than theirs.
+_WORKER_ENV = {"PARSEFLEET_MAX_FILE_BYTES": str(_MAX_FILE_BYTES)}
 
 
 def _hostile_tree(root: Path) -> dict[str, str]:
@@ -57,9 +65,9 @@ def test_hostile_repository_completes_with_every_file_accounted_and_caps_held(
     expected = _hostile_tree(repo)
     settings = Settings.from_env(
         {}, redis_url=settings.redis_url, database_url=settings.database_url, data_dir=settings.data_dir,
-        max_file_bytes=16 * 1024 * 1024,
+        max_file_bytes=_MAX_FILE_BYTES,
     )  # fmt: skip
-    report, probe = probed_run(settings, repo, tmp_path / "logs", interval_s=0.02)
+    report, probe = probed_run(settings, repo, tmp_path / "logs", env=_WORKER_ENV, interval_s=0.02)
     assert report.state.finished
     for item in report.languages:
         assert item.accounted, item
@@ -72,4 +80,90 @@ def test_hostile_repository_completes_with_every_file_accounted_and_caps_held(
     assert all(kind in {"memory", "timeout", "too-large", "recursion"} for kind in failures.values()), failures
     peak = max(probe.peak_rss_mb.values())
     print(f"hostile: {seen} files, failures {failures}, skips {sorted(skips)}, peak worker RSS {peak:.0f} MB")
+    assert peak < _WORKER_CAP_MB, f"worker peaked at {peak:.0f} MB"
+
+
+_STEERING_NAMES = ("\x1b[1A\x1b[2Kesc.py", "carriage\rreturn.py", "line\nfeed.go")
+
+
+def _tree_state(root: Path) -> dict[str, tuple[int, int]]:
+    """Every path under ``root`` with its size and modification time (nanoseconds), links not followed."""
+    state = {}
+    for path in root.rglob("*"):
+        info = path.lstat()
+        state[str(path.relative_to(root))] = (info.st_size, info.st_mtime_ns)
+    return state
+
+
+def _git(root: Path, *args: str) -> None:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root), "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, env=env)
+
+
+def test_a_hostile_git_repository_runs_nothing_and_nothing_is_written_outside_the_data_directory(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "hostile"
+    expected = _hostile_tree(repo)
+    for name in _STEERING_NAMES:
+        (repo / name).write_bytes(b"package p\n" if name.endswith(".go") else b"def steer():\n    pass\n")
+    deep = repo.joinpath(*["d"] * 120)
+    deep.mkdir(parents=True)
+    (deep / "deep.py").write_bytes(b"def deepest():\n    pass\n")
+    marker = tmp_path / "PWNED"
+    _git(repo, "init", "-q")
+    for key, value in (
+        ("core.fsmonitor", f"touch {marker}; echo"),
+        ("core.hooksPath", str(tmp_path / "hooks")),
+        ("diff.external", f"touch {marker}"),
+        ("filter.evil.clean", f"touch {marker}"),
+        ("core.sshCommand", f"touch {marker}"),
+    ):
+        _git(repo, "config", key, value)
+    (repo / ".gitattributes").write_text("* filter=evil diff=evil\n")
+    # Private HOME and TMPDIR for the producer (this process) and the workers: nothing may appear
+    # in them, nor change in the repository (not even git's index).
+    private = Path(tempfile.mkdtemp(prefix="parsefleet-private-"))
+    home, tmp = private / "home", private / "tmp"
+    for directory in (private, home, tmp):
+        directory.mkdir(exist_ok=True)
+        directory.chmod(0o777)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    before = _tree_state(repo)
+    settings = Settings.from_env(
+        {}, redis_url=settings.redis_url, database_url=settings.database_url, data_dir=settings.data_dir,
+        max_file_bytes=_MAX_FILE_BYTES,
+    )  # fmt: skip
+    try:
+        report, probe = probed_run(
+            settings,
+            repo,
+            tmp_path / "logs",
+            env={**_WORKER_ENV, "HOME": str(home), "TMPDIR": str(tmp)},
+            interval_s=0.02,
+        )
+        written = sorted(str(path.relative_to(private)) for path in private.rglob("*") if path not in (home, tmp))
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    assert report.state.finished
+    for item in report.languages:
+        assert item.accounted, item
+    failures = {Path(path).name: kind for _lang, kind, path, _msg in report.failed_files}
+    skips = {reason for item in report.languages for reason in item.skipped}
+    for name, outcome in expected.items():
+        if name != "x.py":  # git lists no fifo
+            assert failures.get(name) == outcome or outcome in skips, (name, outcome, failures, skips)
+    assert all(kind in {"memory", "timeout", "too-large", "recursion"} for kind in failures.values()), failures
+    assert settings.database_url
+    with psycopg.connect(settings.database_url) as conn:
+        stored = {str(row[0]) for row in conn.execute("SELECT path FROM files")}
+    assert {to_text(name.encode()) for name in _STEERING_NAMES} <= stored
+    assert "/".join(["d"] * 120) + "/deep.py" in stored
+    assert not marker.exists(), "the repository's git configuration ran a program"
+    assert written == [], f"written outside the data directory: {written}"
+    assert _tree_state(repo) == before, "the repository changed"
+    peak = max(probe.peak_rss_mb.values())
+    print(f"hostile git repository: failures {failures}, skips {sorted(skips)}, peak worker RSS {peak:.0f} MB")
     assert peak < _WORKER_CAP_MB, f"worker peaked at {peak:.0f} MB"

@@ -33,6 +33,9 @@ from tests.services import wait_until
 pytestmark = [pytest.mark.service, pytest.mark.slow, pytest.mark.timeout(300)]
 
 _TREE_CAP_MB = 512
+# Two pool children, whatever the machine: each has (512 - 96) / 2 = 208 MB, room for the tree of
+# 150,000 functions (114 MB) but not for that of 220,000 (167 MB) beside its 63 MB at rest.
+_TWO_CHILDREN = {"PARSEFLEET_WORKER_CONCURRENCY": "2"}
 _BOMB_BYTES = 450 * 1024 * 1024
 _LINE = b"x = 1\n"
 
@@ -50,7 +53,7 @@ def test_files_of_too_many_symbols_fail_and_the_worker_tree_stays_under_its_cap(
         for copy in "ab":
             (repo / f"f{count}{copy}.py").write_bytes(f"# {copy}\n".encode() + _functions(count))
     (repo / "ordinary.py").write_bytes(_functions(100))
-    report, probe = probed_run(settings, repo, tmp_path / "logs")
+    report, probe = probed_run(settings, repo, tmp_path / "logs", env=_TWO_CHILDREN)
     peak_mb = max(probe.peak_rss_mb.values())
     failed = {Path(path).name: kind for _language, kind, path, _message in report.failed_files}
     print(f"too many symbols: worker tree peak {peak_mb:.0f} MB, failures {failed}")
@@ -67,7 +70,7 @@ def test_without_the_symbols_cap_the_memory_budget_alone_holds(settings: Setting
     for copy in "ab":
         (repo / f"f{copy}.py").write_bytes(f"# {copy}\n".encode() + _functions(220_000))
     (repo / "ordinary.py").write_bytes(_functions(100))
-    env = {"PARSEFLEET_MAX_FILE_SYMBOLS": str(10**7)}
+    env = {**_TWO_CHILDREN, "PARSEFLEET_MAX_FILE_SYMBOLS": str(10**7)}
     report, probe = probed_run(replace(settings, max_file_symbols=10**7), repo, tmp_path / "logs", env=env)
     peak_mb = max(probe.peak_rss_mb.values())
     kinds = sorted(kind for _language, kind, _path, _message in report.failed_files)

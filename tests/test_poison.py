@@ -30,7 +30,7 @@ from parsefleet.contract.settings import Settings
 from parsefleet.plumbing.broker import celery_config
 from parsefleet.producer.submission import blob_hash
 from parsefleet.services.local_workers import LocalWorkers
-from tests.accounting import assert_exactly_once, many_files, probed_run
+from tests.accounting import assert_exactly_once, known_run, many_files, probed_run
 from tests.services import wait_until
 
 pytestmark = [pytest.mark.service, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -93,7 +93,7 @@ def test_dead_letters_are_listed_and_replayed(
 ) -> None:
     assert settings.redis_url and settings.database_url
     content = b"def survivor():\n    return 1\n"
-    run_id = str(uuid.uuid4())
+    run_id = known_run(settings.database_url)
     ref = FileRef(1, "survivor.py", blob_hash(content), "python", len(content))
     batch = Batch(f"{run_id}:000001", run_id, "python", (BatchFile(ref, content),))
     # Its worker "died" 2N - 1 times already: the next start finds even splitting it hopeless.

@@ -9,6 +9,7 @@ batches of runs that database never saw, so the real run never finished.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -62,15 +63,15 @@ def _log(tmp_path: Path) -> str:
     return (tmp_path / "logs" / "worker-0.log").read_text(errors="replace")
 
 
-def _cli(args: list[str], settings: Settings) -> subprocess.CompletedProcess[str]:
+def _env(settings: Settings) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PARSEFLEET_")}
-    env = {
-        **clean,
-        "PARSEFLEET_REDIS_URL": settings.redis_url or "",
-        "PARSEFLEET_DATABASE_URL": settings.database_url or "",
-    }
+    urls = {"PARSEFLEET_REDIS_URL": settings.redis_url or "", "PARSEFLEET_DATABASE_URL": settings.database_url or ""}
+    return {**clean, **urls}
+
+
+def _cli(args: list[str], settings: Settings) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "parsefleet.cli.main", *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(command, env=_env(settings), capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_a_statement_a_release_broke_dead_letters_its_batches_instead_of_retrying(
@@ -141,22 +142,42 @@ def test_a_worker_on_another_database_refuses_batches_of_runs_it_does_not_know(
     env = {"PARSEFLEET_UNKNOWN_RUN_WAIT_S": "15"}
     lost = LocalWorkers(settings.redis_url, other_database, tmp_path / "logs", count=1, env=env)
     lost.start()
+    submit = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "parsefleet.cli.main",
+            "submit",
+            "--wait",
+            "--no-progress",
+            str(many_files(tmp_path / "repo", 3)),
+        ],
+        env=_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        report = commands.submit(settings, [many_files(tmp_path / "repo", 3)], _NO_WAIT)
-        total = report.state.batches_total or 0
-        wait_until(lambda: clean_redis.hlen(UNKNOWN_RUNS_KEY) >= 1, "a refusal recorded", 60)
+        assert submit.stderr is not None
+        notice = next(line for line in submit.stderr if "refuses batches of run" in line)  # submit --wait says why
+        submit.send_signal(signal.SIGINT)  # stop waiting; the run goes on
+        assert submit.wait(timeout=60) != 0
+        with psycopg.connect(settings.database_url) as conn:
+            run_id, total = conn.execute("SELECT id::text, batches_total FROM runs").fetchone() or ("", 0)
         status = _cli(["status"], settings)
         wait_until(lambda: clean_redis.llen(DEAD_LETTER_KEY) == total, "the refused batches dead-lettered", 120)
     finally:
+        submit.kill()
         lost.stop()
+    assert f"run {run_id}: its database (" in notice and "does not know the run" in notice
     assert status.returncode == 0, status.stderr
     assert "batches of runs unknown to a worker's database:" in status.stdout
-    assert f"run {report.state.run_id} refused" in status.stdout
+    assert f"run {run_id} refused" in status.stdout
     with psycopg.connect(other_database) as conn:
         assert conn.execute("SELECT count(*) FROM batch_results").fetchone() == (0,)  # nothing committed there
     assert clean_redis.hlen(UNKNOWN_RUNS_KEY) == 0
     reasons = [entry.reason for entry in dead_letter.entries(clean_redis)]
-    assert all(f"run {report.state.run_id} is unknown to PostgreSQL" in reason for reason in reasons)
+    assert all(f"run {run_id} is unknown to PostgreSQL" in reason for reason in reasons)
     assert "is this worker pointed at its producer's database?" in _log(tmp_path)
 
     # Pointed at the right database, the fleet takes them back: nothing was lost

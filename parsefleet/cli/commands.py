@@ -335,7 +335,7 @@ def _wait(
     def show(state: RunState) -> None:
         bar.update(Progress(seen, sent, state.files_done, "waiting"))
 
-    idle = None if fleet is not None else IdleFleet(services.redis_url, options.say)
+    idle = None if fleet is not None else IdleFleet(services.redis_url, options.say, run_id=tally.run_id)
     try:
         wait_for(watch, tally.run_id, show, fleet=fleet, idle=idle)
     except KeyboardInterrupt:

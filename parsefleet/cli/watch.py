@@ -13,8 +13,8 @@ import redis
 
 from parsefleet.cli import interrupts
 from parsefleet.contract.errors import ParsefleetError, StoreUnavailable, WorkersDied
-from parsefleet.contract.names import KOMBU_UNACKED_KEY, QUEUES
-from parsefleet.plumbing import database
+from parsefleet.contract.names import KOMBU_UNACKED_KEY, QUEUES, UNKNOWN_RUNS_KEY
+from parsefleet.plumbing import database, unknown_runs
 from parsefleet.plumbing.broker import redis_client, translated
 from parsefleet.plumbing.runs import mark_finished_if_complete
 from parsefleet.reading.report import RunState, load_state
@@ -68,16 +68,20 @@ class RunWatch:
 @dataclass
 class IdleFleet:
     """Notices batches waiting in the queues while no worker holds any, for ``IDLE_NOTICE_S``: no
-    worker consumes them. Says so once, with what to do."""
+    worker consumes them; and batches of ``run_id`` that a worker refuses because its database does
+    not know the run (plumbing/unknown_runs.py). Says each once, with what to do."""
 
     redis_url: str
     say: Callable[[str], None]
+    run_id: str | None = None
     _idle_since: float | None = None
     _said: bool = False
+    _said_refused: bool = False
     _redis: redis.Redis | None = None
 
     def check(self, now_s: float) -> None:
-        """Look once (cheap: a few LLEN and one HLEN)."""
+        """Look once (cheap: a few LLEN and two HLEN)."""
+        self._check_refused()
         if self._said:
             return
         waiting = self._waiting()
@@ -92,6 +96,25 @@ class IdleFleet:
                 " PARSEFLEET_REDIS_URL and PARSEFLEET_DATABASE_URL; this keeps waiting (Ctrl-C stops)"
             )
             self._said = True
+
+    def _check_refused(self) -> None:
+        if self._said_refused or self.run_id is None:
+            return
+        try:
+            with translated(self.redis_url):
+                client = self._client()
+                refused = unknown_runs.entries(client) if client.hlen(UNKNOWN_RUNS_KEY) else []
+        except ParsefleetError:
+            self._redis = None
+            return
+        mine = [item for item in refused if item.run_id == self.run_id]
+        if mine:
+            self.say(
+                f"worker {mine[0].worker} refuses batches of run {self.run_id}: its database ({mine[0].database})"
+                " does not know the run; point it at this run's PARSEFLEET_DATABASE_URL (parsefleet status lists"
+                " the refused batches; they are dead-lettered after PARSEFLEET_UNKNOWN_RUN_WAIT_S)"
+            )
+            self._said_refused = True
 
     def _waiting(self) -> dict[str, int] | None:
         try:

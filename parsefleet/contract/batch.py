@@ -35,6 +35,9 @@ _MAX_PATH_CHARS = 16 * 1024
 _BODY_OVERHEAD_BYTES = 1024  # the version, ids and language around the files
 _READ_CHUNK_BYTES = 1024 * 1024
 _FIELDS_PER_FILE = 5
+_LIMITS_HINT = (
+    " (limits: this worker's max_file_bytes and batch_max_files, which must be no smaller than its producers')"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +140,11 @@ def decode_batch(payload: bytes, limits: BatchLimits | None = None) -> Batch:
         batch = Batch(str(body["id"]), str(body["run"]), language, files)
     except BatchFormatError:
         raise
+    except ValueError as exc:  # msgpack's limits ("... exceeds max_bin_len(...)"), or a field of the wrong kind
+        raise BatchFormatError(f"undecodable or oversize batch: {exc}{_LIMITS_HINT}") from exc
     except (
         zstandard.ZstdError,
         msgpack.UnpackException,
-        ValueError,
         TypeError,
         KeyError,
         AttributeError,

@@ -126,12 +126,15 @@ class Settings:
     # (`parsefleet outline --commit`); the current view is always kept. Older commits stay in the
     # history of runs, their file versions are dropped.
     kept_commits: int = 30
-    # PARSEFLEET_MAX_FILE_BYTES: larger files are refused as failure ``too-large``.
+    # PARSEFLEET_MAX_FILE_BYTES: larger files are refused as failure ``too-large``. Workers read
+    # batches within their own max_file_bytes, batch_max_bytes and batch_max_files (a batch beyond
+    # them is dead-lettered unread: docs/security.md), so give them values no smaller than their
+    # producers'.
     max_file_bytes: int = 8 * 1024 * 1024
     # PARSEFLEET_MAX_FILE_SYMBOLS: a file defining more symbols (functions, classes, variables...)
-    # fails as ``too-many-symbols``, before they are built: 150,000 one-line functions (1.5 MB)
-    # need about 90 MB of tree and 70 MB of symbols in a worker (docs/security.md). The largest
-    # file of the benchmark corpora has 2,000 or so.
+    # fails as ``too-many-symbols``, counted before they are built: 150,000 one-line functions
+    # (2.3 MB) need 114 MB of tree, then 13 MB to walk it and 39 MB of definitions before their
+    # symbols (docs/security.md).
     max_file_symbols: int = 50_000
     # PARSEFLEET_PARSE_TIMEOUT_S: a parse running longer is cancelled and recorded as ``timeout``.
     parse_timeout_s: float = 10.0

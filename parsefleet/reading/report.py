@@ -20,6 +20,7 @@ from psycopg.rows import class_row, dict_row
 
 from parsefleet.contract import paths
 from parsefleet.contract.errors import RunNotFound
+from parsefleet.contract.repository_run import RepositoryRun
 from parsefleet.plumbing.database import sql
 
 __all__ = [
@@ -116,20 +117,10 @@ class LanguageReport:
 
 
 @dataclass(frozen=True)
-class RepositoryReport:
-    """What a run did to one repository: the commit indexed (None: a directory read as it is), how it
-    was compared with the store (incremental, full, walk), files changed, blobs sent and known."""
+class RepositoryReport(RepositoryRun):
+    """What a run did to one repository, with the repository's name."""
 
-    name: str
-    commit_id: str | None
-    mode: str
-    note: str | None
-    added: int
-    modified: int
-    deleted: int
-    renamed: int
-    sent: int
-    known: int
+    name: str = ""
 
     def render(self) -> str:
         """One line (two with a note) for a terminal."""

@@ -59,7 +59,7 @@ def test_a_payload_declaring_more_than_the_limit_is_refused_before_it_expands() 
 def test_files_over_the_limits_and_sizes_that_lie_are_refused() -> None:
     with pytest.raises(BatchFormatError, match="oversize batch: 3 files"):
         decode_batch(encode_batch(_batch(b"a", b"b", b"c")), _SMALL)
-    with pytest.raises(BatchFormatError, match="undecodable batch"):  # msgpack's own limit on one binary
+    with pytest.raises(BatchFormatError, match="oversize batch: 1001 exceeds max_bin_len"):
         decode_batch(encode_batch(_batch(b"x" * 1001)), _SMALL)
     with pytest.raises(BatchFormatError, match="oversize batch: 1600 bytes of source"):
         decode_batch(encode_batch(_batch(b"x" * 800, b"y" * 800)), _SMALL)
