@@ -50,7 +50,7 @@ class Chunker:
         self.max_files = max_files
         self._pending: dict[str, list[BatchFile]] = {}
         self._pending_bytes: dict[str, int] = {}
-        self._sequence = 0
+        self.sequence = 0  # of the last batch handed out (a resumed run goes on from its own)
 
     def add(self, item: BatchFile) -> Batch | None:
         """Add one file; return the batch it completed, if any (the file may start the next one)."""
@@ -69,13 +69,6 @@ class Chunker:
             full = self._take(language)
         return full
 
-    def drop(self) -> list[BatchFile]:
-        """Give up every file not yet handed out in a batch (a run cancelled while sending)."""
-        dropped = [item for language in sorted(self._pending) for item in self._pending[language]]
-        self._pending.clear()
-        self._pending_bytes.clear()
-        return dropped
-
     def flush(self) -> Iterator[Batch]:
         """Hand out every non-empty partial batch."""
         for language in sorted(self._pending):
@@ -86,5 +79,5 @@ class Chunker:
         files = tuple(self._pending[language])
         self._pending[language] = []
         self._pending_bytes[language] = 0
-        self._sequence += 1
-        return Batch(f"{self.run_id}:{self._sequence:06d}", self.run_id, language, files)
+        self.sequence += 1
+        return Batch(f"{self.run_id}:{self.sequence:06d}", self.run_id, language, files)

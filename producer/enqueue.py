@@ -23,6 +23,7 @@ from parsefleet.contract.parse_rate import slowest_rates
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing.backoff import Backoff
 from parsefleet.plumbing.broker import celery_config, redis_client, translated
+from parsefleet.plumbing.fleet import backlog
 from parsefleet.plumbing.outbox import Kept, Outbox, send
 from parsefleet.plumbing.parse_rates import stored_rates
 from parsefleet.plumbing.redaction import shown_url
@@ -37,11 +38,15 @@ _SEND_RETRY_MAX_S = 2.0
 
 
 class Enqueuer:
-    """Sends batches; waits while a queue holds ``max_pending_batches`` or more (backpressure)."""
+    """Sends batches; waits while a queue holds ``max_pending_batches`` or more, or while the batches
+    kept in the outbox (sent and not finished, every queue, every producer) hold ``max_pending_bytes``
+    of source or more (backpressure by count and by bytes). A batch larger than the budget still
+    goes, alone, once nothing else is pending."""
 
     def __init__(self, settings: Settings, redis_url: str) -> None:
         self.redis_url = redis_url
         self.max_pending = settings.max_pending_batches
+        self.max_pending_bytes = settings.max_pending_bytes
         self.broker_retry_s = settings.broker_retry_s
         self.redis = redis_client(redis_url)
         self.outbox = Outbox(self.redis)
@@ -52,7 +57,7 @@ class Enqueuer:
     def send(self, batch: Batch) -> None:
         """Enqueue one batch once its queue has room."""
         queue = queue_for(batch.language)
-        self._wait_for_room(queue)
+        self._wait_for_room(queue, batch.size_bytes)
         kept = Kept(batch.batch_id, queue, encode_batch(batch), batch.size_bytes)
         self._retrying(lambda: self.outbox.keep(kept))
         try:
@@ -94,9 +99,19 @@ class Enqueuer:
             except BrokerUnavailable as exc:
                 backoff.pause(exc)
 
-    def _wait_for_room(self, queue: str) -> None:
+    def pending_bytes(self) -> int:
+        """Source bytes of the batches kept in the outbox (sent and not finished), every queue."""
+        return self._retrying(lambda: sum(queue.outstanding_bytes for queue in backlog(self.redis).values()))
+
+    def _wait_for_room(self, queue: str, size_bytes: int) -> None:
         pause_s = _POLL_MIN_S
-        while self.depth(queue) >= self.max_pending:
+        while not self._has_room(queue, size_bytes):
             time.sleep(pause_s)
             self.waited_s += pause_s
             pause_s = min(pause_s * 2, _POLL_MAX_S)
+
+    def _has_room(self, queue: str, size_bytes: int) -> bool:
+        if self.depth(queue) >= self.max_pending:
+            return False
+        pending = self.pending_bytes()
+        return pending == 0 or pending + size_bytes <= self.max_pending_bytes

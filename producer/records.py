@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import psycopg
+from psycopg.types.json import Jsonb
 
+from parsefleet import plumbing
 from parsefleet.contract.batch import Batch, FileRef
 from parsefleet.contract.errors import StoreUnavailable
 from parsefleet.contract.repository_run import RepositoryRun
@@ -25,12 +27,32 @@ from parsefleet.plumbing.cancellation import forget_commits
 from parsefleet.plumbing.database import sql
 from parsefleet.plumbing.runs import mark_finished_if_complete
 
-__all__ = ["CRASHED_BEFORE", "UNCHANGED", "Failure", "Indexed", "Ledger"]
+__all__ = ["CRASHED_BEFORE", "UNCHANGED", "Counts", "Entry", "Failure", "Indexed", "Ledger", "TargetRow"]
 
 _HERE = Path(__file__).parent
+_PLUMBING = Path(plumbing.__file__).parent  # its cancelled_batch.sql: a withdrawn batch's row
 _RETRY_MIN_S = 0.25
 _RETRY_MAX_S = 5.0
 Failure = tuple[FileRef, str, str]  # (file, kind, message)
+# A target the producer is done with: (ordinal, target, origin, repository id, files listed, error).
+TargetRow = tuple[int, str, str, int | None, int, str | None]
+# A run's counts so far: per language (seen, sent), and per (language, reason) files skipped.
+Counts = tuple[dict[str, tuple[int, int]], dict[tuple[str, str], int]]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One window of the producer's work, as ``Ledger.record`` stores it. ``position`` is where the
+    producer goes on from: (files read of each target read in part, by ordinal; last batch sequence)."""
+
+    files: Sequence[FileRef]
+    batches: Sequence[Batch]
+    failures: Sequence[Failure]
+    targets: Sequence[TargetRow] = ()
+    position: tuple[dict[int, int], int] | None = None
+    counts: Counts | None = None
+
+
 # Why a known blob is skipped: outlined by this parser version before, or it killed a worker.
 UNCHANGED = "unchanged"
 CRASHED_BEFORE = "crashed-before"
@@ -57,10 +79,15 @@ class Ledger:
         self._conn: Connection | None = None
         self._step = 0
 
-    def start(self, targets: Sequence[str], ci: bool) -> None:
-        """Create the run record."""
-        params = {"run_id": self.run_id, "targets": list(targets), "ci": ci}
-        self._write(lambda conn: conn.execute(sql(_HERE, "start_run"), params))
+    def start(self, targets: Sequence[str], origins: Sequence[str], ci: bool, bad: Sequence[TargetRow] = ()) -> None:
+        """Create the run record, with the targets (and where each was given), the bad ones failed."""
+        params = {"run_id": self.run_id, "targets": list(targets), "origins": list(origins), "ci": ci}
+
+        def start(conn: Connection) -> None:
+            conn.execute(sql(_HERE, "start_run"), params)
+            self._target_rows(conn, bad)
+
+        self._write(start)
 
     def repository(self, name: str) -> tuple[int, str | None]:
         """The id of a repository, created on first sight, and the commit it was last indexed at."""
@@ -88,11 +115,15 @@ class Ledger:
         rows = self._read(lambda conn: conn.execute(sql(_HERE, "retry_blobs"), params).fetchall())
         return {str(row[0]): bytes(row[1]) for row in rows if isinstance(row[1], bytes | memoryview)}
 
-    def advance(self, repository_id: int, location: str, indexed: Indexed, kept_commits: int) -> None:
+    def advance(
+        self, repository_id: int, location: str, indexed: Indexed, kept_commits: int, target: TargetRow | None = None
+    ) -> None:
         """In one transaction: the removed files leave the current view, the commit is recorded, the
-        file versions follow, old commits pass out of retention."""
+        file versions follow, old commits pass out of retention, the run's ``target`` is done."""
 
         def advance(conn: Connection) -> None:
+            if target is not None:
+                self._target_rows(conn, [target])
             key = {"repository_id": repository_id}
             if indexed.removed:
                 conn.execute(sql(_HERE, "files_remove"), {**key, "paths": list(indexed.removed)})
@@ -112,9 +143,34 @@ class Ledger:
 
         self._write(advance)
 
+    def finish_target(self, target: TargetRow) -> None:
+        """A target of the run is done with (failed, or read without a commit to record)."""
+        self._write(lambda conn: self._target_rows(conn, [target]))
+
+    def recorded_files(self, repository_id: int) -> dict[str, bytes]:
+        """The files of a repository this run has recorded so far: path to blob id (a resumed run)."""
+        params = {"repository_id": repository_id, "run_id": self.run_id}
+        rows = self._read(lambda conn: conn.execute(sql(_HERE, "run_files"), params).fetchall())
+        return {str(row[0]): bytes(row[1]) for row in rows if isinstance(row[1], bytes | memoryview)}
+
+    def _target_rows(self, conn: Connection, targets: Sequence[TargetRow]) -> None:
+        with conn.cursor().copy(
+            "COPY run_targets (run_id, ordinal, target, origin, repository_id, files, error) FROM STDIN"
+        ) as copy:
+            for row in targets:
+                copy.write_row((self.run_id, *row))
+
     def forget_commits(self) -> None:
         """The run did not finish sending: the repositories it indexed forget their commit."""
         self._write(lambda conn: forget_commits(conn, self.run_id))
+
+    def repository_ids(self, roots: Sequence[str]) -> dict[str, int]:
+        """The ids of the repositories of ``roots`` (one window's), created on first sight, in one
+        statement."""
+        if not roots:
+            return {}
+        rows = self._read(lambda conn: conn.execute(sql(_HERE, "repositories"), {"roots": list(roots)}).fetchall())
+        return {str(root): int(str(repository_id)) for repository_id, root in rows}
 
     def known(self, parser_version: str, hashes: Iterable[bytes], *, retry_crashed: bool) -> dict[bytes, str]:
         """The hashes among ``hashes`` that ``parser_version`` has dealt with, each with the reason
@@ -126,23 +182,61 @@ class Ledger:
         rows = self._read(lambda conn: conn.execute(sql(_HERE, "known_blobs"), params).fetchall())
         return {row[0]: CRASHED_BEFORE if row[1] else UNCHANGED for row in rows if isinstance(row[0], bytes)}
 
-    def record(self, files: Sequence[FileRef], batches: Sequence[Batch], failures: Sequence[Failure]) -> None:
-        """Store one window of the producer's work in one transaction (bulk, with COPY)."""
-        self._write(lambda conn: self._record(conn, files, batches, failures))
+    def record(self, entry: Entry) -> None:
+        """Store one window of the producer's work in one transaction (bulk, with COPY): its files
+        (each with the batch that carries it), batches, refusals, finished targets, the run's counts
+        so far and where the producer goes on from."""
 
-    def finish(self, batches_total: int, inputs: dict[str, tuple[int, int]], skips: dict[tuple[str, str], int]) -> None:
+        def record(conn: Connection) -> None:
+            self._record(conn, entry)
+            self._target_rows(conn, entry.targets)
+            if entry.counts is not None:
+                self._write_counts(conn, entry.counts)
+            if entry.position is not None:
+                offsets, sequence = entry.position
+                params = {"run_id": self.run_id, "offsets": Jsonb(offsets), "sequence": sequence}
+                conn.execute(sql(_HERE, "window_position"), params)
+
+        self._write(record)
+
+    def finish(self, batches_total: int, counts: Counts) -> None:
         """Store the run's input counts and skips, and mark it submitted."""
 
         def finish(conn: Connection) -> None:
-            with conn.cursor().copy("COPY run_inputs (run_id, language, seen, sent) FROM STDIN") as copy:
-                for language, (seen, sent) in sorted(inputs.items()):
-                    copy.write_row((self.run_id, language, seen, sent))
-            with conn.cursor().copy("COPY run_skips (run_id, language, reason, files) FROM STDIN") as copy:
-                for (language, reason), count in sorted(skips.items()):
-                    copy.write_row((self.run_id, language, reason, count))
+            self._write_counts(conn, counts)
             conn.execute(sql(_HERE, "finish_submit"), {"run_id": self.run_id, "batches_total": batches_total})
 
         self._write(finish)
+
+    def resumed(self, step: int) -> None:
+        """Go on from the ledger's committed ``step`` (a resumed run)."""
+        self._step = step
+
+    def read(self, name: str, params: dict[str, object]) -> list[tuple[object, ...]]:
+        """The rows of the producer's query ``sql/<name>.sql`` (resuming a run)."""
+        return self._read(lambda conn: conn.execute(sql(_HERE, name), params).fetchall())
+
+    def cancel_batches(self, batches: Sequence[tuple[str, str, int]]) -> None:
+        """Give each of ``batches`` (id, language, files), recorded but never sent, a result row whose
+        files are cancelled (an interrupted run)."""
+
+        def cancel(conn: Connection) -> None:
+            for batch_id, language, files in batches:
+                params = {"batch_id": batch_id, "run_id": self.run_id, "language": language, "files": files}
+                conn.execute(sql(_PLUMBING, "cancelled_batch"), params)
+
+        self._write(cancel)
+
+    def _write_counts(self, conn: Connection, counts: Counts) -> None:
+        inputs, skips = counts
+        conn.execute(sql(_HERE, "inputs_clear"), {"run_id": self.run_id})
+        conn.execute(sql(_HERE, "skips_clear"), {"run_id": self.run_id})
+        with conn.cursor().copy("COPY run_inputs (run_id, language, seen, sent) FROM STDIN") as copy:
+            for language, (seen, sent) in sorted(inputs.items()):
+                copy.write_row((self.run_id, language, seen, sent))
+        with conn.cursor().copy("COPY run_skips (run_id, language, reason, files) FROM STDIN") as copy:
+            for (language, reason), count in sorted(skips.items()):
+                copy.write_row((self.run_id, language, reason, count))
 
     def mark_finished_if_complete(self) -> None:
         """Finish the run now if its workers were done before it was submitted."""
@@ -154,26 +248,28 @@ class Ledger:
             self._conn.close()
             self._conn = None
 
-    def _record(
-        self, conn: Connection, files: Sequence[FileRef], batches: Sequence[Batch], failures: Sequence[Failure]
-    ) -> None:
+    def _record(self, conn: Connection, entry: Entry) -> None:
         now = datetime.now(UTC)
+        carried = {
+            (item.ref.repository_id, item.ref.path): batch.batch_id for batch in entry.batches for item in batch.files
+        }
         conn.execute(sql(_HERE, "files_stage"))
         with conn.cursor().copy(
-            "COPY files_stage (repository_id, path, blob_hash, language, last_run_id) FROM STDIN"
+            "COPY files_stage (repository_id, path, blob_hash, language, last_run_id, batch_id) FROM STDIN"
         ) as copy:
-            for ref in files:
-                copy.write_row((ref.repository_id, ref.path, ref.blob_hash, ref.language, self.run_id))
+            for ref in entry.files:
+                batch_id = carried.get((ref.repository_id, ref.path))
+                copy.write_row((ref.repository_id, ref.path, ref.blob_hash, ref.language, self.run_id, batch_id))
         conn.execute(sql(_HERE, "files_upsert"))
         with conn.cursor().copy(
             "COPY batches (id, run_id, language, files, size_bytes, enqueued_at) FROM STDIN"
         ) as copy:
-            for batch in batches:
+            for batch in entry.batches:
                 copy.write_row((batch.batch_id, self.run_id, batch.language, len(batch.files), batch.size_bytes, now))
         with conn.cursor().copy(
             "COPY parse_failures (time, run_id, repository_id, path, blob_hash, language, kind, message) FROM STDIN"
         ) as copy:
-            for ref, kind, message in failures:
+            for ref, kind, message in entry.failures:
                 copy.write_row(
                     (now, self.run_id, ref.repository_id, ref.path, ref.blob_hash or None, ref.language, kind, message)
                 )

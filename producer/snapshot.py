@@ -26,7 +26,7 @@ from parsefleet.producer.walk import Listed, discover
 
 _REGULAR = "100644"
 
-__all__ = ["DIRTY_NOTE", "Snapshot", "plan_targets", "refresh"]
+__all__ = ["DIRTY_NOTE", "Snapshot", "plan_targets", "refresh", "snapshot_of"]
 
 DIRTY_NOTE = "uncommitted changes: the work tree is indexed as it is, not a commit"
 
@@ -86,6 +86,12 @@ def plan_targets(
         names = ", ".join(str(target) for target in targets)
         raise NoSupportedFiles(f"{names}: no .py, .go or .rs file to parse")
     return plan
+
+
+def snapshot_of(target: Path, settings: Settings) -> Snapshot:
+    """One target looked at (its HEAD, or its files as they are), named by default: how a streamed
+    run (`--from`, producer/targets.py) reads each of its targets when it comes to it."""
+    return _snapshot(target, settings, None, None)
 
 
 def _snapshot(target: Path, settings: Settings, revision: str | None, name: str | None) -> Snapshot:

@@ -32,12 +32,15 @@ from parsefleet.plumbing.outbox import Outbox
 from parsefleet.producer.chunk import BatchSizer, Chunker
 from parsefleet.producer.commits import compared, from_changes, since
 from parsefleet.producer.enqueue import Enqueuer
-from parsefleet.producer.records import Failure, Indexed, Ledger
+from parsefleet.producer.lease import ProducerLease
+from parsefleet.producer.records import Counts, Entry, Failure, Indexed, Ledger, TargetRow
+from parsefleet.producer.resume import Point, batch_files, load_point, open_batches
 from parsefleet.producer.snapshot import Snapshot
-from parsefleet.producer.tree import GitRepository, TreeEntry
+from parsefleet.producer.targets import Listing, Target, TargetStream
+from parsefleet.producer.tree import GitRepository, TreeEntry, open_repository
 from parsefleet.producer.walk import VENDORED_DIRS, HardLinked, LinkOnPath, Listed, SourceReader, is_generated
 
-__all__ = ["CANCELLED", "KNOWN_REASONS", "RepositoryLine", "Submission", "Tally", "blob_hash"]
+__all__ = ["KNOWN_REASONS", "RepositoryLine", "Submission", "Tally", "blob_hash"]
 
 log = logging.getLogger(__name__)
 # Files are read, hashed, checked against the known blobs and recorded a window at a time. The
@@ -45,8 +48,6 @@ log = logging.getLogger(__name__)
 # ~0.2 s before the workers had anything to do); windows double from there up to _WINDOW_FILES.
 _WINDOW_FILES = 1000
 _FIRST_WINDOW_FILES = 64
-# Why a file read by a run that was then cancelled is not parsed.
-CANCELLED = "cancelled"
 _REGULAR_MODE = "100644"  # a file sent again from the current view: git's mode is not stored
 # Skip reasons of a file whose blob the store (or this run) already has: not sent.
 KNOWN_REASONS = frozenset({"unchanged", "duplicate", "crashed-before"})
@@ -106,35 +107,41 @@ class Submission:
         *,
         ci: bool = False,
         progress: Callable[[Tally], None] | None = None,
+        resume: Point | None = None,
     ) -> None:
         self.settings = settings
         self.database_url = database_url
         self.redis_url = redis_url
-        self.ci = ci
+        self.ci = ci if resume is None else resume.ci
         self.progress = progress or (lambda _tally: None)
-        self.tally = Tally(str(uuid.uuid4()))
+        self.resume = resume
+        self.tally = Tally(str(uuid.uuid4()) if resume is None else resume.run_id)
         self._met: set[tuple[str, bytes]] = set()  # (language, blob hash) of every blob read in this run
         sizer = BatchSizer(settings.batch_max_bytes, settings.batch_target_ms)
         self._chunker = Chunker(self.tally.run_id, settings.batch_max_bytes, settings.batch_max_files, sizer)
-        # Where the current window is, so that an interrupt anywhere leaves an exact account
-        # (``_abandon``): the window being read, batches made and not yet sent, batches sent and
-        # not yet recorded.
+        if resume is not None:
+            self._restore(resume)
+        # The window being read (not yet recorded), and the batches recorded and not yet sent.
         self._window: _Window | None = None
         self._unsent: list[Batch] = []
-        self._unrecorded: list[Batch] = []
         self._recorded: dict[str, bytes] = {}  # path -> blob of the current repository's recorded files
+        # Where the producer is: the target being read, and the files read of each target read in part.
+        self._target: Target | None = None
+        self._partial: dict[int, int] = {} if resume is None else dict(resume.offsets)
 
-    def run(self, plan: list[Snapshot]) -> Tally:
-        """Filter, batch and enqueue every planned file (see ``snapshot.plan_targets``); return the tally."""
+    def run(self, stream: TargetStream) -> Tally:
+        """Filter, batch and enqueue the files of every target of ``stream``; return the tally."""
         enqueuer = Enqueuer(self.settings, self.redis_url)
         ledger = Ledger(self.database_url, self.tally.run_id, self.settings.database_retry_s)
+        lease = ProducerLease(self.redis_url, self.tally.run_id, self.settings.heartbeat_s)
+        lease.start()
         try:
-            ledger.start(list(dict.fromkeys(to_text(str(snapshot.root)) for snapshot in plan)), self.ci)
-            for snapshot in plan:
-                self._submit_snapshot(ledger, enqueuer, snapshot)
-            self._window = _Window()
-            self._unsent.extend(self._chunker.flush())
-            self._send(ledger, enqueuer)
+            if self.resume is None:
+                self._start(ledger, stream)
+            elif not self._resumed(ledger, enqueuer):
+                return self.tally
+            for listing in stream:
+                self._submit_listing(ledger, enqueuer, listing)
             self._finish(ledger)
             ledger.mark_finished_if_complete()
         except (KeyboardInterrupt, SystemExit):
@@ -144,9 +151,71 @@ class Submission:
             self._forget_commits(ledger)
             raise
         finally:
+            lease.stop()
+            stream.close()
             ledger.close()
             enqueuer.close()
         return self.tally
+
+    def _start(self, ledger: Ledger, stream: TargetStream) -> None:
+        targets = stream.targets
+        bad = [(t.ordinal, to_text(str(t.path)), t.origin, None, 0, t.bad) for t in targets if t.bad is not None]
+        names = [to_text(os.path.abspath(target.path)) for target in targets]
+        ledger.start(names, [target.origin for target in targets], self.ci, bad)
+
+    def _restore(self, point: Point) -> None:
+        self.tally.seen, self.tally.sent = Counter(point.seen), Counter(point.sent)
+        self.tally.skipped, self.tally.refused = Counter(point.skipped), Counter(point.refused)
+        self.tally.batches, self.tally.submitted = point.batches, point.submitted
+        self._met = set(point.met)
+        self._chunker.sequence = point.sequence
+
+    def _resumed(self, ledger: Ledger, enqueuer: Enqueuer) -> bool:
+        """Go on from the resume point: send the batches recorded and never sent; False when the
+        run had been submitted already (nothing to do)."""
+        assert self.resume is not None
+        ledger.resumed(self.resume.step)
+        if self.resume.submitted:
+            ledger.mark_finished_if_complete()
+            return False
+        for batch_id, language, _files in self._never_sent(ledger):
+            enqueuer.send(self._rebuilt(ledger, batch_id, language))
+        log.info("resumed run %s: %d targets to go", self.tally.run_id, len(self.resume.targets))
+        return True
+
+    def _never_sent(self, ledger: Ledger) -> list[tuple[str, str, int]]:
+        """The run's recorded batches that are neither on Redis (the outbox) nor done."""
+        waiting = open_batches(ledger)
+        kept = _kept(self.redis_url, [batch_id for batch_id, _language, _files in waiting])
+        return [batch for batch in waiting if batch[0] not in kept]
+
+    def _rebuilt(self, ledger: Ledger, batch_id: str, language: str) -> Batch:
+        """A recorded batch made again from its files: from git by blob id where the repository is a
+        git repository holding the blob, else from the disk as it is now (a file that can no longer be
+        read is left out: the batch then has fewer files than the run sent)."""
+        files = []
+        for root, repository_id, path, file_language, blob in batch_files(ledger, batch_id):
+            content = _blob_from_git(root, blob) or self._from_disk(root, path)
+            if content is not None:
+                ref = FileRef(repository_id, path, blob_hash(content), file_language, len(content))
+                files.append(BatchFile(ref, content))
+        return Batch(batch_id, self.tally.run_id, language, tuple(files))
+
+    def _from_disk(self, root: Path, path: str) -> bytes | None:
+        try:
+            with SourceReader(root, follow_hardlinks=self.settings.follow_hardlinks) as reader:
+                return reader.read(os.fsdecode(to_bytes(path)), self.settings.max_file_bytes)
+        except OSError:
+            return None
+
+    def _submit_listing(self, ledger: Ledger, enqueuer: Enqueuer, listing: Listing) -> None:
+        """One target: failed (its error recorded), or its snapshot submitted."""
+        self._target = listing.target
+        if listing.snapshot is None:
+            ledger.finish_target(_target_row(listing.target, None, 0, listing.error))
+            return
+        self._submit_snapshot(ledger, enqueuer, listing.snapshot)
+        self._partial.pop(listing.target.ordinal, None)
 
     def _forget_commits(self, ledger: Ledger) -> None:
         """The run failed (Redis gone past its retry budget) before sending all: the repositories it
@@ -162,9 +231,11 @@ class Submission:
         """One repository: its files sent, then its current view moved to what this run recorded."""
         repository_id, indexed_commit = ledger.repository(snapshot.name)
         sent_before, known_before = self.tally.sent_and_known()
-        self._recorded = {}
+        # a target read in part before (a resumed run): what it recorded counts as recorded now
+        self._recorded = ledger.recorded_files(repository_id) if self._offset() else {}
         if snapshot.refresh:
             self._refresh(ledger, enqueuer, snapshot, repository_id)
+            ledger.finish_target(self._row(repository_id, snapshot.files))
             return
         if snapshot.repository is None or snapshot.commit is None:
             stored = ledger.current_view(repository_id)
@@ -183,7 +254,8 @@ class Submission:
                 indexed = from_changes(changes.changes, self._recorded, snapshot.commit, changes.note)
         sent_after, known_after = self.tally.sent_and_known()
         indexed = replace(indexed, sent=sent_after - sent_before, known=known_after - known_before)
-        ledger.advance(repository_id, to_text(str(snapshot.root)), indexed, self.settings.kept_commits)
+        row = self._row(repository_id, snapshot.files)
+        ledger.advance(repository_id, to_text(str(snapshot.root)), indexed, self.settings.kept_commits, row)
         self.tally.repositories.append(RepositoryLine(snapshot.name, indexed))
         at = "as it is" if indexed.commit_id is None else f"at {indexed.commit_id[:12]}"
         log.info("submitted %s %s (%s): %d blobs sent", printable(snapshot.name), at, indexed.mode, indexed.sent)
@@ -211,11 +283,11 @@ class Submission:
         self, ledger: Ledger, enqueuer: Enqueuer, root: Path, repository_id: int, listed: list[Listed]
     ) -> None:
         with SourceReader(root, follow_hardlinks=self.settings.follow_hardlinks) as reader:
-            for start, stop in _windows(len(listed)):
+            for start, stop in _windows(len(listed), self._offset()):
                 self._chunker.sizer.rates = enqueuer.parse_rates()  # batches sized by time (producer.chunk)
                 window = self._read_window(reader, repository_id, listed[start:stop])
                 self._batch_fresh(ledger, window)
-                self._send(ledger, enqueuer)
+                self._send(ledger, enqueuer, stop)
                 self.progress(self.tally)
 
     def _submit_tree(
@@ -226,10 +298,10 @@ class Submission:
         repository_id: int,
         entries: list[TreeEntry],
     ) -> None:
-        for start, stop in _windows(len(entries)):
+        for start, stop in _windows(len(entries), self._offset()):
             self._chunker.sizer.rates = enqueuer.parse_rates()  # batches sized by time (producer.chunk)
             self._tree_window(ledger, repository, repository_id, entries[start:stop])
-            self._send(ledger, enqueuer)
+            self._send(ledger, enqueuer, stop)
             self.progress(self.tally)
 
     def _tree_window(
@@ -385,53 +457,51 @@ class Submission:
                 first.append(index)
         return first
 
-    def _send(self, ledger: Ledger, enqueuer: Enqueuer) -> None:
-        """Send the batches made, then record the window with them in one transaction."""
+    def _offset(self) -> int:
+        """Files of the current target's listing already read (by the producer a resumed run follows)."""
+        return 0 if self._target is None else self._partial.get(self._target.ordinal, 0)
+
+    def _row(self, repository_id: int | None, files: int) -> TargetRow:
+        assert self._target is not None
+        return _target_row(self._target, repository_id, files, None)
+
+    def _send(self, ledger: Ledger, enqueuer: Enqueuer, read: int) -> None:
+        """Record the window (``read``: files of the target's listing read so far) with its batches in
+        one transaction, then send them: a producer that dies anywhere leaves a state it can be
+        resumed from (producer/resume.py). Every window's files leave in its own batches."""
+        self._unsent.extend(self._chunker.flush())
+        window = self._window or _Window()
+        if self._target is not None:
+            self._partial[self._target.ordinal] = read
+        position = (dict(self._partial), self._chunker.sequence)
+        ledger.record(Entry(window.files, self._unsent, window.failures, (), position, self._counts()))
+        self.tally.batches += len(self._unsent)
+        self._window = None
         while self._unsent:
             enqueuer.send(self._unsent[0])
-            self._unrecorded.append(self._unsent.pop(0))
-            self.tally.batches += 1
-        window = self._window or _Window()
-        ledger.record(window.files, self._unrecorded, window.failures)
-        self._window, self._unrecorded = None, []
+            self._unsent.pop(0)
 
     def _abandon(self, ledger: Ledger) -> None:
-        """Interrupted: the run is submitted with the batches already sent (the caller cancels
-        those still queued); the files read but not sent are skipped as ``cancelled``; the files
-        not yet read are not part of the run."""
+        """Interrupted: the run is submitted with what it had recorded (the caller cancels the
+        batches still queued); a recorded batch never sent gets a result whose files are cancelled;
+        the files of a window not recorded are not part of the run; the repositories it indexed
+        forget their commit."""
         if self.tally.submitted:
             return
         ledger.close()  # its connection may have been cut in the middle of a statement
+        point = load_point(ledger)
+        ledger.resumed(point.step)
         ledger.forget_commits()
-        kept = _kept(self.redis_url, [batch.batch_id for batch in self._unsent])
-        for batch in self._unsent:  # the one being sent may have reached Redis: then it is sent
-            if batch.batch_id in kept:
-                self._unrecorded.append(batch)
-                self.tally.batches += 1
-            else:
-                self._cancel_files(list(batch.files))
-        self._unsent = []
-        self._cancel_files(self._chunker.drop())
-        for language, seen in self.tally.seen.items():  # read, and not yet chunked or skipped
-            self.tally.skipped[language, CANCELLED] += seen - self._accounted(language)
-        window = self._window or _Window()
-        ledger.record(window.files, self._unrecorded, window.failures)
+        self._restore(point)
+        ledger.cancel_batches(self._never_sent(ledger))
         self._finish(ledger)
 
-    def _cancel_files(self, files: list[BatchFile]) -> None:
-        for item in files:
-            self.tally.sent[item.ref.language] -= 1
-            self.tally.skip(item.ref.language, CANCELLED)
-
-    def _accounted(self, language: str) -> int:
-        skipped = sum(count for (lang, _reason), count in self.tally.skipped.items() if lang == language)
-        refused = sum(count for (lang, _kind), count in self.tally.refused.items() if lang == language)
-        return self.tally.sent[language] + skipped + refused
+    def _counts(self) -> Counts:
+        inputs = {language: (seen, self.tally.sent[language]) for language, seen in self.tally.seen.items()}
+        return inputs, dict(self.tally.skipped)
 
     def _finish(self, ledger: Ledger) -> None:
-        inputs = {language: (seen, self.tally.sent[language]) for language, seen in self.tally.seen.items()}
-        skips = dict(self.tally.skipped)
-        ledger.finish(self.tally.batches, inputs, skips)
+        ledger.finish(self.tally.batches, self._counts())
         self.tally.submitted = True
         self.progress(self.tally)
 
@@ -448,9 +518,20 @@ def _kept(redis_url: str, batch_ids: list[str]) -> set[str]:
             client.close()
 
 
-def _windows(total: int) -> Iterator[tuple[int, int]]:
-    """(start, stop) of each window over ``total`` files: _FIRST_WINDOW_FILES, doubling to _WINDOW_FILES."""
-    start, size = 0, _FIRST_WINDOW_FILES
+def _target_row(target: Target, repository_id: int | None, files: int, error: str | None) -> TargetRow:
+    return (target.ordinal, to_text(str(target.path)), target.origin, repository_id, files, error)
+
+
+def _blob_from_git(root: Path, blob: bytes) -> bytes | None:
+    """``blob`` read by id from the git repository at ``root``, if it is one and holds it."""
+    repository = open_repository(root) if root.is_dir() else None
+    return None if repository is None else repository.contents([blob]).get(blob)
+
+
+def _windows(total: int, start: int = 0) -> Iterator[tuple[int, int]]:
+    """(start, stop) of each window over ``total`` files from ``start``: _FIRST_WINDOW_FILES,
+    doubling to _WINDOW_FILES."""
+    size = _FIRST_WINDOW_FILES
     while start < total:
         yield start, min(total, start + size)
         start += size

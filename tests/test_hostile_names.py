@@ -20,6 +20,7 @@ from parsefleet.cli import commands
 from parsefleet.contract.settings import Settings
 from parsefleet.producer.snapshot import plan_targets
 from parsefleet.producer.submission import Submission, Tally
+from parsefleet.producer.targets import planned
 from parsefleet.reading.report import load_report, load_state, render
 from parsefleet.services.local_workers import LocalWorkers
 
@@ -95,7 +96,7 @@ def _run_waiting_between_windows(settings: Settings, repo: Path, distinct: int) 
                 time.sleep(0.02)
 
     tally = Submission(settings, settings.redis_url, database_url, progress=after_window).run(
-        plan_targets([repo], settings)
+        planned(plan_targets([repo], settings), settings)
     )
     with psycopg.connect(database_url) as conn:
         deadline = time.monotonic() + 60

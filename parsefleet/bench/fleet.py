@@ -27,6 +27,7 @@ from parsefleet.plumbing.broker import redis_client
 from parsefleet.plumbing.database import session, sql
 from parsefleet.producer.snapshot import plan_targets
 from parsefleet.producer.submission import Submission
+from parsefleet.producer.targets import planned
 from parsefleet.services.local_workers import LocalWorkers
 from parsefleet.telemetry.flag import TelemetryFlag
 
@@ -185,7 +186,9 @@ def _submit_and_wait(
 ) -> tuple[str, int, datetime, datetime]:
     """Submit ``target``; wait for the run to finish, or raise WorkersDied when the workers have exited.
     Returns the run's id, its skipped files, and its start and finish (``runs``, the database's clock)."""
-    tally = Submission(settings, redis_url, database_url).run(plan_targets([target], settings, history=history))
+    tally = Submission(settings, redis_url, database_url).run(
+        planned(plan_targets([target], settings, history=history), settings)
+    )
     with session(database_url) as conn:
         while True:
             row = conn.execute("SELECT started_at, finished_at FROM runs WHERE id = %s", (tally.run_id,)).fetchone()

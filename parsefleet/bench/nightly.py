@@ -36,6 +36,7 @@ from parsefleet.plumbing.migrations import scratch_database
 from parsefleet.producer.git import Git
 from parsefleet.producer.snapshot import plan_targets
 from parsefleet.producer.submission import Submission
+from parsefleet.producer.targets import planned
 from parsefleet.producer.tree import open_repository
 from parsefleet.producer.walk import VENDORED_DIRS, is_generated
 from parsefleet.services.endpoints import Services
@@ -94,7 +95,9 @@ def run_nightly(settings: Settings, corpus_dir: Path) -> NightlyResult:
             _git(repo, "checkout", "-q", first)
             full = measured("full")
             started = time.perf_counter()
-            unchanged = Submission(settings, services.redis_url, url).run(plan_targets([repo], settings))
+            unchanged = Submission(settings, services.redis_url, url).run(
+                planned(plan_targets([repo], settings), settings)
+            )
             unchanged_s = time.perf_counter() - started
             _git(repo, "checkout", "-q", second)
             incremental = measured("incremental")

@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -23,15 +24,19 @@ from parsefleet.plumbing.broker import redis_client, translated
 from parsefleet.plumbing.cancellation import Cancellation, cancel_run
 from parsefleet.plumbing.database import session
 from parsefleet.plumbing.migrations import migrate
+from parsefleet.producer.resume import resume_point
 from parsefleet.producer.snapshot import Snapshot, plan_targets, refresh
 from parsefleet.producer.submission import Submission, Tally
+from parsefleet.producer.targets import TargetStream, planned, read_targets
 from parsefleet.reading.outdated import OutdatedFile, outdated_files
 from parsefleet.reading.report import (
     FileOutcome,
+    RepositoryState,
     RunReport,
     RunState,
     load_files,
     load_report,
+    load_repositories,
     load_state,
 )
 from parsefleet.reading.repositories import repository_named
@@ -50,6 +55,7 @@ __all__ = [
     "reindex",
     "report",
     "report_files",
+    "report_repositories",
     "run",
     "submit",
     "worker",
@@ -85,10 +91,8 @@ def db_retention(settings: Settings, keep: timedelta) -> Retention:
 def run(settings: Settings, targets: Sequence[Path], options: RunOptions) -> RunReport:
     """The main job: services, schema, local workers, submit, wait, report. Interrupted, it cancels
     its run (local workers stop with it) and says so."""
-    plan = plan_targets(
-        targets, settings, revision=options.revision, name=options.name, history=options.history, since=options.since
-    )
-    with Services(settings, say=options.say) as services:
+    plan = _prepared(settings, targets, options)
+    with plan or nullcontext(), Services(settings, say=options.say) as services:
         migrate(services.database_url)
         log_dir = usable_data_dir(settings).private_dir("logs")
         account = services.account or service_account(settings.service_user)
@@ -109,10 +113,8 @@ def run(settings: Settings, targets: Sequence[Path], options: RunOptions) -> Run
 
 def submit(settings: Settings, targets: Sequence[Path], options: RunOptions) -> RunReport:
     """Submit targets to the fleet (running workers elsewhere); optionally wait for the run."""
-    plan = plan_targets(
-        targets, settings, revision=options.revision, name=options.name, history=options.history, since=options.since
-    )
-    with Services(settings, say=options.say) as services:
+    plan = _prepared(settings, targets, options)
+    with plan or nullcontext(), Services(settings, say=options.say) as services:
         migrate(services.database_url)
         return _submit_plan(settings, services, plan, options)
 
@@ -127,7 +129,7 @@ def reindex(settings: Settings, language: str | None, repository: str | None, op
             ids = None if repository is None else [repository_named(conn, to_text(repository)).id]
             found = outdated_files(conn, language, ids)
         plan = _refresh_plan(found, options.say)
-        return _submit_plan(settings, services, plan, options) if plan else None
+        return _submit_plan(settings, services, planned(plan, settings), options) if plan else None
 
 
 def _refresh_plan(found: Sequence[OutdatedFile], say: Callable[[str], None]) -> list[Snapshot]:
@@ -147,14 +149,63 @@ def _refresh_plan(found: Sequence[OutdatedFile], say: Callable[[str], None]) -> 
     return plan
 
 
-def _submit_plan(settings: Settings, services: Services, plan: list[Snapshot], options: RunOptions) -> RunReport:
+def _submit_plan(settings: Settings, services: Services, plan: TargetStream | None, options: RunOptions) -> RunReport:
     if options.wait:
         tally = _submit_and_wait(settings, services, plan, options, fleet=None)
     else:
-        submission = Submission(settings, services.redis_url, services.database_url, ci=options.ci)
-        tally = _submitted(services, submission, plan, options)
+        submission, stream = _producer(settings, services, plan, options)
+        tally = _submitted(services, submission, stream, options)
     with session(services.database_url) as conn:
         return load_report(conn, tally.run_id)
+
+
+def _prepared(settings: Settings, arguments: Sequence[Path], options: RunOptions) -> TargetStream | None:
+    """The targets of a new run; None when resuming one (its targets are stored). A run of commits
+    (--rev, --name, --history, --since) looks at its targets up front (``snapshot.plan_targets``);
+    any other streams them (``_targets``)."""
+    if options.resume is not None:
+        return None
+    if options.revision is None and options.name is None and options.history is None and options.since is None:
+        return _targets(settings, arguments, options)
+    targets = read_targets(arguments, options.from_files, stdin=sys.stdin.buffer, strict=True)
+    paths = [target.path for target in targets]
+    plan = plan_targets(
+        paths, settings, revision=options.revision, name=options.name, history=options.history, since=options.since
+    )
+    return planned(plan, settings)
+
+
+def _producer(
+    settings: Settings,
+    services: Services,
+    plan: TargetStream | None,
+    options: RunOptions,
+    progress: Callable[[Tally], None] | None = None,
+) -> tuple[Submission, TargetStream]:
+    """The producer of a new run, or of the run ``options.resume`` from where its producer stopped."""
+    urls = (services.redis_url, services.database_url)
+    if plan is not None:
+        return Submission(settings, *urls, ci=options.ci, progress=progress), plan
+    assert options.resume is not None
+    point = resume_point(settings, services.database_url, options.resume)
+    options.say(f"resuming run {point.run_id}: {len(point.targets)} targets to go")
+    return Submission(settings, *urls, progress=progress, resume=point), TargetStream(point.targets, settings)
+
+
+def _targets(settings: Settings, arguments: Sequence[Path], options: RunOptions) -> TargetStream:
+    """The targets of a run (bad ``--from`` lines said and kept as failed targets), listed until one
+    has a file to parse: a submission with nothing to parse fails before anything starts."""
+    targets = read_targets(arguments, options.from_files, stdin=sys.stdin.buffer, strict=options.strict)
+    for target in targets:
+        if target.bad is not None:
+            options.say(f"parsefleet: warning: {target.origin}: {target.bad}; skipped (a failed target of the run)")
+    stream = TargetStream(targets, settings)
+    try:
+        stream.check_some_files()
+    except BaseException:
+        stream.close()
+        raise
+    return stream
 
 
 def cancel(settings: Settings, run_id: str) -> Cancellation:
@@ -186,6 +237,13 @@ def report_files(settings: Settings, run_id: str | None, statuses: tuple[str, ..
         return load_files(conn, state.run_id, statuses)
 
 
+def report_repositories(settings: Settings, run_id: str | None) -> list[RepositoryState]:
+    """The targets of a run (default: the latest) with their states."""
+    with Services(settings, need_redis=False) as services, session(services.database_url) as conn:
+        state = load_state(conn, run_id)
+        return load_repositories(conn, state.run_id)
+
+
 def worker(settings: Settings, celery_args: Sequence[str]) -> int:
     """Run a Celery worker in this process (embedded services started when no URL is set)."""
     with Services(settings) as services:
@@ -211,6 +269,9 @@ class RunOptions:
     """How ``run`` and ``submit`` behave, from their command-line options."""
 
     ci: bool = False
+    from_files: tuple[str, ...] = ()  # `--from` lists of targets ('-': standard input)
+    strict: bool = False  # a bad `--from` line fails the submission
+    resume: str | None = None  # the run whose producer stopped, to go on with instead of new targets
     progress: bool = True
     wait: bool = True
     workers: int = 1
@@ -223,7 +284,12 @@ class RunOptions:
 
 
 def _submit_and_wait(
-    settings: Settings, services: Services, plan: list[Snapshot], options: RunOptions, *, fleet: LocalWorkers | None
+    settings: Settings,
+    services: Services,
+    plan: TargetStream | None,
+    options: RunOptions,
+    *,
+    fleet: LocalWorkers | None,
 ) -> Tally:
     bar = ProgressBar(enabled=options.progress, started_s=options.started_s)
     watch = RunWatch(services.database_url)
@@ -235,9 +301,9 @@ def _submit_and_wait(
             phase = "waiting" if tally.submitted else "sending"
             bar.update(Progress(sum(tally.seen.values()), sum(tally.sent.values()), state.files_done, phase))
 
-    submission = Submission(settings, services.redis_url, services.database_url, ci=options.ci, progress=show)
+    submission, stream = _producer(settings, services, plan, shown, show)
     try:
-        tally = _submitted(services, submission, plan, shown)
+        tally = _submitted(services, submission, stream, shown)
         _wait(services, watch, tally, bar, shown, fleet=fleet)
     finally:
         watch.close()
@@ -245,7 +311,7 @@ def _submit_and_wait(
     return tally
 
 
-def _submitted(services: Services, submission: Submission, plan: list[Snapshot], options: RunOptions) -> Tally:
+def _submitted(services: Services, submission: Submission, plan: TargetStream, options: RunOptions) -> Tally:
     """Run the producer; interrupted, cancel what it had sent and say so."""
     try:
         return submission.run(plan)

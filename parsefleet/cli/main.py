@@ -33,7 +33,7 @@ from parsefleet.contract.errors import (
 from parsefleet.contract.languages import LANGUAGES
 from parsefleet.contract.names import ADVISED_WORKERS_KEY, METRIC_ADVISED_WORKERS, TELEMETRY_FLAG
 from parsefleet.contract.settings import Settings
-from parsefleet.reading.report import FILE_STATUSES, RunReport, render, render_files
+from parsefleet.reading.report import FILE_STATUSES, RunReport, render, render_files, render_repositories
 from parsefleet.telemetry import rollout
 from parsefleet.telemetry.cli_runs import record_cli_run
 
@@ -148,6 +148,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
+        "--from",
+        dest="from_files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also the targets listed in FILE, one a line ('-': standard input; # comments)",
+    )
+    command.add_argument(
+        "--resume", metavar="RUN_ID", help="go on with a run whose producer stopped (killed), instead of new targets"
+    )
+    command.add_argument(
         "--rev",
         help="the commit to index from each git repository (branch, tag, id; default: HEAD of a clean work tree)",
     )
@@ -159,7 +170,9 @@ def _run_options(command: argparse.ArgumentParser) -> None:
     history.add_argument("--since", metavar="COMMIT", help="index each commit after COMMIT, oldest first")
     command.add_argument("--no-progress", action="store_true", help="no live progress line")
     command.add_argument("--json", metavar="FILE", help="also write the report as JSON ('-' for stdout)")
-    command.add_argument("--strict", action="store_true", help="exit 1 when any file failed")
+    command.add_argument(
+        "--strict", action="store_true", help="exit 1 when any file or target failed; a bad --from line fails at once"
+    )
     command.add_argument("--ci", action="store_true", default=None, help="count this as a CI run (default: $CI)")
     command.add_argument(
         "--retry-crashed",
@@ -182,7 +195,9 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: a
     command = sub.add_parser(
         "run", parents=[common], help="the main job: start services and workers, submit, wait, report"
     )
-    command.add_argument("targets", nargs="*", type=Path, help="repositories (default: the current directory)")
+    command.add_argument(
+        "targets", nargs="*", type=Path, help="repositories (default: the current directory, unless --from)"
+    )
     command.add_argument("--workers", type=int, default=1, help="local worker processes (each one pool per CPU)")
     _run_options(command)
     command.set_defaults(handler=_run)
@@ -215,7 +230,7 @@ def _reindex(settings: Settings, args: argparse.Namespace) -> int:
 
 def _add_submit(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     command = sub.add_parser("submit", parents=[common], help="submit repositories to running workers")
-    command.add_argument("targets", nargs="+", type=Path, help="repositories to parse")
+    command.add_argument("targets", nargs="*", type=Path, help="repositories to parse (and/or --from FILE)")
     command.add_argument("--wait", action="store_true", help="wait for the run to finish and print its report")
     _run_options(command)
     command.set_defaults(handler=_submit)
@@ -273,6 +288,9 @@ def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser], common
         choices=FILE_STATUSES,
         help="list the run's files whose outline is partial, fallback or failed (repeatable)",
     )
+    command.add_argument(
+        "--repositories", action="store_true", help="list the run's targets: pending, failed, sending or done"
+    )
     command.set_defaults(handler=_report)
 
 
@@ -304,9 +322,10 @@ def _add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser], common:
         "--profile",
         default="ts2-200",
         help="ts2-200, large (from `make corpus`), tiny, hosts (1, 2, 3 worker hosts), reads (the console's"
-        " API latency on the large store, with and without a fleet writing) or nightly (large committed to git:"
-        " nothing changed, and a commit changing 1%%, against a full run) or history (incremental parsing over"
-        " the last 50 commits of --repository)",
+        " API latency on the large store, with and without a fleet writing), nightly (large committed to git:"
+        " nothing changed, and a commit changing 1%%, against a full run), history (incremental parsing over"
+        " the last 50 commits of --repository) or bulk (large as 1,000 small repositories and one, against the"
+        " same files as one repository)",
     )
     command.add_argument("--corpus-dir", type=Path, default=Path("corpus"), help="where `make corpus` wrote")
     command.add_argument(
@@ -417,7 +436,7 @@ def _finish(report: RunReport, args: argparse.Namespace) -> int:
         commands.write_json(report.as_dict(), args.json)
     if not report.state.finished:
         return EXIT_FAILED
-    failed = sum(item.failed for item in report.languages)
+    failed = sum(item.failed for item in report.languages) + len(report.failed_targets)
     return EXIT_FAILED if args.strict and failed else EXIT_OK
 
 
@@ -428,6 +447,9 @@ def _say(message: str) -> None:
 def _options(args: argparse.Namespace, *, wait: bool, workers: int = 1) -> commands.RunOptions:
     return commands.RunOptions(
         ci=_ci(args),
+        from_files=tuple(getattr(args, "from_files", ())),  # reindex has neither targets nor --resume
+        strict=args.strict,
+        resume=_run_id(getattr(args, "resume", None)),
         progress=not args.no_progress,
         wait=wait,
         workers=workers,
@@ -442,13 +464,19 @@ def _options(args: argparse.Namespace, *, wait: bool, workers: int = 1) -> comma
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ConfigError("--workers must be 1 or more")
-    targets = args.targets or [Path.cwd()]
+    if args.resume and (args.targets or args.from_files):
+        raise InputError("--resume goes on with the run's own targets: give no targets or --from with it")
+    targets = args.targets or ([] if args.from_files or args.resume else [Path.cwd()])
     settings = _with_run_options(settings, args)
     report = commands.run(settings, targets, _options(args, wait=True, workers=args.workers))
     return _finish(report, args)
 
 
 def _submit(settings: Settings, args: argparse.Namespace) -> int:
+    if args.resume and (args.targets or args.from_files):
+        raise InputError("--resume goes on with the run's own targets: give no targets or --from with it")
+    if not args.targets and not args.from_files and not args.resume:
+        raise InputError("submit needs targets: paths, or --from FILE (or --resume RUN_ID)")
     settings = _with_run_options(settings, args)
     report = commands.submit(settings, args.targets, _options(args, wait=args.wait))
     if not args.wait:
@@ -546,6 +574,13 @@ def _worker_probe(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _report(settings: Settings, args: argparse.Namespace) -> int:
+    if args.repositories:
+        targets = commands.report_repositories(settings, _run_id(args.run_id))
+        if args.json:
+            commands.write_json([asdict(item) for item in targets], "-")
+        else:
+            print(render_repositories(targets))
+        return EXIT_OK
     if args.files:
         found = commands.report_files(settings, _run_id(args.run_id), tuple(args.files))
         if args.json:
@@ -620,7 +655,15 @@ def _history_profile(settings: Settings, args: argparse.Namespace) -> tuple[str,
     return render(history), history.as_dict(), history.all_equal
 
 
+def _bulk_profile(settings: Settings, args: argparse.Namespace) -> tuple[str, object, bool]:
+    from parsefleet.bench.bulk import render, run_bulk
+
+    bulk = run_bulk(settings, args.corpus_dir)
+    return render(bulk), bulk.as_dict(), True
+
+
 _PROFILES = {
+    "bulk": _bulk_profile,
     "hosts": _hosts_profile,
     "reads": _reads_profile,
     "nightly": _nightly_profile,

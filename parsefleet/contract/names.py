@@ -26,6 +26,7 @@ __all__ = [
     "PARSE_BATCH_TASK",
     "PARSE_RATE_KEY",
     "PAUSED_KEY",
+    "PRODUCER_KEY_PREFIX",
     "QUEUES",
     "TELEMETRY_EMITTED_KEY_PREFIX",
     "TELEMETRY_FLAG",
@@ -47,6 +48,10 @@ PARENT_PID_ENV = "PARSEFLEET_PARENT_PID"
 
 # Redis keys
 DEAD_LETTER_KEY = "parsefleet:dead_letter"
+# The producer of a run (producer/lease.py): PRODUCER_KEY_PREFIX + run id -> "<host>:<pid>", renewed
+# every heartbeat_s, expiring after three missed renewals; a run not submitted whose key is gone has
+# lost its producer (`parsefleet status`: producer gone; `parsefleet submit --resume RUN_ID`).
+PRODUCER_KEY_PREFIX = "parsefleet:producer:"
 # Batch id -> the refusals of a batch whose run a worker's database does not know (plumbing/unknown_runs.py).
 UNKNOWN_RUNS_KEY = "parsefleet:unknown_runs"
 # One counter per task id: times a batch started on a worker without finishing (poison batches).

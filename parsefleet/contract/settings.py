@@ -94,6 +94,18 @@ class Settings:
     batch_max_files: int = 500
     # PARSEFLEET_MAX_PENDING_BATCHES: batches waiting in one queue before the producer waits (backpressure).
     max_pending_batches: int = 64
+    # PARSEFLEET_MAX_PENDING_BYTES: source bytes of the batches sent and not finished (the outbox,
+    # every queue and producer together) before a producer waits: Redis memory stays bounded by
+    # bytes, not only by batch counts. Redis holds them zstd-compressed (about a quarter of the
+    # source for code), plus the messages and bookkeeping (docs/operations.md, "Bulk runs").
+    max_pending_bytes: int = 64 * 1024 * 1024
+    # PARSEFLEET_LIST_THREADS: targets listed at once (each listing runs a few git processes, so a
+    # run of many small repositories waits on git, not on the CPU).
+    list_threads: int = 4
+    # PARSEFLEET_LIST_AHEAD_TARGETS: how many targets the producer lists ahead of the one it reads
+    # (bounded look-ahead: the listings wait in memory; `--from` lists of 10,000 targets are read as
+    # they are needed).
+    list_ahead_targets: int = 64
     # PARSEFLEET_BROKER_RETRY_S: how long the producer keeps trying while Redis is unreachable (a
     # restart, a failover) before it gives up with exit code 3.
     broker_retry_s: float = 60.0
@@ -208,11 +220,11 @@ class Settings:
     def validated(self) -> Settings:
         """Return self, or raise ConfigError naming the first unusable value."""
         positive = (
-            "batch_max_bytes", "batch_max_files", "max_pending_batches", "max_file_bytes", "max_file_symbols",
-            "parse_timeout_s",
+            "batch_max_bytes", "batch_max_files", "max_pending_batches", "max_pending_bytes", "max_file_bytes",
+            "max_file_symbols", "parse_timeout_s",
             "batch_time_limit_s", "broker_retry_s", "database_retry_s", "outbox_sweep_s", "outbox_grace_s",
             "heartbeat_s", "worker_stall_s", "worker_gone_keep_s", "drain_within_s", "unknown_run_wait_s",
-            "kept_commits",
+            "kept_commits", "list_threads", "list_ahead_targets",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) <= 0:

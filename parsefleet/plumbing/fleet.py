@@ -21,6 +21,7 @@ from parsefleet.contract.names import (
     FLEET_SAMPLE_TURN_KEY,
     OUTBOX_META_KEY,
     PAUSED_KEY,
+    PRODUCER_KEY_PREFIX,
     QUEUES,
     WORKER_KEY_PREFIX,
     WORKER_LAST_KEY,
@@ -274,3 +275,11 @@ def _beat(raw: bytes | str) -> Heartbeat | None:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def producers_alive(client: redis.Redis, run_ids: list[str]) -> set[str]:
+    """Those of ``run_ids`` whose producer holds its lease (producer/lease.py; redis errors propagate)."""
+    if not run_ids:
+        return set()
+    found = client.mget([PRODUCER_KEY_PREFIX + run_id for run_id in run_ids])
+    return {run_id for run_id, holder in zip(run_ids, found, strict=True) if holder is not None}

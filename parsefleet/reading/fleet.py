@@ -170,6 +170,7 @@ class FleetStatus:
     runs_in_flight: list[RunProgress]
     runs: list[RunState]
     dead_letters: list[DeadLetterEntry] = field(default_factory=list)  # the first ones, decoded
+    producers: set[str] = field(default_factory=set)  # runs whose producer holds its lease
     unknown_runs: list[Refusal] = field(default_factory=list)  # batches a worker's database refuses
     outdated: dict[str, int] = field(default_factory=dict)  # blobs to parse again, per language
     # The parse-rate estimates batches are sized from, by "<language>@<host class>", and the target.
@@ -202,11 +203,18 @@ class FleetStatus:
             "runs_in_flight": [run.as_dict() for run in self.runs_in_flight],
             "dead_letter": self.dead_letter,
             "unknown_runs": [refusal.as_dict() for refusal in self.unknown_runs],
-            "runs": [state_dict(run) for run in self.runs],
+            "runs": [{**state_dict(run), "producer": self.producer(run)} for run in self.runs],
             "outdated_blobs": dict(self.outdated),
             "batch_target_ms": self.batch_target_ms,
             "parse_rates": {name: _rate_dict(rate, self.at) for name, rate in self.parse_rates.items()},
         }
+
+    def producer(self, run: RunState) -> str:
+        """``done`` (the run is submitted), ``running`` (its producer holds its lease) or ``gone``
+        (it died: `parsefleet submit --resume RUN_ID`)."""
+        if run.submitted_at is not None:
+            return "done"
+        return "running" if run.run_id in self.producers else "gone"
 
     def render(self) -> str:
         """Text for a terminal."""
@@ -217,7 +225,7 @@ class FleetStatus:
         lines.append(f"dead letters: {self.dead_letter}{hint}")
         lines += self._unknown_run_lines()
         lines.append("latest runs:")
-        lines += [f"  {_state_line(run)}" for run in self.runs]
+        lines += [f"  {_state_line(run)}{self._producer_note(run)}" for run in self.runs]
         if self.outdated:
             counts = ", ".join(f"{language} {blobs}" for language, blobs in sorted(self.outdated.items()))
             lines.append(f"outdated outlines (an older parser version): {counts} (parsefleet reindex)")
@@ -236,6 +244,11 @@ class FleetStatus:
             for item in self.unknown_runs
         ]
         return lines
+
+    def _producer_note(self, run: RunState) -> str:
+        if self.producer(run) != "gone":
+            return ""
+        return f"; its producer is gone (parsefleet submit --resume {run.run_id})"
 
     def _headline(self) -> str:
         when = datetime.fromtimestamp(self.at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -316,6 +329,7 @@ def load_fleet(client: redis.Redis, conn: Connection, settings: Settings, limit:
     with conn.cursor(row_factory=class_row(RunProgress)) as cursor:
         in_flight_runs = cursor.execute(sql(_HERE, "runs_in_flight"), {"limit": limit}).fetchall()
     conn.commit()
+    runs = recent_runs(conn, limit)
     return FleetStatus(
         at=now,
         heartbeat_s=settings.heartbeat_s,
@@ -329,7 +343,8 @@ def load_fleet(client: redis.Redis, conn: Connection, settings: Settings, limit:
         advice=advice,
         advised_published=fleet.advised_workers(client),
         runs_in_flight=in_flight_runs,
-        runs=recent_runs(conn, limit),
+        runs=runs,
+        producers=fleet.producers_alive(client, [run.run_id for run in runs if run.submitted_at is None]),
         outdated=outdated_counts(conn),
         parse_rates=stored_rates(client),
         batch_target_ms=settings.batch_target_ms,

@@ -28,21 +28,25 @@ __all__ = [
     "FileOutcome",
     "LanguageReport",
     "RepositoryReport",
+    "RepositoryState",
     "RunReport",
     "RunState",
     "Totals",
     "load_files",
     "load_report",
+    "load_repositories",
     "load_state",
     "recent_runs",
     "render",
     "render_files",
+    "render_repositories",
 ]
 
 # What ``parsefleet report --files`` can list.
 FILE_STATUSES = ("partial", "fallback", "failed")
 
 _HERE = Path(__file__).parent
+_TITLE_TARGETS = 3  # targets named in the title line; the rest counted
 Connection = psycopg.Connection[tuple[object, ...]]
 
 
@@ -136,6 +140,7 @@ class RunReport:
     state: RunState
     languages: list[LanguageReport]
     failed_files: list[tuple[str, str, str, str]]  # (language, kind, path, message)
+    failed_targets: list[tuple[str, str, str]] = field(default_factory=list)  # (origin, target, error)
     indexed: list[RepositoryReport] = field(default_factory=list)
 
     @property
@@ -162,6 +167,9 @@ class RunReport:
             "total": asdict(self.total),
             "failed_files": [
                 dict(zip(("language", "kind", "path", "message"), row, strict=True)) for row in self.failed_files
+            ],
+            "failed_targets": [
+                dict(zip(("origin", "target", "error"), row, strict=True)) for row in self.failed_targets
             ],
             "indexed": [asdict(item) for item in self.indexed],
         }
@@ -190,6 +198,21 @@ class Totals:
             sum(item.skipped_total for item in languages), sum(item.failed for item in languages),
             sum(item.cancelled for item in languages), sum(item.symbols for item in languages), rate,
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RepositoryState:
+    """One target of a run (``parsefleet report --repositories``): pending, failed, sending or done;
+    files listed, sent in batches, and done (their batch has a result)."""
+
+    ordinal: int
+    target: str
+    origin: str
+    state: str
+    files: int
+    sent: int
+    done: int
+    error: str | None
 
 
 @dataclass(frozen=True)
@@ -238,10 +261,35 @@ def load_report(conn: Connection, run_id: str | None) -> RunReport:
         kinds[language][kind] = kinds[language].get(kind, 0) + 1
     for item in languages:
         item.failures = kinds.get(item.language, {})
+    failed_targets = [(str(a), str(b), str(c)) for a, b, c in conn.execute(sql(_HERE, "report_targets"), params)]
     with conn.cursor(row_factory=class_row(RepositoryReport)) as cursor:
         indexed = cursor.execute(sql(_HERE, "report_repositories"), params).fetchall()
     conn.commit()
-    return RunReport(state, languages, failed_files, indexed)
+    return RunReport(state, languages, failed_files, failed_targets, indexed)
+
+
+def load_repositories(conn: Connection, run_id: str) -> list[RepositoryState]:
+    """The targets of ``run_id`` with their states, in the order given."""
+    with conn.cursor(row_factory=class_row(RepositoryState)) as cursor:
+        found = cursor.execute(sql(_HERE, "report_target_states"), {"run_id": run_id}).fetchall()
+    conn.commit()
+    return found
+
+
+def render_repositories(found: list[RepositoryState]) -> str:
+    """``parsefleet report --repositories``: one line a target, then the count per state."""
+    lines = [f"{'#':>6} {'state':<8}{'files':>8}{'sent':>8}{'done':>8}  target"]
+    for item in found:
+        note = f"  ({paths.printable(item.error)})" if item.error else ""
+        lines.append(
+            f"{item.ordinal:>6} {item.state:<8}{item.files:>8}{item.sent:>8}{item.done:>8}"
+            f"  {paths.printable(item.target)}{note}"
+        )
+    states: dict[str, int] = defaultdict(int)
+    for item in found:
+        states[item.state] += 1
+    lines.append("targets: " + ", ".join(f"{state} {count}" for state, count in sorted(states.items())))
+    return "\n".join(lines)
 
 
 def load_files(conn: Connection, run_id: str, statuses: tuple[str, ...]) -> list[FileOutcome]:
@@ -293,6 +341,7 @@ def render(report: RunReport, *, max_failures: int = 20) -> str:
     )
     if len(report.failed_files) > max_failures:
         lines.append(f"  … and {len(report.failed_files) - max_failures} more (parsefleet report --files failed)")
+    lines.extend(_target_lines(report, max_failures))
     if report.parsed == 0 and report.state.finished and not report.state.cancelled_at:
         lines.append("nothing to parse: every file is unchanged since an earlier run (or skipped)")
     return "\n".join(lines)
@@ -309,9 +358,22 @@ def render_files(found: list[FileOutcome]) -> str:
     return "\n".join(lines)
 
 
+def _target_lines(report: RunReport, max_failures: int) -> list[str]:
+    failed = report.failed_targets
+    if not failed:
+        return []
+    lines = [f"  failed targets: {len(failed)} of {len(report.state.targets)}"]
+    lines.extend(f"    {origin}: {paths.printable(error)}" for origin, _target, error in failed[:max_failures])
+    if len(failed) > max_failures:
+        lines.append(f"    … and {len(failed) - max_failures} more (parsefleet report --json)")
+    return lines
+
+
 def _title(state: RunState) -> str:
     status = {"running": " (not finished)", "cancelled": " (cancelled)"}.get(state.status, "")
-    names = ", ".join(paths.printable(target) for target in state.targets)
+    names = ", ".join(paths.printable(target) for target in state.targets[:_TITLE_TARGETS])
+    if len(state.targets) > _TITLE_TARGETS:
+        names += f" and {len(state.targets) - _TITLE_TARGETS} more"
     return f"run {state.run_id}{status}: {names}"
 
 

@@ -1,3 +1,3 @@
 CREATE TEMP TABLE IF NOT EXISTS files_stage (
-    repository_id bigint, path text, blob_hash bytea, language text, last_run_id uuid
+    repository_id bigint, path text, blob_hash bytea, language text, last_run_id uuid, batch_id text
 ) ON COMMIT DELETE ROWS

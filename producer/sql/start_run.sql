@@ -1,1 +1,1 @@
-INSERT INTO runs (id, targets, ci) VALUES (%(run_id)s, %(targets)s, %(ci)s)
+INSERT INTO runs (id, targets, target_origins, ci) VALUES (%(run_id)s, %(targets)s, %(origins)s, %(ci)s)

@@ -10,7 +10,7 @@ import pytest
 
 from parsefleet.contract.batch import Batch, BatchFile, FileRef
 from parsefleet.contract.errors import StoreUnavailable
-from parsefleet.producer.records import CRASHED_BEFORE, UNCHANGED, Ledger
+from parsefleet.producer.records import CRASHED_BEFORE, UNCHANGED, Entry, Ledger
 from parsefleet.producer.submission import blob_hash
 
 pytestmark = pytest.mark.service
@@ -36,14 +36,14 @@ def test_a_lost_connection_is_reopened_and_every_write_lands_once(clean_db: str)
     run_id = str(uuid.uuid4())
     ledger = Ledger(clean_db, run_id, retry_s=30)
     try:
-        ledger.start(["/repo"], ci=False)
+        ledger.start(["/repo"], ["argument 1"], ci=False)
         repository = ledger.repository_id("/repo")
-        ledger.record(*_window(run_id, repository, 1), [])
+        ledger.record(Entry(*_window(run_id, repository, 1), []))
         assert _drop_other_sessions(clean_db) == 1  # the ledger's session, killed between two writes
         refused = FileRef(repository, "big.py", b"", "python", 0)
-        ledger.record(*_window(run_id, repository, 2), [(refused, "too-large", "larger than 8 bytes")])
+        ledger.record(Entry(*_window(run_id, repository, 2), [(refused, "too-large", "larger than 8 bytes")]))
         assert _drop_other_sessions(clean_db) == 1
-        ledger.finish(2, {"python": (3, 2)}, {})
+        ledger.finish(2, ({"python": (3, 2)}, {}))
     finally:
         ledger.close()
     with psycopg.connect(clean_db) as conn:
@@ -58,7 +58,7 @@ def test_a_lost_connection_is_reopened_and_every_write_lands_once(clean_db: str)
 def test_an_outage_longer_than_the_budget_is_one_clear_error() -> None:
     ledger = Ledger("postgresql://parsefleet:s3cret@127.0.0.1:1/parsefleet", str(uuid.uuid4()), retry_s=0.6)
     with pytest.raises(StoreUnavailable) as caught:
-        ledger.start(["/repo"], ci=False)
+        ledger.start(["/repo"], ["argument 1"], ci=False)
     assert "unreachable" in str(caught.value) and "s3cret" not in str(caught.value)
     assert "***" in str(caught.value)
 

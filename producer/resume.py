@@ -1,0 +1,132 @@
+"""A run as its producer left it, read back from PostgreSQL, so that another producer can go on.
+
+The producer records each window in one transaction *before* it sends the window's batches: the
+window's files (each with the batch that carries it), its batches, refusals, the targets it
+finished, the run's counts so far and the position to go on from (next target, file of its
+listing, batch sequence). Whenever the producer dies (``kill -9`` while listing, reading or
+sending, or after its last batch), the committed state says exactly what the run holds:
+
+- a window not committed was never sent: its files are read again by the resumed producer;
+- a batch recorded but found neither on Redis (the outbox keeps every batch until its result is
+  committed) nor with a result was never sent: it is rebuilt from its files, read again, and sent
+  under its own id, once;
+- a batch on Redis or with a result is left alone: nothing is sent twice.
+
+The resumed producer lists the targets from the recorded position on (those with a ``run_targets``
+row are done) with the same rules. A file changed between the producer's death and the resume is
+sent as it is now.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from parsefleet.contract.errors import InputError, RunNotFound
+from parsefleet.contract.paths import to_bytes
+from parsefleet.contract.settings import Settings
+from parsefleet.producer.records import Ledger
+from parsefleet.producer.targets import Target
+
+__all__ = ["Point", "batch_files", "load_point", "open_batches", "resume_point"]
+
+
+@dataclass
+class Point:
+    """Where a run's producer stopped, and the run's committed counts."""
+
+    run_id: str
+    targets: list[Target]  # those still to do
+    offsets: dict[int, int]  # ordinal -> files of its listing already read, for targets read in part
+    sequence: int  # the last batch sequence number used
+    step: int  # the ledger's last committed write
+    ci: bool
+    submitted: bool
+    batches: int
+    seen: Counter[str] = field(default_factory=Counter)
+    sent: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[tuple[str, str]] = field(default_factory=Counter)
+    refused: Counter[tuple[str, str]] = field(default_factory=Counter)
+    met: set[tuple[str, bytes]] = field(default_factory=set)
+
+
+def resume_point(settings: Settings, database_url: str, run_id: str) -> Point:
+    """Where the producer of ``run_id`` stopped (see ``load_point``)."""
+    ledger = Ledger(database_url, run_id, settings.database_retry_s)
+    try:
+        return load_point(ledger)
+    finally:
+        ledger.close()
+
+
+def load_point(ledger: Ledger) -> Point:
+    """The committed state of ``ledger``'s run; RunNotFound when there is none, InputError when it
+    was cancelled (a cancelled run is not resumed)."""
+    params: dict[str, object] = {"run_id": ledger.run_id}
+    rows = ledger.read("resume_run", params)
+    if not rows:
+        raise RunNotFound(f"no run {ledger.run_id}")
+    targets, origins, offsets, sequence, step, ci, submitted, cancelled, batches, done = rows[0]
+    if cancelled:
+        raise InputError(f"run {ledger.run_id} was cancelled; submit its targets again as a new run")
+    finished = {int(str(number)) for number in _listed(done)}
+    names, wheres = _listed(targets), _listed(origins)
+    todo = [
+        Target(number, _path(name), str(wheres[number - 1]) if wheres else f"target {number}")
+        for number, name in enumerate(names, 1)
+        if number not in finished
+    ]
+    point = Point(
+        ledger.run_id, todo, _offsets(offsets), int(str(sequence)), int(str(step)), bool(ci), bool(submitted),
+        int(str(batches)),
+    )  # fmt: skip
+    _load_counts(ledger, point)
+    return point
+
+
+def _offsets(stored: object) -> dict[int, int]:
+    assert isinstance(stored, dict)
+    return {int(ordinal): int(files) for ordinal, files in stored.items()}
+
+
+def _path(stored: object) -> Path:
+    return Path(os.fsdecode(to_bytes(str(stored))))
+
+
+def _listed(value: object) -> list[object]:
+    assert isinstance(value, list)
+    return value
+
+
+def _load_counts(ledger: Ledger, point: Point) -> None:
+    for what, language, reason, files in ledger.read("resume_counts", {"run_id": point.run_id}):
+        count, lang, why = int(str(files)), str(language), str(reason)
+        if what == "seen":
+            point.seen[lang] = count
+        elif what == "sent":
+            point.sent[lang] = count
+        elif what == "skipped":
+            point.skipped[lang, why] = count
+        else:
+            point.refused[lang, why] = count
+    for language, blob in ledger.read("resume_met", {"run_id": point.run_id}):
+        if isinstance(blob, bytes):
+            point.met.add((str(language), blob))
+
+
+def open_batches(ledger: Ledger) -> list[tuple[str, str, int]]:
+    """The run's recorded batches without a result: (id, language, files)."""
+    return [(str(a), str(b), int(str(c))) for a, b, c in ledger.read("open_batches", {"run_id": ledger.run_id})]
+
+
+def batch_files(ledger: Ledger, batch_id: str) -> list[tuple[Path, int, str, str, bytes]]:
+    """The files a recorded batch carried: (repository location, repository id, stored path, language,
+    blob id)."""
+    rows = ledger.read("batch_files", {"run_id": ledger.run_id, "batch_id": batch_id})
+    return [
+        (_path(root), int(str(repository)), str(path), str(language), bytes(blob))
+        for root, repository, path, language, blob in rows
+        if isinstance(blob, bytes | memoryview)
+    ]

@@ -1,0 +1,1 @@
+DELETE FROM run_skips WHERE run_id = %(run_id)s

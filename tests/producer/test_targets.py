@@ -1,0 +1,45 @@
+"""Reading a run's targets: arguments, then `--from` lines; bad lines kept with their line number."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from parsefleet.contract.errors import InputError, TargetNotFound
+from parsefleet.producer.targets import read_targets
+
+
+def test_lines_after_arguments_with_comments_blanks_and_bad_lines(tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "file.txt").write_text("x\n")
+    text = b"# a comment\n\n  %s  \n%s\n%s\nbad\0name\n%s/./\n" % (
+        bytes(tmp_path / "b"), bytes(tmp_path / "nowhere"), bytes(tmp_path / "file.txt"), bytes(tmp_path / "a"),
+    )  # fmt: skip
+    targets = read_targets([tmp_path / "a"], ["-"], stdin=io.BytesIO(text))
+    got = [(t.ordinal, t.origin, t.bad) for t in targets]
+    assert got == [
+        (1, "argument 1", None),
+        (2, "stdin:3", None),  # surrounding spaces stripped
+        (3, "stdin:4", f"{tmp_path / 'nowhere'}: no such file or directory"),
+        (4, "stdin:5", f"{tmp_path / 'file.txt'}: not a directory"),
+        (5, "stdin:6", "contains a NUL byte"),
+        (6, "stdin:7", f"{tmp_path / 'a'}: the same repository as argument 1"),  # a/./ is a
+    ]
+
+
+def test_strict_refuses_bad_lines_in_one_line_and_a_bad_argument_is_an_error(tmp_path: Path) -> None:
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{tmp_path / f'missing{n}'}\n" for n in range(5)))
+    with pytest.raises(InputError) as caught:
+        read_targets([], [str(listing)], strict=True)
+    message = str(caught.value)
+    assert message.startswith(f"5 bad target lines under --strict: {listing}:1: ") and message.endswith("(and 2 more)")
+    assert "\n" not in message
+    with pytest.raises(TargetNotFound):
+        read_targets([tmp_path / "missing"])
+    with pytest.raises(InputError) as missing:
+        read_targets([], [str(tmp_path / "nothing.txt")])
+    assert str(missing.value) == f"--from {tmp_path / 'nothing.txt'}: No such file or directory"
