@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from parsefleet.cli.main import main
 from parsefleet.contract.settings import Settings
 from parsefleet.services.local_workers import LocalWorkers
 from tests.conftest import FIXTURES
@@ -221,3 +223,18 @@ def test_a_reader_that_goes_away_early_gets_no_traceback(
     errors = reader.stderr.read().decode()
     assert reader.wait(timeout=60) == 141, errors
     assert "Traceback" not in errors and "BrokenPipe" not in errors, errors
+
+
+def test_a_command_run_in_process_leaves_the_umask_and_the_signal_handlers_as_they_were(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    umask = os.umask(0o022)
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    handlers = {signum: signal.getsignal(signum) for signum in signals}
+    try:
+        assert main(["config"]) == 0
+        assert "PARSEFLEET_" in capsys.readouterr().out
+        assert os.umask(0o022) == 0o022  # what it was before the command, not the command's 077
+        assert {signum: signal.getsignal(signum) for signum in signals} == handlers
+    finally:
+        os.umask(umask)

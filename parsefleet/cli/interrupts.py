@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
-__all__ = ["Interrupted", "caught", "check", "exit_code", "install"]
+__all__ = ["Interrupted", "caught", "check", "exit_code", "installed"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -61,10 +63,19 @@ def caught() -> None:
     _state.caught = True
 
 
-def install() -> None:
-    """Turn the first SIGINT, SIGTERM or SIGHUP into ``Interrupted``."""
+@contextmanager
+def installed() -> Iterator[None]:
+    """Within: the first SIGINT, SIGTERM or SIGHUP becomes ``Interrupted``. After: the handlers
+    and state from before (a command run in-process, as the tests do, leaves nothing behind)."""
+    before = {signum: signal.getsignal(signum) for signum in _SIGNALS}
+    _state.received, _state.caught = None, False
     for signum in _SIGNALS:
         signal.signal(signum, _raise)
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
 
 
 def exit_code(exc: KeyboardInterrupt) -> int:

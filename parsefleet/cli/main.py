@@ -68,10 +68,19 @@ _RECORDED = frozenset(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``parsefleet`` console script."""
+    """Entry point of the ``parsefleet`` console script: nothing parsefleet creates is for other
+    local users to read (umask 077), and a signal ends the command cleanly (cli.interrupts); both
+    as they were again on return."""
+    umask = os.umask(0o077)
+    try:
+        with interrupts.installed():
+            return _main(argv)
+    finally:
+        os.umask(umask)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     started = time.perf_counter()
-    os.umask(0o077)  # nothing parsefleet creates is for other local users to read
-    interrupts.install()
     parser = _parser()
     args = parser.parse_args(argv)
     try:
