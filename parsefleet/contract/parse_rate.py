@@ -13,9 +13,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["RATE_WEIGHT", "ParseRate", "rate_field", "slowest_rates"]
+__all__ = ["MIN_ESTIMATE_BYTES", "RATE_WEIGHT", "ParseRate", "rate_field", "slowest_rates"]
 
 RATE_WEIGHT = 0.1  # share of the estimate each new batch takes (of its decayed sums)
+# An estimate made of less source than this (a warm-up, a run of a few small files, whose batches
+# are mostly per-batch overhead) sizes no batch: the producer keeps to bytes until there is more.
+MIN_ESTIMATE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +65,12 @@ def rate_field(language: str, host_class: str) -> str:
 
 def slowest_rates(stored: Mapping[str, ParseRate]) -> dict[str, float]:
     """Per language, the slowest host class's bytes per second: batches sized for it hold the latency
-    target on every class (a faster class only finishes them sooner)."""
+    target on every class (a faster class only finishes them sooner). Estimates of less than
+    MIN_ESTIMATE_BYTES of source are left out."""
     out: dict[str, float] = {}
     for name, rate in stored.items():
         language = name.split("@", 1)[0]
         value = rate.bytes_per_s
-        if value is not None:
+        if value is not None and rate.source_bytes >= MIN_ESTIMATE_BYTES:
             out[language] = min(value, out.get(language, value))
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from parsefleet.contract.parse_rate import RATE_WEIGHT, ParseRate, rate_field, slowest_rates
+from parsefleet.contract.parse_rate import MIN_ESTIMATE_BYTES, RATE_WEIGHT, ParseRate, rate_field, slowest_rates
 
 
 def test_first_batch_gives_its_own_rate_and_no_batch_gives_none() -> None:
@@ -57,3 +57,11 @@ def test_slowest_host_class_sizes_each_language() -> None:
         rate_field("rust", "big"): ParseRate(),
     }
     assert slowest_rates(stored) == {"go": pytest.approx(4e6), "python": pytest.approx(1e7)}
+
+
+def test_an_estimate_of_a_few_small_batches_sizes_nothing() -> None:
+    tiny = ParseRate().updated(60, 0.00045, at_s=1.0)  # a 60-byte batch: overhead, not parse speed
+    assert tiny.bytes_per_s is not None and tiny.bytes_per_s < 200_000
+    assert slowest_rates({rate_field("go", "default"): tiny}) == {}
+    enough = tiny.updated(MIN_ESTIMATE_BYTES, 0.01, at_s=2.0)
+    assert slowest_rates({rate_field("go", "default"): enough}) == {"go": enough.bytes_per_s}
