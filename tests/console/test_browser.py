@@ -92,9 +92,11 @@ def test_a_runs_progress_advances_on_its_page(
         _shot(browser, screenshots, "run-waiting")
         seen: list[int] = []
 
-        def done_files() -> int:
-            progress = browser.find_elements(By.CSS_SELECTOR, "#run .progress")
-            value = int(progress[0].get_attribute("data-files-done") or 0) if progress else 0
+        def done_files() -> int:  # read in one script: the page may re-render the bar between two calls
+            found = browser.execute_script(
+                "const bar = document.querySelector('#run .progress'); return bar ? bar.dataset.filesDone : null"
+            )
+            value = int(found or 0)
             if not seen or seen[-1] != value:
                 seen.append(value)
             return value
