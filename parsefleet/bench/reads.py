@@ -29,7 +29,8 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -264,9 +265,17 @@ class _Client:
         self._loop(time.monotonic() + seconds)
         return self.samples[start:]
 
-    def running(self) -> _Running:
-        """A context in which the client asks from a thread of its own."""
-        return _Running(self)
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Within: the client asks from a thread of its own."""
+        self._stop.clear()
+        thread = threading.Thread(target=self._loop, args=(float("inf"),), daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            self._stop.set()
+            thread.join()
 
     def samples_between(self, start_s: float, end_s: float) -> list[tuple[float, str, float, int]]:
         """The samples taken between two epoch times."""
@@ -292,20 +301,6 @@ class _Client:
         response = connection.getresponse()
         response.read()
         self.samples.append((time.time(), kind, (time.perf_counter() - began) * 1000, response.status))
-
-
-class _Running:
-    def __init__(self, client: _Client) -> None:
-        self.client = client
-        self.thread = threading.Thread(target=client._loop, args=(float("inf"),), daemon=True)
-
-    def __enter__(self) -> None:
-        self.client._stop.clear()
-        self.thread.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.client._stop.set()
-        self.thread.join()
 
 
 def _by_kind(samples: Sequence[tuple[float, str, float, int]]) -> dict[str, Latency]:
