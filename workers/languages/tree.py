@@ -148,6 +148,35 @@ class Source:
         """The node's 1-based start line in the file."""
         return node.start_point[0] + self.row_offset + 1
 
+    def symbol(
+        self,
+        kind: SymbolKind,
+        name: str,
+        node: tree_sitter.Node,
+        visibility: Visibility,
+        *,
+        qualified_name: str,
+        parent: int | None,
+    ) -> Symbol:
+        """A symbol spanning ``node`` whose parent (an index in the outline) is known already: what
+        ``build_symbols`` makes of the definition, for walks that meet definitions in order."""
+        row_offset = self.row_offset
+        start_row = node.start_point[0] + row_offset + 1
+        end_row, end_column = node.end_point
+        end_row += (row_offset + 1) if end_column else row_offset
+        return Symbol(
+            kind,
+            name,
+            qualified_name,
+            parent,
+            start_row,
+            end_row if end_row > start_row else start_row,
+            node.start_byte + self.byte_offset,
+            node.end_byte + self.byte_offset,
+            visibility,
+            self.from_macro,
+        )
+
     def definition(
         self,
         kind: SymbolKind,
