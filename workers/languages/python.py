@@ -20,7 +20,11 @@ compound statements), never into expressions; that costs about a third of runnin
 over the tree (~11% of the parse time against ~36%), or of running it scope by scope, since
 Python has a scope per block. The body of a definition is walked only when its text holds one
 of the keywords ``def``, ``class``, ``import``, ``type`` as a word: most function bodies hold
-none, and skipping them cuts the walk by a quarter. A tree with syntax errors goes to CPython's ast (files up to
+none, and skipping them cuts the walk by a quarter. The walk goes depth first in document
+order (``_OrderedWalk``), so each symbol is built when met, its parent and qualified name those of
+the enclosing definition: no intermediate record, sort or containment search (``find_by_walk``
+is the same walk returning the nodes by capture name, which tests compare with the query's
+captures and the ordered walk with). A tree with syntax errors goes to CPython's ast (files up to
 ``FALLBACK_MAX_BYTES``): when ast accepts the file its outline is used (status FALLBACK);
 otherwise queries/python.scm runs over the whole tree, which finds definitions wherever
 tree-sitter's error recovery left them, and the outline is what it recovered (status PARTIAL).
