@@ -42,6 +42,7 @@ from parsefleet.workers.languages.tree import (
     first_named,
     kind_ids,
     scope_captures,
+    symbols_cap,
 )
 from parsefleet.workers.limits import ParseBudget
 
@@ -69,10 +70,10 @@ class GoAdapter(LanguageAdapter):
         if root.has_error:
             outline = self.query_outline(root, source, budget)
             return replace(outline, status=FileStatus.PARTIAL, error_count=count_errors(root))
-        walk = _Walk(Source(source))
+        walk = _Walk(Source(source), symbols_cap(budget))
         walk.declarations(root)
         if budget is not None:  # the cap and the memory budget, as build_symbols checks them
-            budget.check_symbols(len(walk.symbols))
+            budget.check_symbols(walk.count)
             budget.check_rss("outline not kept: definitions found")
         return Outline(language=self.language, symbols=tuple(walk.symbols), imports=tuple(walk.imports))
 
@@ -237,8 +238,10 @@ class _Walk:
     """
 
     source: Source
+    cap: int  # symbols built at most (see symbols_cap)
     symbols: list[Symbol] = field(default_factory=list)
     imports: list[Import] = field(default_factory=list)
+    count: int = 0  # definitions met, built or not
 
     def declarations(self, root: tree_sitter.Node) -> None:
         for node in root.named_children:
@@ -247,21 +250,28 @@ class _Walk:
                 visit(self, node)
 
     def add(
-        self, kind: SymbolKind, name: str, node: tree_sitter.Node, *, qualified: str = "", parent: int | None = None
-    ) -> None:
-        self.symbols.append(
-            self.source.symbol(kind, name, node, _visibility(name), qualified_name=qualified or name, parent=parent)
-        )
+        self,
+        kind: SymbolKind,
+        name: str,
+        node: tree_sitter.Node,
+        *,
+        qualified: str = "",
+        parent: int | None = None,
+        visibility: Visibility | None = None,
+    ) -> int:
+        """Build one symbol (only count it past the cap) and return its index."""
+        self.count += 1
+        if self.count <= self.cap:
+            shown = _visibility(name) if visibility is None else visibility
+            self.symbols.append(
+                self.source.symbol(kind, name, node, shown, qualified_name=qualified or name, parent=parent)
+            )
+        return self.count - 1
 
     def package(self, node: tree_sitter.Node) -> None:
         name = first_named(node)
         if name is not None:
-            name_text = self.source.text(name)
-            self.symbols.append(
-                self.source.symbol(
-                    SymbolKind.MODULE, name_text, node, Visibility.PUBLIC, qualified_name=name_text, parent=None
-                )
-            )
+            self.add(SymbolKind.MODULE, self.source.text(name), node, visibility=Visibility.PUBLIC)
 
     def function(self, node: tree_sitter.Node) -> None:
         self.add(SymbolKind.FUNCTION, _name(self.source, node), node)
@@ -281,8 +291,7 @@ class _Walk:
         name = _name(self.source, spec)
         type_node = spec.child_by_field_id(_TYPE) if is_spec else None
         kind = SymbolKind.TYPE_ALIAS if type_node is None else _TYPE_KINDS.get(type_node.type, SymbolKind.TYPE_ALIAS)
-        parent = len(self.symbols)
-        self.add(kind, name, spec)
+        parent = self.add(kind, name, spec)
         if kind is SymbolKind.STRUCT and type_node is not None:
             self.fields(type_node, name, parent)
         elif kind is SymbolKind.INTERFACE and type_node is not None:

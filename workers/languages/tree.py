@@ -20,6 +20,7 @@ cost over the parse); a test per language checks both ways give the same outline
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from operator import attrgetter
@@ -41,6 +42,7 @@ __all__ = [
     "first_named",
     "kind_ids",
     "scope_captures",
+    "symbols_cap",
 ]
 
 _V = TypeVar("_V")
@@ -91,6 +93,14 @@ def kind_ids(grammar: object, table: Mapping[str, _V]) -> dict[int, _V]:
         if name is not None and name in table and language.node_kind_is_named(kind_id):
             by_id[kind_id] = table[name]
     return by_id
+
+
+def symbols_cap(budget: ParseBudget | None) -> int:
+    """How many symbols a walk that builds them in order may build: the budget's cap (past it, the
+    walk only counts, so that a refused file costs no more symbols than the cap), else no limit."""
+    if budget is None or budget.symbols_max is None:
+        return sys.maxsize
+    return budget.symbols_max
 
 
 def first_named(node: tree_sitter.Node) -> tree_sitter.Node | None:
