@@ -31,10 +31,11 @@ from dataclasses import dataclass, field, replace
 import tree_sitter
 import tree_sitter_go
 
-from parsefleet.contract.outline import FileStatus, Import, ImportOrigin, Outline, Symbol, SymbolKind, Visibility
+from parsefleet.contract.outline import FileStatus, Import, ImportOrigin, Outline, SymbolKind, Visibility
 from parsefleet.workers.languages.base import LanguageAdapter
 from parsefleet.workers.languages.tree import (
     Definition,
+    OrderedSymbols,
     Source,
     build_symbols,
     count_errors,
@@ -42,7 +43,6 @@ from parsefleet.workers.languages.tree import (
     first_named,
     kind_ids,
     scope_captures,
-    symbols_cap,
 )
 from parsefleet.workers.limits import ParseBudget
 
@@ -70,12 +70,13 @@ class GoAdapter(LanguageAdapter):
         if root.has_error:
             outline = self.query_outline(root, source, budget)
             return replace(outline, status=FileStatus.PARTIAL, error_count=count_errors(root))
-        walk = _Walk(Source(source), symbols_cap(budget))
+        text = Source(source)
+        walk = _Walk(text, OrderedSymbols.within(text, budget))
         walk.declarations(root)
         if budget is not None:  # the cap and the memory budget, as build_symbols checks them
-            budget.check_symbols(walk.count)
+            budget.check_symbols(walk.out.count)
             budget.check_rss("outline not kept: definitions found")
-        return Outline(language=self.language, symbols=tuple(walk.symbols), imports=tuple(walk.imports))
+        return Outline(language=self.language, symbols=tuple(walk.out.symbols), imports=tuple(walk.imports))
 
     def query_outline(self, root: tree_sitter.Node, source: bytes, budget: ParseBudget | None = None) -> Outline:
         """The outline of go.scm's captures, scope by scope: what a tree with syntax errors gets,
@@ -238,10 +239,8 @@ class _Walk:
     """
 
     source: Source
-    cap: int  # symbols built at most (see symbols_cap)
-    symbols: list[Symbol] = field(default_factory=list)
+    out: OrderedSymbols
     imports: list[Import] = field(default_factory=list)
-    count: int = 0  # definitions met, built or not
 
     def declarations(self, root: tree_sitter.Node) -> None:
         for node in root.named_children:
@@ -250,28 +249,15 @@ class _Walk:
                 visit(self, node)
 
     def add(
-        self,
-        kind: SymbolKind,
-        name: str,
-        node: tree_sitter.Node,
-        *,
-        qualified: str = "",
-        parent: int | None = None,
-        visibility: Visibility | None = None,
+        self, kind: SymbolKind, name: str, node: tree_sitter.Node, *, qualified: str = "", parent: int | None = None
     ) -> int:
-        """Build one symbol (only count it past the cap) and return its index."""
-        self.count += 1
-        if self.count <= self.cap:
-            shown = _visibility(name) if visibility is None else visibility
-            self.symbols.append(
-                self.source.symbol(kind, name, node, shown, qualified_name=qualified or name, parent=parent)
-            )
-        return self.count - 1
+        return self.out.add(kind, name, node, _visibility(name), qualified_name=qualified or name, parent=parent)
 
     def package(self, node: tree_sitter.Node) -> None:
         name = first_named(node)
         if name is not None:
-            self.add(SymbolKind.MODULE, self.source.text(name), node, visibility=Visibility.PUBLIC)
+            text = self.source.text(name)
+            self.out.add(SymbolKind.MODULE, text, node, Visibility.PUBLIC, qualified_name=text, parent=None)
 
     def function(self, node: tree_sitter.Node) -> None:
         self.add(SymbolKind.FUNCTION, _name(self.source, node), node)
