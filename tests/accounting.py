@@ -22,6 +22,7 @@ __all__ = [
     "ChildPeaks",
     "Figures",
     "Watched",
+    "WorkerTreePeak",
     "assert_exactly_once",
     "known_run",
     "many_files",
@@ -103,6 +104,42 @@ class ChildPeaks:
             for pid in pids:
                 for child in _descendants(pid):
                     self.peak_mb = max(self.peak_mb, _rss_mb(child))
+
+
+@dataclass
+class WorkerTreePeak:
+    """The highest RSS of the worker processes (main processes and pool children together) among
+    the descendants of ``root``, whatever started them, sampled every ``interval_s`` in a thread."""
+
+    root: int
+    interval_s: float = 0.02
+    peak_mb: float = 0.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Begin sampling."""
+        self._thread = threading.Thread(target=self._loop, name="worker-tree-peak", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """End sampling."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            mains = [pid for pid in _descendants(self.root) if b"parsefleet.workers" in _cmdline(pid)]
+            tree = set(mains) | {child for pid in mains for child in _descendants(pid)}
+            self.peak_mb = max(self.peak_mb, sum(_rss_mb(pid) for pid in tree))
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _descendants(pid: int) -> list[int]:
