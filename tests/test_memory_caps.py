@@ -1,10 +1,13 @@
-"""The memory cap holds at any input: files of too many symbols, and batches that expand past any
-size a producer makes, against a real worker whose whole tree (main process and pool children) is
+"""The memory cap holds at any input: files of too many symbols, batches of many files just under
+that cap, a child over its budget at a batch's commit, and batches that expand past any size a
+producer makes, against a real worker whose whole tree (main process and pool children) is
 sampled while it works.
 
 Before: two files of 150,000 one-line functions were parsed "as if nothing happened" and took
 the worker tree to 538 MB (the parse was watched, the outline building and the commit were not);
-a 14.5 KB zstd payload in the outbox expanded to 450 MB in a pool child (1,080 MB for the tree).
+a batch held every outline until its commit, so eight files of 49,000 functions took a child past
+its budget and the last ones failed; a 14.5 KB zstd payload in the outbox expanded to 450 MB in a
+pool child (1,080 MB for the tree).
 """
 
 from __future__ import annotations
