@@ -118,16 +118,17 @@ class Store:
                     for item in outcome.files:
                         if item.outline is not None:
                             rows.add(item.ref.blob_hash, item.outline)
-                conn = self._connection()
+                # staged rows live in the session that staged them: a lost one fails the write (retried)
+                conn = rows.staged_on if rows.staged_on is not None else self._connection()
                 with rows.transaction(conn):
                     written = self._write(conn, outcome, timing, step2, rows)
                     check("batch rolled back: rows copied")
-                rows.staging = None
+                rows.staging = rows.staged_on = None
                 mark_finished_if_complete(conn, outcome.batch.run_id)
                 return written
         except BaseException:
             if rows is not None:
-                rows.staging = None  # rolled back, or gone with the connection
+                rows.staging = rows.staged_on = None  # rolled back, or gone with the connection
             self.close()
             raise
 
@@ -189,14 +190,14 @@ class Store:
             with translated(self.database_url):
                 conn = self._connection()
                 if rows.staging is None:
-                    rows.staging = ExitStack()
+                    rows.staging, rows.staged_on = ExitStack(), conn
                     rows.staging.enter_context(conn.transaction())
                 if not self._staging_tables:
                     conn.execute(sql(_HERE, "staging_tables"))
                     self._staging_tables = True
                 _copy_outlines(conn, outlines.items(), rows.version, _STAGED)
         except BaseException:
-            rows.staging = None
+            rows.staging = rows.staged_on = None
             self.close()
             raise
 
@@ -277,11 +278,12 @@ class BatchRows:
     """One batch's symbol and import rows, handed over file by file as each file is outlined (``add``,
     from ``outline_batch``): they wait in memory, and go on to the staging tables once more than
     ``STAGE_AFTER_ROWS`` wait (the module's docstring). A blob met twice in a batch keeps its first
-    outline. ``staging``: the batch's open transaction, once rows are staged."""
+    outline. ``staging``: the batch's open transaction once rows are staged, on ``staged_on``."""
 
     def __init__(self, store: Store, batch: Batch) -> None:
         self.version = parser_version(batch.language)
         self.staging: ExitStack | None = None
+        self.staged_on: psycopg.Connection[tuple[object, ...]] | None = None
         self._store = store
         self._seen: set[bytes] = set()
         self._waiting: dict[bytes, Outline] = {}

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from parsefleet.contract.batch import Batch, BatchFile, FileRef
-from parsefleet.contract.errors import ParseCancelled
+from parsefleet.contract.errors import ParseCancelled, StoreUnavailable
 from parsefleet.contract.outline import FileStatus
 from parsefleet.producer.submission import blob_hash
 from parsefleet.workers.outcome import BatchOutcome, outline_batch
@@ -125,3 +125,25 @@ def test_a_batch_over_its_memory_budget_at_its_commit_is_rolled_back(clean_db: s
     assert [kind for kind, _message in kinds] == ["memory", "memory", "memory"]
     assert all(stage in message for _kind, message in kinds)
     assert blobs == [(FileStatus.FAILED.value,)]
+
+
+def test_a_connection_lost_while_rows_are_staged_fails_the_write_and_claims_nothing(clean_db: str) -> None:
+    run_id = known_run(clean_db)
+    files = [_file(_source(_BIG, name), f"{name}.py") for name in ("a", "b")]
+    batch = _batch(run_id, "rows:lost", *files)
+    store = Store(clean_db)
+    timing = BatchTiming("test", None, now_utc())
+    try:
+        with store.rows(batch) as rows:
+            outcome = outline_batch(batch, 30.0, None, None, rows)
+            assert rows.staging is not None and rows.staged_on is not None
+            with psycopg.connect(clean_db, autocommit=True) as admin:  # the server ends the worker's session
+                admin.execute("SELECT pg_terminate_backend(%s)", (rows.staged_on.info.backend_pid,))
+            with pytest.raises(StoreUnavailable):
+                store.write(outcome, timing, rows=rows)
+        with psycopg.connect(clean_db) as conn:
+            assert conn.execute("SELECT count(*) FROM batch_results").fetchone() == (0,)
+        assert _streamed(store, batch, staged=True)  # the retry: parsed again, stored whole
+    finally:
+        store.close()
+    assert _stored(clean_db) == {item.ref.blob_hash: (_BIG, _IMPORTS) for item in files}
