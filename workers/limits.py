@@ -39,10 +39,29 @@ GOVERNOR_CREDIT_S = 0.05  # seconds of unused CPU share a pool child may carry t
 
 
 def rss_mb() -> float:
-    """Resident set size of this process in MB (Linux ``/proc/self/statm``)."""
-    with open("/proc/self/statm", "rb") as statm:
-        resident_pages = int(statm.read().split()[1])
+    """Resident set size of this process in MB (Linux ``/proc/self/statm``).
+
+    The file stays open, one descriptor per process (a forked child opens its own: an inherited
+    one would name its parent), and is read again from offset 0: about 1 µs a reading against 5 µs
+    for opening it each time, which the checks between a file's steps and during a watched parse
+    pay several times a file.
+    """
+    resident_pages = int(os.pread(_statm(), 64, 0).split()[1])
     return resident_pages * _PAGE_BYTES / 1_048_576
+
+
+_STATM: dict[str, int] = {}  # "pid" and "fd": this process's open /proc/self/statm
+
+
+def _statm() -> int:
+    pid = os.getpid()
+    if _STATM.get("pid") != pid:
+        inherited = _STATM.get("fd")
+        if inherited is not None:
+            os.close(inherited)  # the parent's, copied by the fork: this process's copy only
+        _STATM["fd"] = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+        _STATM["pid"] = pid
+    return _STATM["fd"]
 
 
 class ParseBudget:
