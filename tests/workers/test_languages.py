@@ -198,5 +198,5 @@ def test_the_walk_of_a_clean_tree_refuses_a_file_as_soon_as_it_passes_the_cap(la
     """The walks that build symbols as they meet them stop just past the cap: a file of a million
     definitions is refused without building them all (the memory budget holds)."""
     source = _MANY[language](1000).encode()
-    with pytest.raises(TooManySymbols, match=r"^11 definitions, more than 10 "):
+    with pytest.raises(TooManySymbols, match="^11 definitions, more than 10 "):
         adapter_for(language).outline(source, ParseBudget(10, symbols_max=10))
