@@ -35,6 +35,7 @@ from parsefleet.workers.limits import ParseBudget
 
 __all__ = [
     "SCOPE",
+    "SYMBOLS_RSS_CHECK_EVERY",
     "Definition",
     "OrderedSymbols",
     "Source",
@@ -49,6 +50,7 @@ __all__ = [
 _V = TypeVar("_V")
 
 SCOPE = "scope"  # the capture name of a nested scope to query next
+SYMBOLS_RSS_CHECK_EVERY = 1024  # symbols an ordered walk builds between two checks of the memory budget
 
 Captures = dict[str, list[tree_sitter.Node]]
 
@@ -191,20 +193,23 @@ class OrderedSymbols:
     no record, sort or containment search.
 
     Past ``cap`` definitions (the budget's symbols cap) they are only counted, so that a file the
-    cap refuses has cost no more symbols than the cap; ``count`` is every definition met.
+    cap refuses has cost no more symbols than the cap; ``count`` is every definition met. Every
+    ``SYMBOLS_RSS_CHECK_EVERY`` symbols built, the budget's memory limit is checked.
     """
 
     source: Source
     cap: int = sys.maxsize
+    budget: ParseBudget | None = None
     symbols: list[Symbol] = field(default_factory=list)
     count: int = 0
 
     @classmethod
     def within(cls, source: Source, budget: ParseBudget | None) -> OrderedSymbols:
-        """Symbols of ``source`` up to the cap of ``budget`` (none without a budget or a cap)."""
+        """Symbols of ``source`` up to the cap of ``budget`` (none without a budget or a cap),
+        watched by its memory limit."""
         if budget is None or budget.symbols_max is None:
-            return cls(source)
-        return cls(source, budget.symbols_max)
+            return cls(source, budget=budget)
+        return cls(source, budget.symbols_max, budget)
 
     def add(
         self,
@@ -238,6 +243,8 @@ class OrderedSymbols:
                     source.from_macro,
                 )
             )
+            if self.budget is not None and not self.count % SYMBOLS_RSS_CHECK_EVERY:
+                self.budget.check_rss("outline not kept: definitions found")
         return self.count - 1
 
 
