@@ -45,9 +45,12 @@ __all__ = ["KNOWN_REASONS", "RepositoryLine", "Submission", "Tally", "blob_hash"
 log = logging.getLogger(__name__)
 # Files are read, hashed, checked against the known blobs and recorded a window at a time. The
 # first window is small so that the first batch leaves early (reading and hashing 1,000 files took
-# ~0.2 s before the workers had anything to do); windows double from there up to _WINDOW_FILES.
+# ~0.2 s before the workers had anything to do); windows double from there up to _WINDOW_FILES. A
+# listing of at most _ONE_WINDOW_FILES (a nightly run's changes) is one window: read in 10 to 20 ms,
+# it would gain nothing from the split but a transaction, a git process and batches more.
 _WINDOW_FILES = 1000
 _FIRST_WINDOW_FILES = 64
+_ONE_WINDOW_FILES = 256
 _REGULAR_MODE = "100644"  # a file sent again from the current view: git's mode is not stored
 # Skip reasons of a file whose blob the store (or this run) already has: not sent.
 KNOWN_REASONS = frozenset({"unchanged", "duplicate", "crashed-before"})
@@ -530,8 +533,8 @@ def _blob_from_git(root: Path, blob: bytes) -> bytes | None:
 
 def _windows(total: int, start: int = 0) -> Iterator[tuple[int, int]]:
     """(start, stop) of each window over ``total`` files from ``start``: _FIRST_WINDOW_FILES,
-    doubling to _WINDOW_FILES."""
-    size = _FIRST_WINDOW_FILES
+    doubling to _WINDOW_FILES; one window when no more than _ONE_WINDOW_FILES are left."""
+    size = total - start if total - start <= _ONE_WINDOW_FILES else _FIRST_WINDOW_FILES
     while start < total:
         yield start, min(total, start + size)
         start += size
