@@ -1,8 +1,9 @@
 """``parsefleet bench --profile nightly``: what a nightly run costs when little changed.
 
-1. The ``large`` corpus (the tiny stand-in when it is not built) is committed into a fresh git
-   repository (commit A); a second commit (B) changes 1% of its files (a comment appended), deletes
-   0.5% and renames 0.5% (same content, new path), chosen with a fixed seed.
+1. The ``large`` corpus and the ``nightly`` one beside it (parsefleet.bench.corpus: 11,260 distinct
+   files together; ``large`` alone, or the tiny stand-in, when they are not built) are committed
+   into a fresh git repository (commit A); a second commit (B) changes 1% of its files (a comment
+   appended), deletes 0.5% and renames 0.5% (same content, new path), chosen with a fixed seed.
 2. On a scratch database, side by side in this invocation: a full run of A (every blob new), end to
    end; a run of A again with nothing changed, timed in the producer alone (listing, comparing with
    the store, recording; it reads no file content); a run of B, end to end: git's changes since A,
@@ -25,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from parsefleet.bench.corpus import MANIFEST_NAME
 from parsefleet.bench.corpus_files import BenchFile, load_profile
 from parsefleet.bench.fleet import FleetRun, fleet_run
 from parsefleet.bench.runner import warmup_repo
@@ -82,9 +84,11 @@ def run_nightly(settings: Settings, corpus_dir: Path) -> NightlyResult:
     """Build the repository, run the three runs, check them (module docstring)."""
     with tempfile.TemporaryDirectory(prefix="parsefleet-bench-nightly-") as scratch_dir:
         scratch = Path(scratch_dir)
-        corpus, files = load_profile("large", corpus_dir, scratch)
+        sources = [load_profile("large", corpus_dir, scratch)]
+        if (corpus_dir / "nightly" / MANIFEST_NAME).exists():
+            sources.append(load_profile("nightly", corpus_dir, scratch))
         repo = scratch / "repo"
-        first, second, counts = _history(files, corpus, repo)
+        first, second, counts = _history(sources, repo)
         warmup = warmup_repo(scratch)
         with Services(settings) as services, scratch_database(services.database_url, "parsefleet_bench_nightly") as url:
 
@@ -104,8 +108,8 @@ def run_nightly(settings: Settings, corpus_dir: Path) -> NightlyResult:
             sent = _last_run_sent(url)
             matches = _view_is_tree(url, repo, second)
     return NightlyResult(
-        corpus=corpus.name,
-        files=len(files),
+        corpus="+".join(root.name for root, _files in sources),
+        files=sum(len(files) for _root, files in sources),
         changed=counts[0],
         deleted=counts[1],
         renamed=counts[2],
@@ -138,19 +142,20 @@ def render(result: NightlyResult) -> str:
     )
 
 
-def _history(files: Sequence[BenchFile], corpus: Path, repo: Path) -> tuple[str, str, tuple[int, int, int]]:
-    """Commit ``files`` (paths relative to ``corpus``) into ``repo``, then the second commit; both ids
-    and the counts changed, deleted, renamed."""
+def _history(sources: Sequence[tuple[Path, Sequence[BenchFile]]], repo: Path) -> tuple[str, str, tuple[int, int, int]]:
+    """Commit the files of each corpus of ``sources`` (paths relative to the corpus) into ``repo``,
+    then the second commit; both ids and the counts changed, deleted, renamed."""
     if repo.exists():
         shutil.rmtree(repo)
     repo.mkdir(parents=True)
     _git(repo, "init", "-q")
     relative = []
-    for item in files:
-        name = item.path.relative_to(_root_of(item.path, corpus))
-        (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        (repo / name).write_bytes(item.content)
-        relative.append((name, item.language))
+    for corpus, files in sources:
+        for item in files:
+            name = item.path.relative_to(_root_of(item.path, corpus))
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            (repo / name).write_bytes(item.content)
+            relative.append((name, item.language))
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "the corpus")
     first = _git(repo, "rev-parse", "HEAD").strip()
