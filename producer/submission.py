@@ -51,6 +51,12 @@ log = logging.getLogger(__name__)
 _WINDOW_FILES = 1000
 _FIRST_WINDOW_FILES = 64
 _ONE_WINDOW_FILES = 256
+# History mode: the versions of each file that the commits of a history introduce are held, commit
+# after commit, and batched together in commit order once the history's last commit is read (or
+# _HELD_MAX_BYTES of them are held), so that a worker re-parses each from the previous version's
+# tree (workers/outcome.py). Each commit's files are recorded as usual (without a batch); the held
+# batches are recorded afterwards with the files of the current view that they carry, then sent.
+_HELD_MAX_BYTES = 32 * 1024 * 1024
 _REGULAR_MODE = "100644"  # a file sent again from the current view: git's mode is not stored
 # Skip reasons of a file whose blob the store (or this run) already has: not sent.
 KNOWN_REASONS = frozenset({"unchanged", "duplicate", "crashed-before"})
@@ -128,6 +134,10 @@ class Submission:
         self._window: _Window | None = None
         self._unsent: list[Batch] = []
         self._recorded: dict[str, bytes] = {}  # path -> blob of the current repository's recorded files
+        # History mode: versions read and not yet batched, by (repository id, path), in commit order.
+        self._held: dict[tuple[int, str], list[BatchFile]] = {}
+        self._held_bytes = 0
+        self._holding = False
         # Where the producer is: the target being read, and the files read of each target read in part.
         self._target: Target | None = None
         self._partial: dict[int, int] = {} if resume is None else dict(resume.offsets)
@@ -145,6 +155,7 @@ class Submission:
                 return self.tally
             for listing in stream:
                 self._submit_listing(ledger, enqueuer, listing)
+            self._release(ledger, enqueuer)
             self._finish(ledger)
             ledger.mark_finished_if_complete()
         except (KeyboardInterrupt, SystemExit):
@@ -253,12 +264,16 @@ class Submission:
             else:
                 entries = [change.entry for change in changes.changes if change.entry is not None]
                 entries += self._retried(ledger, repository_id, {to_text(entry.path) for entry in entries})
+                self._holding = snapshot.history_left is not None
                 self._submit_tree(ledger, enqueuer, snapshot.repository, repository_id, entries)
+                self._holding = False
                 indexed = from_changes(changes.changes, self._recorded, snapshot.commit, changes.note)
         sent_after, known_after = self.tally.sent_and_known()
         indexed = replace(indexed, sent=sent_after - sent_before, known=known_after - known_before)
         row = self._row(repository_id, snapshot.files)
         ledger.advance(repository_id, to_text(str(snapshot.root)), indexed, self.settings.kept_commits, row)
+        if not snapshot.history_left or self._held_bytes >= _HELD_MAX_BYTES:
+            self._release(ledger, enqueuer)
         self.tally.repositories.append(RepositoryLine(snapshot.name, indexed))
         at = "as it is" if indexed.commit_id is None else f"at {indexed.commit_id[:12]}"
         log.info("submitted %s %s (%s): %d blobs sent", printable(snapshot.name), at, indexed.mode, indexed.sent)
@@ -419,9 +434,32 @@ class Submission:
             self._chunk(window.fresh[index])
 
     def _chunk(self, item: BatchFile) -> None:
+        if self._holding:
+            self._held.setdefault((item.ref.repository_id, item.ref.path), []).append(item)
+            self._held_bytes += len(item.content)
+            return
         full = self._chunker.add(item)
         if full is not None:
             self._unsent.append(full)
+
+    def _release(self, ledger: Ledger, enqueuer: Enqueuer) -> None:
+        """Batch the held versions, each file's together in commit order; record the batches in one
+        window with the files of the current views that they carry (their batch), then send them."""
+        if not self._held:
+            return
+        self._window = _Window(files=self._batch_held(ledger))
+        self._send(ledger, enqueuer, None)
+
+    def _batch_held(self, ledger: Ledger) -> list[FileRef]:
+        held, self._held, self._held_bytes = self._held, {}, 0
+        for versions in held.values():
+            for item in versions:
+                full = self._chunker.add(item)
+                if full is not None:
+                    self._unsent.append(full)
+        views = {repository_id: ledger.current_view(repository_id) for repository_id, _path in held}
+        last = [versions[-1].ref for versions in held.values()]
+        return [ref for ref in last if views[ref.repository_id].get(ref.path) == ref.blob_hash]
 
     def _unknown(self, ledger: Ledger, refs: list[FileRef]) -> set[int]:
         """The indexes of ``refs`` to send (counted as sent): blobs this run meets for the first time
@@ -468,13 +506,14 @@ class Submission:
         assert self._target is not None
         return _target_row(self._target, repository_id, files, None)
 
-    def _send(self, ledger: Ledger, enqueuer: Enqueuer, read: int) -> None:
-        """Record the window (``read``: files of the target's listing read so far) with its batches in
-        one transaction, then send them: a producer that dies anywhere leaves a state it can be
-        resumed from (producer/resume.py). Every window's files leave in its own batches."""
+    def _send(self, ledger: Ledger, enqueuer: Enqueuer, read: int | None) -> None:
+        """Record the window (``read``: files of the target's listing read so far; None: no files
+        read) with its batches in one transaction, then send them: a producer that dies anywhere
+        leaves a state it can be resumed from (producer/resume.py). Every window's files leave in its
+        own batches (history mode: its held versions, in the window that releases them)."""
         self._unsent.extend(self._chunker.flush())
         window = self._window or _Window()
-        if self._target is not None:
+        if self._target is not None and read is not None:
             self._partial[self._target.ordinal] = read
         position = (dict(self._partial), self._chunker.sequence)
         ledger.record(Entry(window.files, self._unsent, window.failures, (), position, self._counts()))
@@ -492,6 +531,12 @@ class Submission:
         if self.tally.submitted:
             return
         ledger.close()  # its connection may have been cut in the middle of a statement
+        if self._held:  # recorded, never sent: cancelled below like any such batch
+            self._window = _Window(files=self._batch_held(ledger))
+            self._unsent.extend(self._chunker.flush())
+            window = self._window
+            ledger.record(Entry(window.files, self._unsent, (), (), (dict(self._partial), self._chunker.sequence)))
+            self._unsent, self._window = [], None
         point = load_point(ledger)
         ledger.resumed(point.step)
         ledger.forget_commits()

@@ -159,7 +159,10 @@ class Deliveries:
         raise task.retry(exc=exc, countdown=countdown_s) from exc
 
     def _parse(self, task: Task[Any, Any], batch: Batch, started_s: float, enqueued_at_s: float) -> dict[str, int]:
-        outcome = outline_batch(batch, self.settings.parse_timeout_s, self._budget_mb, self.settings.max_file_symbols)
+        settings = self.settings
+        outcome = outline_batch(
+            batch, settings.parse_timeout_s, self._budget_mb, settings.max_file_symbols, settings.reparsed_languages
+        )
         timing = BatchTiming(str(task.request.hostname), max(0.0, (started_s - enqueued_at_s) * 1000), now_utc())
         written = self._commit(outcome, timing)
         self._work.record(
