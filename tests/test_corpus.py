@@ -239,6 +239,8 @@ def test_nightly_takes_its_own_trees_and_crates_none_of_large(tmp_path: Path, mo
         (registry, "libc-0.2.0/src/lib.rs"), (registry, "serde-1.0.0/src/lib.rs"),
     ]:  # fmt: skip
         _write(root, relative, "x = 1\n")
+    _write(web, "huge.py", "x = 1  # over the limit\n")
+    monkeypatch.setattr(corpus, "NIGHTLY_MAX_FILE_BYTES", 10)
     monkeypatch.setattr(
         corpus, "NIGHTLY_TREES", {"python": (("web", web, "python3-web"),), "go": (("tools", tools, "golang-tools"),)}
     )

@@ -12,7 +12,9 @@ Kinds:
 - ``nightly``: what the nightly benchmark (parsefleet.bench.nightly) adds to ``large`` so that its
   repository holds 10,000+ distinct real files: every candidate of ``NIGHTLY_TREES`` (Debian's
   Django and SymPy, golang.org/x/tools) and of the crates of ``NIGHTLY_CRATES``, none of them in
-  ``large``.
+  ``large``, up to ``NIGHTLY_MAX_FILE_BYTES`` each (SymPy's 1.5 MB test of trinomials outgrows a
+  pool child's memory budget under the 512 MB cap: failed as ``memory``, every later run would send
+  it again, and a nightly run with nothing changed would not be one).
 
 A candidate is a file the producer will parse:
 
@@ -65,6 +67,7 @@ __all__ = [
     "KINDS",
     "MANIFEST_NAME",
     "NIGHTLY_CRATES",
+    "NIGHTLY_MAX_FILE_BYTES",
     "NIGHTLY_TREES",
     "TS2_200_COUNTS",
     "Manifest",
@@ -126,6 +129,7 @@ NIGHTLY_CRATES: tuple[str, ...] = (
     "tracing",
     "winapi",
 )
+NIGHTLY_MAX_FILE_BYTES = 1024 * 1024
 GO_PACKAGE = "golang-1.19-src"
 GO_SRC_DIRS: tuple[Path, ...] = (Path("/usr/share/go-1.19/src"), Path("/usr/lib/go-1.19/src"))
 RUST_REGISTRY_DIR = Path("/usr/share/cargo/registry")
@@ -253,6 +257,8 @@ def build(
     selection: list[_Candidate] = []
     for language in languages:
         found = _candidates(language, trees[language])
+        if kind == "nightly":
+            found = [item for item in found if (item.tree.root / item.path).stat().st_size <= NIGHTLY_MAX_FILE_BYTES]
         selection += found if profile is None else _sample(kind, found, profile[language], seed)
     every_tree = tuple(tree for language in languages for tree in trees[language])
     manifest = _write(Manifest(kind, seed, profile, every_tree, ()), selection, out_dir / kind)
