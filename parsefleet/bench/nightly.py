@@ -1,9 +1,11 @@
 """``parsefleet bench --profile nightly``: what a nightly run costs when little changed.
 
-1. The ``large`` corpus and the ``nightly`` one beside it (parsefleet.bench.corpus: 11,260 distinct
+1. The ``large`` corpus and the ``nightly`` one beside it (parsefleet.bench.corpus: 11,259 distinct
    files together; ``large`` alone, or the tiny stand-in, when they are not built) are committed
    into a fresh git repository (commit A); a second commit (B) changes 1% of its files (a comment
    appended), deletes 0.5% and renames 0.5% (same content, new path), chosen with a fixed seed.
+   The runs index a bare mirror of it, as an indexing service does: its branch at A, then pushed
+   to B.
 2. On a scratch database, side by side in this invocation: a full run of A (every blob new), end to
    end; a run of A again with nothing changed, timed in the producer alone (listing, comparing with
    the store, recording; it reads no file content); a run of B, end to end: git's changes since A,
@@ -49,6 +51,7 @@ _SEED = 20261203
 _CHANGED, _DELETED, _RENAMED = 0.01, 0.005, 0.005
 _HERE = Path(__file__).parent
 _IDENTITY = ("-c", "user.name=parsefleet-bench", "-c", "user.email=bench@parsefleet.invalid")
+_BRANCH = "main"
 _COMMENT = {"python": b"\n# changed tonight\n", "go": b"\n// changed tonight\n", "rust": b"\n// changed tonight\n"}
 
 
@@ -87,26 +90,26 @@ def run_nightly(settings: Settings, corpus_dir: Path) -> NightlyResult:
         sources = [load_profile("large", corpus_dir, scratch)]
         if (corpus_dir / "nightly" / MANIFEST_NAME).exists():
             sources.append(load_profile("nightly", corpus_dir, scratch))
-        repo = scratch / "repo"
+        repo, mirror = scratch / "repo", scratch / "mirror.git"
         first, second, counts = _history(sources, repo)
+        _mirror(repo, mirror, first)
         warmup = warmup_repo(scratch)
         with Services(settings) as services, scratch_database(services.database_url, "parsefleet_bench_nightly") as url:
 
             def measured(name: str) -> FleetRun:
                 log_dir = scratch / f"logs-{name}"
-                return fleet_run(settings, services.redis_url, url, repo, warmup=warmup, log_dir=log_dir)
+                return fleet_run(settings, services.redis_url, url, mirror, warmup=warmup, log_dir=log_dir)
 
-            _git(repo, "checkout", "-q", first)
             full = measured("full")
             started = time.perf_counter()
             unchanged = Submission(settings, services.redis_url, url).run(
-                planned(plan_targets([repo], settings), settings)
+                planned(plan_targets([mirror], settings), settings)
             )
             unchanged_s = time.perf_counter() - started
-            _git(repo, "checkout", "-q", second)
+            _push(repo, mirror, second)  # the mirror's update before the next night
             incremental = measured("incremental")
             sent = _last_run_sent(url)
-            matches = _view_is_tree(url, repo, second)
+            matches = _view_is_tree(url, plan_targets([mirror], settings)[0].name, mirror, second)
     return NightlyResult(
         corpus="+".join(root.name for root, _files in sources),
         files=sum(len(files) for _root, files in sources),
@@ -175,6 +178,22 @@ def _history(sources: Sequence[tuple[Path, Sequence[BenchFile]]], repo: Path) ->
     return first, _git(repo, "rev-parse", "HEAD").strip(), (changed, deleted, renamed)
 
 
+def _mirror(repo: Path, mirror: Path, commit: str) -> None:
+    """A bare repository at ``mirror`` whose branch (its HEAD) is at ``commit``: what an indexing
+    service keeps and updates before each nightly run (docs/operations.md, "Nightly runs")."""
+    bare = Git(mirror, None, mirror.parent)
+    for done in (bare.run("init", "-q", "--bare"), bare.run("symbolic-ref", "HEAD", f"refs/heads/{_BRANCH}")):
+        if done is None or done.returncode != 0:
+            raise CorpusError(f"the nightly bench cannot make its mirror {mirror}")
+    _push(repo, mirror, commit)
+
+
+def _push(repo: Path, mirror: Path, commit: str) -> None:
+    """``commit`` to the mirror's branch (a local push: the bench's own repositories, so the file
+    transport, off for targets, is allowed here)."""
+    _git(repo, "-c", "protocol.file.allow=always", "push", "-q", str(mirror), f"+{commit}:refs/heads/{_BRANCH}")
+
+
 def _root_of(path: Path, corpus: Path) -> Path:
     if path.is_relative_to(corpus):
         return corpus
@@ -200,16 +219,16 @@ def _last_run_sent(database_url: str) -> int:
     return 0 if row is None else int(str(row[0]))
 
 
-def _view_is_tree(database_url: str, repo: Path, commit: str) -> bool:
-    """Whether the store's current view of ``repo`` is ``commit``'s tree, file by file: each stored
-    file with the commit's blob, and each file of the commit stored unless a rule skips it
-    (vendored, generated, not a regular file)."""
+def _view_is_tree(database_url: str, name: str, repo: Path, commit: str) -> bool:
+    """Whether the store's current view of the repository ``name`` is ``commit``'s tree (of the git
+    repository ``repo``), file by file: each stored file with the commit's blob, and each file of the
+    commit stored unless a rule skips it (vendored, generated, not a regular file)."""
     repository = open_repository(repo)
     if repository is None:
         return False
     tree = {to_text(entry.path): entry for entry in repository.tree(commit)}
     with session(database_url) as conn:
-        rows = conn.execute(sql(_HERE, "repository_view"), {"root": to_text(str(repo.resolve()))}).fetchall()
+        rows = conn.execute(sql(_HERE, "repository_view"), {"root": name}).fetchall()
         conn.commit()
     view = {str(path): bytes(blob) for path, blob in rows if isinstance(blob, bytes | memoryview)}
     if any(path not in tree or tree[path].blob != blob for path, blob in view.items()):
