@@ -134,10 +134,12 @@ class Submission:
         self._window: _Window | None = None
         self._unsent: list[Batch] = []
         self._recorded: dict[str, bytes] = {}  # path -> blob of the current repository's recorded files
-        # History mode: versions read and not yet batched, by (repository id, path), in commit order.
+        # History mode: versions read and not yet batched, by (repository id, path), in commit order;
+        # those of the window being read join them once it is recorded.
         self._held: dict[tuple[int, str], list[BatchFile]] = {}
         self._held_bytes = 0
         self._holding = False
+        self._held_window: list[BatchFile] = []
         # Where the producer is: the target being read, and the files read of each target read in part.
         self._target: Target | None = None
         self._partial: dict[int, int] = {} if resume is None else dict(resume.offsets)
@@ -435,8 +437,7 @@ class Submission:
 
     def _chunk(self, item: BatchFile) -> None:
         if self._holding:
-            self._held.setdefault((item.ref.repository_id, item.ref.path), []).append(item)
-            self._held_bytes += len(item.content)
+            self._held_window.append(item)
             return
         full = self._chunker.add(item)
         if full is not None:
@@ -447,19 +448,31 @@ class Submission:
         window with the files of the current views that they carry (their batch), then send them."""
         if not self._held:
             return
-        self._window = _Window(files=self._batch_held(ledger))
+        files, batches = self._batch_held(ledger, self._chunker)
+        self._unsent.extend(batches)
+        self._window = _Window(files=files)
         self._send(ledger, enqueuer, None)
 
-    def _batch_held(self, ledger: Ledger) -> list[FileRef]:
+    def _batch_held(self, ledger: Ledger, chunker: Chunker) -> tuple[list[FileRef], list[Batch]]:
+        """The held versions in batches of ``chunker`` (flushed), and the files of the current views
+        that they carry (each file's last version, unless a later commit deleted or moved it)."""
         held, self._held, self._held_bytes = self._held, {}, 0
-        for versions in held.values():
-            for item in versions:
-                full = self._chunker.add(item)
-                if full is not None:
-                    self._unsent.append(full)
+        batches = [batch for versions in held.values() for batch in chunker.add_group(versions)]
+        batches += chunker.flush()
         views = {repository_id: ledger.current_view(repository_id) for repository_id, _path in held}
         last = [versions[-1].ref for versions in held.values()]
-        return [ref for ref in last if views[ref.repository_id].get(ref.path) == ref.blob_hash]
+        return [ref for ref in last if views[ref.repository_id].get(ref.path) == ref.blob_hash], batches
+
+    def _record_held(self, ledger: Ledger) -> None:
+        """Record the held versions' batches, never to be sent (an interrupted run: they are cancelled
+        with the other recorded batches never sent); on a chunker of their own, after the last id."""
+        chunker = Chunker(self.tally.run_id, self.settings.batch_max_bytes, self.settings.batch_max_files)
+        chunker.sequence = self._chunker.sequence
+        try:
+            files, batches = self._batch_held(ledger, chunker)
+            ledger.record(Entry(files, batches, (), (), (dict(self._partial), chunker.sequence)))
+        except ParsefleetError as exc:
+            log.warning("run %s: the held versions could not be recorded: %s", self.tally.run_id, exc)
 
     def _unknown(self, ledger: Ledger, refs: list[FileRef]) -> set[int]:
         """The indexes of ``refs`` to send (counted as sent): blobs this run meets for the first time
@@ -517,6 +530,10 @@ class Submission:
             self._partial[self._target.ordinal] = read
         position = (dict(self._partial), self._chunker.sequence)
         ledger.record(Entry(window.files, self._unsent, window.failures, (), position, self._counts()))
+        for item in self._held_window:
+            self._held.setdefault((item.ref.repository_id, item.ref.path), []).append(item)
+            self._held_bytes += len(item.content)
+        self._held_window = []
         self.tally.batches += len(self._unsent)
         self._window = None
         while self._unsent:
@@ -531,12 +548,8 @@ class Submission:
         if self.tally.submitted:
             return
         ledger.close()  # its connection may have been cut in the middle of a statement
-        if self._held:  # recorded, never sent: cancelled below like any such batch
-            self._window = _Window(files=self._batch_held(ledger))
-            self._unsent.extend(self._chunker.flush())
-            window = self._window
-            ledger.record(Entry(window.files, self._unsent, (), (), (dict(self._partial), self._chunker.sequence)))
-            self._unsent, self._window = [], None
+        if self._held:
+            self._record_held(ledger)
         point = load_point(ledger)
         ledger.resumed(point.step)
         ledger.forget_commits()
