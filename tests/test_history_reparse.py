@@ -15,13 +15,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from parsefleet.cli import commands
 from parsefleet.contract.batch import Batch, BatchFile, FileRef, decode_batch
 from parsefleet.contract.names import OUTBOX_KEY
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing.broker import redis_client
 from parsefleet.plumbing.outbox import payload_of
 from parsefleet.producer.snapshot import plan_targets
-from parsefleet.producer.submission import Submission, blob_hash
+from parsefleet.producer.submission import Submission, Tally, blob_hash
 from parsefleet.producer.targets import planned
 from parsefleet.services.local_workers import LocalWorkers
 from parsefleet.workers.languages import adapter_for
@@ -170,3 +171,29 @@ def _versions_sent() -> dict[str, list[str]]:
         "m.py": VERSIONS[1:],
         "g.go": [f"package g\n\nfunc G{number}() {{}}\n" for number in range(1, len(VERSIONS))],
     }
+
+
+def test_a_history_run_interrupted_while_it_holds_versions_accounts_for_every_file(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from parsefleet.reading.report import load_report, load_state
+
+    repo = tmp_path / "repo"
+    commits = _history(repo)
+    assert settings.redis_url and settings.database_url
+
+    def interrupt(tally: Tally) -> None:
+        if len(tally.repositories) == 4:  # four commits read, the versions of three held
+            raise KeyboardInterrupt
+
+    submission = Submission(settings, settings.redis_url, settings.database_url, progress=interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        submission.run(planned(plan_targets([repo], settings, history=len(commits)), settings))
+    assert _sent_batches(settings) != []  # the first commit's batches went; the held ones never did
+    commands.cancel(settings, submission.tally.run_id)  # what the CLI does on an interrupt: withdraw the queued
+    with psycopg.connect(settings.database_url) as conn:
+        assert load_state(conn, submission.tally.run_id).finished  # every batch has a result or a cancel
+        report = load_report(conn, submission.tally.run_id)
+    for language in report.languages:
+        assert language.accounted, language  # seen = parsed + skipped + failed + cancelled
+    assert sum(language.cancelled for language in report.languages) >= 6  # m.py and g.go of commits 2 to 4
