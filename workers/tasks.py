@@ -171,11 +171,12 @@ class Deliveries:
         if not written and self._store.split_into(batch.batch_id):
             self._send_parts(task, batch)  # an earlier delivery split it and may have died before sending them
         log.info(
-            "batch %s: %s %d files %.1f ms%s",
+            "batch %s: %s %d files %.1f ms%s%s",
             batch.batch_id,
             batch.language,
             len(batch.files),
             outcome.duration_ms,
+            f", {outcome.reparsed} from their previous version's tree" if outcome.reparsed else "",
             "" if written else " (already stored)",
         )
         return {"files": len(batch.files), "written": int(written)}
