@@ -74,6 +74,12 @@ class NightlyResult:
     incremental_listing_s: float = 0.0  # of incremental_s: the same
 
     @property
+    def checks_hold(self) -> bool:
+        """Nothing sent when nothing changed, exactly the changed blobs sent (the renamed ones are
+        known), and the current view is the next commit's tree."""
+        return self.view_matches and self.unchanged_sent == 0 and self.incremental_sent == self.changed
+
+    @property
     def ratio(self) -> float:
         """The 1% run's end-to-end time over the full run's."""
         return self.incremental_s / self.full_s if self.full_s else 0.0
@@ -140,7 +146,8 @@ def render(result: NightlyResult) -> str:
             f"  ({result.unchanged_sent} blobs sent)",
             f"  the next commit, end to end:               {result.incremental_s:8.2f} s"
             f"  ({result.incremental_sent} blobs sent; listing before the run: {result.incremental_listing_s:.2f} s)",
-            f"  next commit / full: {result.ratio:.2%}; the store's current view {verdict} the commit's tree",
+            f"  next commit / full: {result.ratio:.2%}; the store's current view {verdict} the commit's tree;"
+            f" {'exactly the' if result.incremental_sent == result.changed else 'NOT only the'} changed blobs sent",
         ]
     )
 
