@@ -49,7 +49,8 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 # Benchmark corpora under corpus/ (gitignored): the Debian sources (installed when root), then
-# `large` (every file) and `ts2-200` (1,200 seeded files). See parsefleet/bench/corpus.py. Also the
+# `large` (every file), `ts2-200` (1,200 seeded files) and `nightly` (what the nightly bench adds to
+# `large`). See parsefleet/bench/corpus.py. Also the
 # toolchains of the parity reference parsers (golang-go, librust-syn-dev; docs/outline.md).
 CORPUS ?= corpus
 .PHONY: corpus
@@ -58,6 +59,7 @@ corpus: $(STAMP)
 	bash infra/dev/reference-packages.sh
 	$(BIN)/python -m parsefleet.bench.corpus large --out $(CORPUS)
 	$(BIN)/python -m parsefleet.bench.corpus ts2-200 --out $(CORPUS)
+	$(BIN)/python -m parsefleet.bench.corpus nightly --out $(CORPUS)
 
 # Tree-sitter outlines against CPython's ast, go/parser and syn on the large corpus (docs/outline.md,
 # Parity); exits 1 below 99.5% agreement in any language. The reference programs build once into

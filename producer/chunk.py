@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from parsefleet.contract.batch import Batch, BatchFile
@@ -67,6 +67,24 @@ class Chunker:
             len(self._pending[language]) >= self.max_files or self._pending_bytes[language] >= max_bytes
         ):
             full = self._take(language)
+        return full
+
+    def add_group(self, items: Sequence[BatchFile]) -> list[Batch]:
+        """Add files of one language that should travel in one batch (history mode: one file's
+        versions, in commit order): the batch being filled is handed out first when they would not
+        fit in it whole. Return the batches completed (a group larger than a batch still splits)."""
+        if not items:
+            return []
+        language = items[0].ref.language
+        pending = self._pending.get(language)
+        size = self._pending_bytes.get(language, 0) + sum(item.ref.size_bytes for item in items)
+        full = []
+        if pending and (size > self.sizer.max_bytes(language) or len(pending) + len(items) > self.max_files):
+            full.append(self._take(language))
+        for item in items:
+            batch = self.add(item)
+            if batch is not None:
+                full.append(batch)
         return full
 
     def flush(self) -> Iterator[Batch]:

@@ -136,7 +136,7 @@ class Ledger:
             assert row is not None
             versions = {**key, "seq": row[0], "paths": None if indexed.touched is None else list(indexed.touched)}
             conn.execute(sql(_HERE, "versions_close"), versions)
-            conn.execute(sql(_HERE, "versions_open"), versions)
+            conn.execute(sql(_HERE, "versions_open" if indexed.touched is None else "versions_open_paths"), versions)
             where = {**key, "commit_id": indexed.commit_id, "seq": row[0], "location": location}
             conn.execute(sql(_HERE, "repository_indexed"), where)
             conn.execute(sql(_HERE, "commits_retention"), {**key, "kept": kept_commits})

@@ -46,6 +46,9 @@ class Snapshot:
     refresh: bool = False  # parse these files again; the repository's current view stays as it is
     lazy: bool = False  # ``tree`` not listed yet: ``listing()`` lists it (only a run that needs it)
     nonempty: bool = False  # a lazy snapshot's commit holds supported files
+    # history mode: how many commits of the same history follow this one in the run (None: not a
+    # history); the run batches each file's versions together (producer/submission.py)
+    history_left: int | None = None
 
     def listing(self) -> list[TreeEntry]:
         """The commit's tree, listed now if it was not."""
@@ -127,8 +130,11 @@ def _history(
     commits = repository.history(tip, count=count, since=start)
     if not commits:
         raise InputError(f"{target}: no commit after {since} up to {revision or 'HEAD'}")
-    first = _committed(repository, commits[0], name)
-    rest = [replace(first, commit=commit, nonempty=repository.has_files(commit)) for commit in commits[1:]]
+    first = replace(_committed(repository, commits[0], name), history_left=len(commits) - 1)
+    rest = [
+        replace(first, commit=commit, nonempty=repository.has_files(commit), history_left=len(commits) - 1 - index)
+        for index, commit in enumerate(commits[1:], start=1)
+    ]
     return [first, *rest]
 
 

@@ -45,9 +45,18 @@ __all__ = ["KNOWN_REASONS", "RepositoryLine", "Submission", "Tally", "blob_hash"
 log = logging.getLogger(__name__)
 # Files are read, hashed, checked against the known blobs and recorded a window at a time. The
 # first window is small so that the first batch leaves early (reading and hashing 1,000 files took
-# ~0.2 s before the workers had anything to do); windows double from there up to _WINDOW_FILES.
+# ~0.2 s before the workers had anything to do); windows double from there up to _WINDOW_FILES. A
+# listing of at most _ONE_WINDOW_FILES (a nightly run's changes) is one window: read in 10 to 20 ms,
+# it would gain nothing from the split but a transaction, a git process and batches more.
 _WINDOW_FILES = 1000
 _FIRST_WINDOW_FILES = 64
+_ONE_WINDOW_FILES = 256
+# History mode: the versions of each file that the commits of a history introduce are held, commit
+# after commit, and batched together in commit order once the history's last commit is read (or
+# _HELD_MAX_BYTES of them are held), so that a worker re-parses each from the previous version's
+# tree (workers/outcome.py). Each commit's files are recorded as usual (without a batch); the held
+# batches are recorded afterwards with the files of the current view that they carry, then sent.
+_HELD_MAX_BYTES = 32 * 1024 * 1024
 _REGULAR_MODE = "100644"  # a file sent again from the current view: git's mode is not stored
 # Skip reasons of a file whose blob the store (or this run) already has: not sent.
 KNOWN_REASONS = frozenset({"unchanged", "duplicate", "crashed-before"})
@@ -125,6 +134,12 @@ class Submission:
         self._window: _Window | None = None
         self._unsent: list[Batch] = []
         self._recorded: dict[str, bytes] = {}  # path -> blob of the current repository's recorded files
+        # History mode: versions read and not yet batched, by (repository id, path), in commit order;
+        # those of the window being read join them once it is recorded.
+        self._held: dict[tuple[int, str], list[BatchFile]] = {}
+        self._held_bytes = 0
+        self._holding = False
+        self._held_window: list[BatchFile] = []
         # Where the producer is: the target being read, and the files read of each target read in part.
         self._target: Target | None = None
         self._partial: dict[int, int] = {} if resume is None else dict(resume.offsets)
@@ -142,6 +157,7 @@ class Submission:
                 return self.tally
             for listing in stream:
                 self._submit_listing(ledger, enqueuer, listing)
+            self._release(ledger, enqueuer)
             self._finish(ledger)
             ledger.mark_finished_if_complete()
         except (KeyboardInterrupt, SystemExit):
@@ -250,12 +266,16 @@ class Submission:
             else:
                 entries = [change.entry for change in changes.changes if change.entry is not None]
                 entries += self._retried(ledger, repository_id, {to_text(entry.path) for entry in entries})
+                self._holding = snapshot.history_left is not None
                 self._submit_tree(ledger, enqueuer, snapshot.repository, repository_id, entries)
+                self._holding = False
                 indexed = from_changes(changes.changes, self._recorded, snapshot.commit, changes.note)
         sent_after, known_after = self.tally.sent_and_known()
         indexed = replace(indexed, sent=sent_after - sent_before, known=known_after - known_before)
         row = self._row(repository_id, snapshot.files)
         ledger.advance(repository_id, to_text(str(snapshot.root)), indexed, self.settings.kept_commits, row)
+        if not snapshot.history_left or self._held_bytes >= _HELD_MAX_BYTES:
+            self._release(ledger, enqueuer)
         self.tally.repositories.append(RepositoryLine(snapshot.name, indexed))
         at = "as it is" if indexed.commit_id is None else f"at {indexed.commit_id[:12]}"
         log.info("submitted %s %s (%s): %d blobs sent", printable(snapshot.name), at, indexed.mode, indexed.sent)
@@ -416,9 +436,43 @@ class Submission:
             self._chunk(window.fresh[index])
 
     def _chunk(self, item: BatchFile) -> None:
+        if self._holding:
+            self._held_window.append(item)
+            return
         full = self._chunker.add(item)
         if full is not None:
             self._unsent.append(full)
+
+    def _release(self, ledger: Ledger, enqueuer: Enqueuer) -> None:
+        """Batch the held versions, each file's together in commit order; record the batches in one
+        window with the files of the current views that they carry (their batch), then send them."""
+        if not self._held:
+            return
+        files, batches = self._batch_held(ledger, self._chunker)
+        self._unsent.extend(batches)
+        self._window = _Window(files=files)
+        self._send(ledger, enqueuer, None)
+
+    def _batch_held(self, ledger: Ledger, chunker: Chunker) -> tuple[list[FileRef], list[Batch]]:
+        """The held versions in batches of ``chunker`` (flushed), and the files of the current views
+        that they carry (each file's last version, unless a later commit deleted or moved it)."""
+        held, self._held, self._held_bytes = self._held, {}, 0
+        batches = [batch for versions in held.values() for batch in chunker.add_group(versions)]
+        batches += chunker.flush()
+        views = {repository_id: ledger.current_view(repository_id) for repository_id, _path in held}
+        last = [versions[-1].ref for versions in held.values()]
+        return [ref for ref in last if views[ref.repository_id].get(ref.path) == ref.blob_hash], batches
+
+    def _record_held(self, ledger: Ledger) -> None:
+        """Record the held versions' batches, never to be sent (an interrupted run: they are cancelled
+        with the other recorded batches never sent); on a chunker of their own, after the last id."""
+        chunker = Chunker(self.tally.run_id, self.settings.batch_max_bytes, self.settings.batch_max_files)
+        chunker.sequence = self._chunker.sequence
+        try:
+            files, batches = self._batch_held(ledger, chunker)
+            ledger.record(Entry(files, batches, (), (), (dict(self._partial), chunker.sequence)))
+        except ParsefleetError as exc:
+            log.warning("run %s: the held versions could not be recorded: %s", self.tally.run_id, exc)
 
     def _unknown(self, ledger: Ledger, refs: list[FileRef]) -> set[int]:
         """The indexes of ``refs`` to send (counted as sent): blobs this run meets for the first time
@@ -465,16 +519,21 @@ class Submission:
         assert self._target is not None
         return _target_row(self._target, repository_id, files, None)
 
-    def _send(self, ledger: Ledger, enqueuer: Enqueuer, read: int) -> None:
-        """Record the window (``read``: files of the target's listing read so far) with its batches in
-        one transaction, then send them: a producer that dies anywhere leaves a state it can be
-        resumed from (producer/resume.py). Every window's files leave in its own batches."""
+    def _send(self, ledger: Ledger, enqueuer: Enqueuer, read: int | None) -> None:
+        """Record the window (``read``: files of the target's listing read so far; None: no files
+        read) with its batches in one transaction, then send them: a producer that dies anywhere
+        leaves a state it can be resumed from (producer/resume.py). Every window's files leave in its
+        own batches (history mode: its held versions, in the window that releases them)."""
         self._unsent.extend(self._chunker.flush())
         window = self._window or _Window()
-        if self._target is not None:
+        if self._target is not None and read is not None:
             self._partial[self._target.ordinal] = read
         position = (dict(self._partial), self._chunker.sequence)
         ledger.record(Entry(window.files, self._unsent, window.failures, (), position, self._counts()))
+        for item in self._held_window:
+            self._held.setdefault((item.ref.repository_id, item.ref.path), []).append(item)
+            self._held_bytes += len(item.content)
+        self._held_window = []
         self.tally.batches += len(self._unsent)
         self._window = None
         while self._unsent:
@@ -489,6 +548,8 @@ class Submission:
         if self.tally.submitted:
             return
         ledger.close()  # its connection may have been cut in the middle of a statement
+        if self._held:
+            self._record_held(ledger)
         point = load_point(ledger)
         ledger.resumed(point.step)
         ledger.forget_commits()
@@ -530,8 +591,8 @@ def _blob_from_git(root: Path, blob: bytes) -> bytes | None:
 
 def _windows(total: int, start: int = 0) -> Iterator[tuple[int, int]]:
     """(start, stop) of each window over ``total`` files from ``start``: _FIRST_WINDOW_FILES,
-    doubling to _WINDOW_FILES."""
-    size = _FIRST_WINDOW_FILES
+    doubling to _WINDOW_FILES; one window when no more than _ONE_WINDOW_FILES are left."""
+    size = total - start if total - start <= _ONE_WINDOW_FILES else _FIRST_WINDOW_FILES
     while start < total:
         yield start, min(total, start + size)
         start += size

@@ -41,4 +41,7 @@ def test_incremental_outlines_equal_full_ones_on_every_version(settings: Setting
     assert {lang: item.versions for lang, item in result.languages.items()} == {"python": 3, "go": 3}
     assert result.all_equal
     assert result.history_files == 2 + 2 + 2  # the first commit's two files, then each commit's two
+    assert sorted(result.history_runs_s) == ["off", "on"]  # history mode with re-parsing and without
+    assert len(result.history_runs_s["on"]) == len(result.history_runs_s["off"]) == 2
+    assert "re-parsing off" in render(result)
     assert "outlines equal 3/3" in render(result)

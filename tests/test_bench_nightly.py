@@ -18,7 +18,8 @@ def test_nightly_profile_sends_only_the_changed_files_and_the_view_follows(setti
     assert result.files > 20 and result.changed >= 1 and result.deleted >= 1 and result.renamed >= 1
     assert result.unchanged_sent == 0
     assert result.incremental_sent == result.changed  # the renamed files' blobs were known
-    assert result.view_matches
+    assert result.view_matches and result.checks_hold
     assert result.full_s > 0 and result.incremental_s > 0 and result.unchanged_producer_s > 0
     text = render(result)
     assert "nothing changed, producer time" in text and "matches the commit's tree" in text
+    assert "exactly the changed blobs sent" in text

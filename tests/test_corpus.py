@@ -228,3 +228,25 @@ def test_install_script_installs_the_packages_the_builder_reads() -> None:
     listed = re.search(r"PACKAGES=\((.*?)\)", script, re.DOTALL)
     assert listed is not None
     assert sorted(listed.group(1).split()) == sorted(debian_packages())
+
+
+def test_nightly_takes_its_own_trees_and_crates_none_of_large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in SOURCE_ENV.values():
+        monkeypatch.delenv(variable, raising=False)
+    web, tools, registry = tmp_path / "dist" / "web", tmp_path / "gocode" / "tools", tmp_path / "registry"
+    for root, relative in [
+        (web, "views.py"), (web, "__pycache__/views.py"), (tools, "go/ast/walk.go"), (tools, "go/testdata/x.go"),
+        (registry, "libc-0.2.0/src/lib.rs"), (registry, "serde-1.0.0/src/lib.rs"),
+    ]:  # fmt: skip
+        _write(root, relative, "x = 1\n")
+    _write(web, "huge.py", "x = 1  # over the limit\n")
+    monkeypatch.setattr(corpus, "NIGHTLY_MAX_FILE_BYTES", 10)
+    monkeypatch.setattr(
+        corpus, "NIGHTLY_TREES", {"python": (("web", web, "python3-web"),), "go": (("tools", tools, "golang-tools"),)}
+    )
+    monkeypatch.setattr(corpus, "RUST_REGISTRY_DIR", registry)
+    manifest = build("nightly", tmp_path / "out")
+    assert _corpus_paths(manifest) == {"python/web/views.py", "go/tools/go/ast/walk.go", "rust/libc-0.2.0/src/lib.rs"}
+    monkeypatch.setattr(corpus, "NIGHTLY_TREES", {"python": (("web", tmp_path / "gone", "python3-web"),), "go": ()})
+    with pytest.raises(CorpusError, match=r"^python: the nightly corpus's sources are not installed; .*python3-web"):
+        build("nightly", tmp_path / "out")

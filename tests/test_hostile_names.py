@@ -80,14 +80,14 @@ def _tree_with_a_late_duplicate(root: Path, distinct: int) -> Path:
     return root
 
 
-def _run_waiting_between_windows(settings: Settings, repo: Path, distinct: int) -> dict[str, int]:
-    """Submit ``repo`` one file a batch, letting the workers commit every blob of the first window
-    before the second is read; return the run's skips."""
+def _run_waiting_between_windows(settings: Settings, repo: Path, first_window: int) -> dict[str, int]:
+    """Submit ``repo``, letting the workers commit every blob of the first window (``first_window``
+    files) before the second is read; return the run's skips."""
     assert settings.redis_url and settings.database_url
     database_url = settings.database_url
 
     def after_window(tally: Tally) -> None:
-        if sum(tally.seen.values()) != distinct or tally.submitted:
+        if sum(tally.seen.values()) != first_window or tally.submitted:
             return
         with psycopg.connect(database_url, autocommit=True) as conn:
             deadline = time.monotonic() + 60
@@ -110,12 +110,12 @@ def _run_waiting_between_windows(settings: Settings, repo: Path, distinct: int) 
 def test_a_blob_met_twice_in_a_run_is_a_duplicate_even_once_its_workers_committed_it(
     settings: Settings, worker: LocalWorkers, tmp_path: Path
 ) -> None:
-    distinct = 64  # the first window (producer/submission.py)
+    first_window = 64  # producer/submission.py, for a listing of more than 256 files
+    distinct = 300
     repo = _tree_with_a_late_duplicate(tmp_path / "repo", distinct)
-    settings = replace(settings, batch_max_files=1)
-    first = _run_waiting_between_windows(settings, repo, distinct)
+    first = _run_waiting_between_windows(settings, repo, first_window)
     assert first == {"duplicate": 1}, first  # never "unchanged" in a first run
-    again = _run_waiting_between_windows(settings, repo, distinct)
+    again = _run_waiting_between_windows(settings, repo, first_window)
     assert again == {"unchanged": distinct, "duplicate": 1}, again  # across runs: unchanged
 
 

@@ -161,8 +161,11 @@ class Deliveries:
 
     def _parse(self, task: Task[Any, Any], batch: Batch, started_s: float, enqueued_at_s: float) -> dict[str, int]:
         settings = self.settings
+        reparsed = settings.reparsed_languages
         with self._store.rows(batch) as rows:  # each file's rows on to COPY as soon as it is outlined
-            outcome = outline_batch(batch, settings.parse_timeout_s, self._budget_mb, settings.max_file_symbols, rows)
+            outcome = outline_batch(
+                batch, settings.parse_timeout_s, self._budget_mb, settings.max_file_symbols, rows, reparsed=reparsed
+            )
             timing = BatchTiming(str(task.request.hostname), max(0.0, (started_s - enqueued_at_s) * 1000), now_utc())
             written = self._commit(outcome, timing, rows)
         self._work.record(
@@ -171,11 +174,12 @@ class Deliveries:
         if not written and self._store.split_into(batch.batch_id):
             self._send_parts(task, batch)  # an earlier delivery split it and may have died before sending them
         log.info(
-            "batch %s: %s %d files %.1f ms%s",
+            "batch %s: %s %d files %.1f ms%s%s",
             batch.batch_id,
             batch.language,
             len(batch.files),
             outcome.duration_ms,
+            f", {outcome.reparsed} from their previous version's tree" if outcome.reparsed else "",
             "" if written else " (already stored)",
         )
         return {"files": len(batch.files), "written": int(written)}

@@ -9,6 +9,12 @@ Kinds:
   ``infra/dev/corpus-packages.sh`` installs the Debian packages; this module never needs root.
 - ``ts2-200``: the load profile's 1,200 files (``TS2_200_COUNTS``): per language, a
   ``random.Random(seed).sample`` of the sorted candidate list that ``large`` copies whole.
+- ``nightly``: what the nightly benchmark (parsefleet.bench.nightly) adds to ``large`` so that its
+  repository holds 10,000+ distinct real files: every candidate of ``NIGHTLY_TREES`` (Debian's
+  Django and SymPy, golang.org/x/tools) and of the crates of ``NIGHTLY_CRATES``, none of them in
+  ``large``, up to ``NIGHTLY_MAX_FILE_BYTES`` each (SymPy's 1.5 MB test of trinomials outgrows a
+  pool child's memory budget under the 512 MB cap: failed as ``memory``, every later run would send
+  it again, and a nightly run with nothing changed would not be one).
 
 A candidate is a file the producer will parse:
 
@@ -60,6 +66,9 @@ __all__ = [
     "DEFAULT_SEED",
     "KINDS",
     "MANIFEST_NAME",
+    "NIGHTLY_CRATES",
+    "NIGHTLY_MAX_FILE_BYTES",
+    "NIGHTLY_TREES",
     "TS2_200_COUNTS",
     "Manifest",
     "ManifestEntry",
@@ -73,7 +82,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_SEED = 20261127
-KINDS: tuple[str, ...] = ("ts2-200", "large")
+KINDS: tuple[str, ...] = ("ts2-200", "large", "nightly")
 # The test corpus of the TS2-200 load profile (DESIGN.md): 1,200 files.
 TS2_200_COUNTS: Mapping[str, int] = {"python": 600, "go": 360, "rust": 240}
 # Popular crates packaged in Debian 12 as librust-<name>-dev ('_' becomes '-').
@@ -95,6 +104,32 @@ CORPUS_CRATES: tuple[str, ...] = (
     "thiserror",
     "tokio",
 )
+# The nightly kind: per language, (source name, directory, the Debian package that installs it).
+NIGHTLY_TREES: Mapping[str, tuple[tuple[str, Path, str], ...]] = {
+    "python": (
+        ("django", Path("/usr/lib/python3/dist-packages/django"), "python3-django"),
+        ("sympy", Path("/usr/lib/python3/dist-packages/sympy"), "python3-sympy"),
+    ),
+    "go": (("x-tools", Path("/usr/share/gocode/src/golang.org/x/tools"), "golang-golang-x-tools-dev"),),
+}
+# More crates packaged in Debian 12 (most of them installed with CORPUS_CRATES' packages already).
+NIGHTLY_CRATES: tuple[str, ...] = (
+    "backtrace",
+    "compiler_builtins",
+    "crossbeam-channel",
+    "flate2",
+    "gimli",
+    "libc",
+    "mio",
+    "object",
+    "petgraph",
+    "rayon",
+    "rayon-core",
+    "rustix",
+    "tracing",
+    "winapi",
+)
+NIGHTLY_MAX_FILE_BYTES = 1024 * 1024
 GO_PACKAGE = "golang-1.19-src"
 GO_SRC_DIRS: tuple[Path, ...] = (Path("/usr/share/go-1.19/src"), Path("/usr/lib/go-1.19/src"))
 RUST_REGISTRY_DIR = Path("/usr/share/cargo/registry")
@@ -218,10 +253,12 @@ def build(
     profile = _profile(kind, counts)
     languages = [language for language in LANGUAGES if profile is None or language in profile]
     overrides = sources or {}
-    trees = {language: source_trees(language, overrides.get(language)) for language in languages}
+    trees = {language: _trees(kind, language, overrides.get(language)) for language in languages}
     selection: list[_Candidate] = []
     for language in languages:
         found = _candidates(language, trees[language])
+        if kind == "nightly":
+            found = [item for item in found if (item.tree.root / item.path).stat().st_size <= NIGHTLY_MAX_FILE_BYTES]
         selection += found if profile is None else _sample(kind, found, profile[language], seed)
     every_tree = tuple(tree for language in languages for tree in trees[language])
     manifest = _write(Manifest(kind, seed, profile, every_tree, ()), selection, out_dir / kind)
@@ -233,15 +270,32 @@ def source_trees(language: str, override: Path | None = None) -> list[SourceTree
     """The trees of ``language``: one for Python and Go, one per wanted crate for Rust."""
     root = _source_root(language, override)
     if language == "rust":
-        return _crate_trees(root)
+        return _crate_trees(root, CORPUS_CRATES)
     name = root.parent.name if root.name == "src" else root.name
     return [SourceTree(language, name, root)]
 
 
+def _trees(kind: str, language: str, override: Path | None) -> list[SourceTree]:
+    if kind != "nightly":
+        return source_trees(language, override)
+    if language == "rust":
+        return _crate_trees(_source_root(language, override), NIGHTLY_CRATES)
+    if override is not None:
+        return source_trees(language, override)
+    missing = [package for _name, root, package in NIGHTLY_TREES[language] if not root.is_dir()]
+    if missing:
+        raise CorpusError(
+            f"{language}: the nightly corpus's sources are not installed; as root: apt-get install"
+            f" {' '.join(missing)} (or {INSTALL_SCRIPT}), or {_point_at(language)}"
+        )
+    return [SourceTree(language, name, root.resolve()) for name, root, _package in NIGHTLY_TREES[language]]
+
+
 def debian_packages() -> list[str]:
     """The Debian packages that hold the default sources (what the install script installs)."""
-    crates = [f"librust-{_crate_key(name)}-dev" for name in CORPUS_CRATES]
-    return [GO_PACKAGE, *sorted(crates)]
+    crates = [f"librust-{_crate_key(name)}-dev" for name in (*CORPUS_CRATES, *NIGHTLY_CRATES)]
+    nightly = [package for trees in NIGHTLY_TREES.values() for _name, _root, package in trees]
+    return [GO_PACKAGE, *sorted(crates), *sorted(nightly)]
 
 
 def render(manifest: Manifest, where: Path) -> str:
@@ -262,9 +316,9 @@ def _figures(total: Mapping[str, int]) -> str:
 def _profile(kind: str, counts: Mapping[str, int] | None) -> dict[str, int] | None:
     if kind not in KINDS:
         raise ConfigError(f"unknown corpus kind {kind!r}: choose one of {', '.join(KINDS)}")
-    if kind == "large":
+    if kind != "ts2-200":
         if counts is not None:
-            raise ConfigError("file counts apply to ts2-200 only; large takes every file")
+            raise ConfigError(f"file counts apply to ts2-200 only; {kind} takes every file")
         return None
     profile = dict(TS2_200_COUNTS if counts is None else counts)
     unknown = sorted(set(profile) - set(LANGUAGES))
@@ -319,7 +373,7 @@ def _env_name(language: str) -> str:
 def _install_hint(language: str) -> str:
     if language == "python":
         return ""
-    packages = [GO_PACKAGE] if language == "go" else debian_packages()[1:]
+    packages = [GO_PACKAGE] if language == "go" else sorted(f"librust-{_crate_key(name)}-dev" for name in CORPUS_CRATES)
     return f"install it (as root: apt-get install {' '.join(packages)}, or {INSTALL_SCRIPT}) or "
 
 
@@ -327,8 +381,8 @@ def _crate_key(name: str) -> str:
     return name.replace("_", "-").lower()
 
 
-def _crate_trees(registry: Path) -> list[SourceTree]:
-    wanted = {_crate_key(name) for name in CORPUS_CRATES}
+def _crate_trees(registry: Path, crates: Sequence[str]) -> list[SourceTree]:
+    wanted = {_crate_key(name) for name in crates}
     try:
         entries = sorted(registry.iterdir())
     except OSError as exc:
@@ -336,8 +390,7 @@ def _crate_trees(registry: Path) -> list[SourceTree]:
     trees = [SourceTree("rust", entry.name, entry) for entry in entries if _is_wanted_crate(entry, wanted)]
     if not trees:
         raise CorpusError(
-            f"rust: none of the crates {', '.join(CORPUS_CRATES)} in {registry}; "
-            f"{_install_hint('rust')}{_point_at('rust')}"
+            f"rust: none of the crates {', '.join(crates)} in {registry}; {_install_hint('rust')}{_point_at('rust')}"
         )
     return trees
 
@@ -481,7 +534,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m parsefleet.bench.corpus", description="Build a benchmark corpus and its manifest."
     )
-    parser.add_argument("kind", choices=KINDS, help="ts2-200: the 1,200-file profile; large: every file")
+    parser.add_argument(
+        "kind",
+        choices=KINDS,
+        help="ts2-200: the 1,200-file profile; large: every file; nightly: what the nightly bench adds",
+    )
     parser.add_argument("--out", type=Path, default=Path("corpus"), help="corpus root (default: ./corpus)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"selection seed ({DEFAULT_SEED})")
     for language in LANGUAGES:

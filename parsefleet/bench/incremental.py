@@ -4,24 +4,25 @@ Over the last ``COMMITS`` first-parent commits of a real repository (``--reposit
 current directory: this repository's own history when run from a checkout or a mirror), every file that
 a commit modified is outlined twice from its previous version's tree: as a worker does today (a
 full parse, then the outline's extraction), and incrementally (``Tree.edit`` once per changed run
-of lines, as difflib finds them, then ``parse(new, old_tree)``, then the same extraction). Both outlines must
-be equal, file by file, version by version. The saving is the parse time saved over the whole
-outline time (parse + extraction), since extraction costs the same either way. Then history mode
-itself runs end to end: ``--history COMMITS`` of the same repository through the fleet.
+of lines, as difflib finds them: parsefleet.workers.languages.edits, then ``parse(new, old_tree)``,
+then the same extraction). Both outlines must be equal, file by file, version by version. The saving
+is the parse time saved over the whole outline time (parse + extraction), since extraction costs the
+same either way. Then history mode itself runs end to end, ``--history COMMITS`` of the same
+repository through the fleet, each on a fresh database: with the workers re-parsing as configured
+(``reparse_languages``, Python by default: each file's versions travel in one batch, in commit
+order) and with re-parsing off (``PARSEFLEET_REPARSE_LANGUAGES=""``), alternated, twice each.
 """
 
 from __future__ import annotations
 
-import difflib
 import itertools
+import statistics
 import tempfile
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tree_sitter
 
 from parsefleet.bench.fleet import fleet_run
 from parsefleet.bench.runner import warmup_repo
@@ -32,12 +33,15 @@ from parsefleet.plumbing.migrations import scratch_database
 from parsefleet.producer.tree import GitRepository, open_repository
 from parsefleet.services.endpoints import Services
 from parsefleet.workers.languages import adapter_for
+from parsefleet.workers.languages.edits import edits
 from parsefleet.workers.limits import ParseBudget
 
 __all__ = ["COMMITS", "HistoryResult", "LanguageSaving", "render", "run_history"]
 
 COMMITS = 50
 _BUDGET_S = 60.0
+_OFF = {"PARSEFLEET_REPARSE_LANGUAGES": ""}
+_ROUNDS = ("on", "off", "off", "on")  # alternated: a load that drifts weighs on both alike
 
 
 @dataclass
@@ -64,8 +68,18 @@ class HistoryResult:
     repository: str
     commits: int
     languages: dict[str, LanguageSaving] = field(default_factory=dict)
-    history_s: float = 0.0  # --history COMMITS end to end (listing before the run included)
+    history_s: float = 0.0  # --history COMMITS end to end (listing before the run included), re-parsing on
     history_files: int = 0  # files the history run parsed
+    history_runs_s: dict[str, list[float]] = field(default_factory=dict)  # "on"/"off": each run's seconds
+    reparsed_languages: str = ""  # the workers' reparse_languages in the "on" runs
+
+    @property
+    def history_saved_share(self) -> float:
+        """End to end: the share of the re-parse-off time that re-parsing saved (median runs)."""
+        on, off = self.history_runs_s.get("on"), self.history_runs_s.get("off")
+        if not on or not off:
+            return 0.0
+        return 1 - statistics.median(on) / statistics.median(off)
 
     @property
     def all_equal(self) -> bool:
@@ -78,6 +92,7 @@ class HistoryResult:
             **asdict(self),
             "all_equal": self.all_equal,
             "saved_share": {lang: item.saved_share for lang, item in self.languages.items()},
+            "history_saved_share": self.history_saved_share,
         }
 
 
@@ -87,19 +102,23 @@ def run_history(settings: Settings, root: Path, *, commits: int = COMMITS) -> Hi
     if repository is None:
         raise CorpusError(f"{root}: the history profile needs a git repository (--repository)")
     history = repository.history(repository.resolve("HEAD"), count=commits + 1)
-    result = HistoryResult(str(repository.root), len(history) - 1)
+    result = HistoryResult(str(repository.root), len(history) - 1, reparsed_languages=settings.reparse_languages)
     for older, newer in itertools.pairwise(history):
         _measure_pair(repository, older, newer, result.languages)
     with tempfile.TemporaryDirectory(prefix="parsefleet-bench-history-") as scratch_dir:
         scratch = Path(scratch_dir)
         warmup = warmup_repo(scratch)
-        with Services(settings) as services, scratch_database(services.database_url, "parsefleet_bench_history") as url:
-            run = fleet_run(
-                settings, services.redis_url, url, repository.root, warmup=warmup, log_dir=scratch / "logs",
-                history=len(history) - 1,
-            )  # fmt: skip
-    result.history_s = run.seconds + run.listing_s
-    result.history_files = sum(int(row["files"]) for row in run.languages)
+        with Services(settings) as services:
+            for index, mode in enumerate(_ROUNDS):
+                with scratch_database(services.database_url, "parsefleet_bench_history") as url:
+                    env = _OFF if mode == "off" else None
+                    run = fleet_run(
+                        settings, services.redis_url, url, repository.root, warmup=warmup,
+                        log_dir=scratch / f"logs-{index}", history=len(history) - 1, env=env,
+                    )  # fmt: skip
+                result.history_runs_s.setdefault(mode, []).append(run.seconds + run.listing_s)
+                result.history_files = sum(int(row["files"]) for row in run.languages)
+    result.history_s = statistics.median(result.history_runs_s["on"])
     return result
 
 
@@ -129,8 +148,8 @@ def _measure_file(language: str, old: bytes, new: bytes, saving: LanguageSaving)
     full = adapter.extract(full_tree, new)
     extract_s = time.perf_counter() - started
     started = time.perf_counter()
-    for edit in _edits(old, new):
-        previous.edit(**edit)
+    for edit in edits(old, new):
+        edit.apply(previous)
     incremental_tree = adapter.parser.parse(new, previous)
     incremental_s = time.perf_counter() - started
     adapter.parser.reset()
@@ -140,47 +159,6 @@ def _measure_file(language: str, old: bytes, new: bytes, saving: LanguageSaving)
     saving.incremental_parse_s += incremental_s
     saving.extract_s += extract_s
     saving.equal += int(incremental == full)
-
-
-def _edits(old: bytes, new: bytes) -> list[dict[str, Any]]:
-    """The edits turning ``old`` into ``new``, one per changed run of lines (difflib), last first:
-    each is then in the coordinates of the text as edited so far, which before it is ``old``'s."""
-    old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
-    old_starts = list(itertools.accumulate((len(line) for line in old_lines), initial=0))
-    new_starts = list(itertools.accumulate((len(line) for line in new_lines), initial=0))
-    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
-    edits = []
-    for tag, old_from, old_to, new_from, new_to in reversed(matcher.get_opcodes()):
-        if tag == "equal":
-            continue
-        start = old_starts[old_from]
-        inserted = new[new_starts[new_from] : new_starts[new_to]]
-        start_point = _point(old, start)
-        edits.append(
-            {
-                "start_byte": start,
-                "old_end_byte": old_starts[old_to],
-                "new_end_byte": start + len(inserted),
-                "start_point": start_point,
-                "old_end_point": _point(old, old_starts[old_to]),
-                "new_end_point": _after(start_point, inserted),
-            }
-        )
-    return edits
-
-
-def _after(point: tree_sitter.Point, inserted: bytes) -> tree_sitter.Point:
-    """Where ``inserted``, written at ``point``, ends."""
-    rows = inserted.count(b"\n")
-    if not rows:
-        return tree_sitter.Point(point.row, point.column + len(inserted))
-    return tree_sitter.Point(point.row + rows, len(inserted) - inserted.rfind(b"\n") - 1)
-
-
-def _point(source: bytes, offset: int) -> tree_sitter.Point:
-    row = source.count(b"\n", 0, offset)
-    column = offset - (source.rfind(b"\n", 0, offset) + 1)
-    return tree_sitter.Point(row, column)
 
 
 def render(result: HistoryResult) -> str:
@@ -194,7 +172,10 @@ def render(result: HistoryResult) -> str:
             f"  incremental {item.incremental_parse_s * 1000:8.1f} ms  extraction {item.extract_s * 1000:8.1f} ms"
             f"  saved {item.saved_share:6.1%} of the outline time  outlines equal {item.equal}/{item.versions}"
         )
+    runs = {mode: ", ".join(f"{seconds:.2f}" for seconds in times) for mode, times in result.history_runs_s.items()}
     lines.append(
-        f"  --history {result.commits} end to end: {result.history_s:.2f} s, {result.history_files} files parsed"
+        f"  --history {result.commits} end to end, {result.history_files} files parsed:"
+        f" re-parsing {result.reparsed_languages or 'nothing'} {runs.get('on', '-')} s,"
+        f" re-parsing off {runs.get('off', '-')} s: saved {result.history_saved_share:.1%} (medians)"
     )
     return "\n".join(lines)

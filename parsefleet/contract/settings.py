@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from parsefleet.contract.errors import ConfigError
+from parsefleet.contract.languages import LANGUAGES as _LANGUAGES
 
 __all__ = ["Settings"]
 
@@ -137,6 +138,11 @@ class Settings:
     max_file_symbols: int = 50_000
     # PARSEFLEET_PARSE_TIMEOUT_S: a parse running longer is cancelled and recorded as ``timeout``.
     parse_timeout_s: float = 10.0
+    # PARSEFLEET_REPARSE_LANGUAGES: the languages (comma-separated; empty: none) whose successive
+    # versions of a file in one batch (history mode, `--history`/`--since`) a worker re-parses each
+    # from the previous version's tree (tree-sitter's Tree.edit and parse from the old tree), where
+    # `parsefleet bench --profile history` measured a gain: Python (docs/benchmarks.md).
+    reparse_languages: str = "python"
     # PARSEFLEET_WORKER_CONCURRENCY: pool processes per worker; 0 means one per CPU.
     worker_concurrency: int = 0
     # PARSEFLEET_VISIBILITY_TIMEOUT_S: an unacknowledged batch is redelivered after this long.
@@ -240,10 +246,16 @@ class Settings:
             raise ConfigError(f"snapshot_keep_h must be positive, got {self.snapshot_keep_h}")
         if self.log_level not in _LOG_LEVELS:
             raise ConfigError(f"log_level must be one of {', '.join(_LOG_LEVELS)}, got {self.log_level!r}")
+        _check_languages("reparse_languages", self.reparsed_languages)
         if self.worker_concurrency < 0:
             raise ConfigError(f"worker_concurrency must be 0 (one per CPU) or more, got {self.worker_concurrency}")
         _check_urls(self.redis_url, self.database_url)
         return self
+
+    @property
+    def reparsed_languages(self) -> frozenset[str]:
+        """The languages of ``reparse_languages``."""
+        return frozenset(name.strip() for name in self.reparse_languages.split(",") if name.strip())
 
     @property
     def statsd_host_port(self) -> tuple[str, int]:
@@ -273,6 +285,12 @@ def _convert(name: str, raw: str, annotation: object) -> Any:
     if kind in ("Path", "Path | None"):
         return Path(raw).expanduser()
     return raw.upper() if name == "log_level" else raw
+
+
+def _check_languages(name: str, languages: frozenset[str]) -> None:
+    unknown = sorted(languages - set(_LANGUAGES))
+    if unknown:
+        raise ConfigError(f"{name}: unknown languages {', '.join(unknown)} (known: {', '.join(_LANGUAGES)})")
 
 
 def _check_urls(redis_url: str | None, database_url: str | None) -> None:

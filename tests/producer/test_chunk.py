@@ -77,3 +77,16 @@ def test_a_file_predicted_longer_than_the_target_goes_alone() -> None:
     assert before is not None and [f.ref.path for f in before.files] == ["small.py"]
     rest = list(chunker.flush())
     assert [[f.ref.path for f in batch.files] for batch in rest] == [["big.py"]]
+
+
+def test_a_group_starts_a_batch_of_its_own_when_it_would_not_fit_whole() -> None:
+    chunker = Chunker("run", max_bytes=100, max_files=50)
+    assert chunker.add(_file("a.py", 40)) is None
+    versions = [_file("m.py", 20) for _ in range(4)]  # 80 bytes: not with a.py's 40
+    full = chunker.add_group(versions)
+    assert [[item.ref.path for item in batch.files] for batch in full] == [["a.py"]]
+    rest = list(chunker.flush())
+    assert [[item.ref.path for item in batch.files] for batch in rest] == [["m.py"] * 4]  # together, in order
+    big = chunker.add_group([_file("big.py", 60) for _ in range(3)])  # larger than a batch: still splits
+    assert [len(batch.files) for batch in big] == [1, 1]
+    assert chunker.add_group([]) == []

@@ -6,6 +6,7 @@ A subclass names its grammar and query file and implements ``extract``: tree -> 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -13,12 +14,21 @@ import tree_sitter
 
 from parsefleet.contract.errors import ParseFailure
 from parsefleet.contract.outline import Outline
+from parsefleet.workers.languages.edits import edits
 from parsefleet.workers.limits import UNWATCHED_PARSE_MAX_BYTES, ParseBudget
 
-__all__ = ["QUERY_DIR", "LanguageAdapter"]
+__all__ = ["QUERY_DIR", "LanguageAdapter", "Version"]
 
 QUERY_DIR = Path(__file__).parent / "queries"
 _READ_CHUNK_BYTES = 65_536
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A file's source and its tree, kept for the parse of its next version (history mode)."""
+
+    source: bytes
+    tree: tree_sitter.Tree
 
 
 class LanguageAdapter(ABC):
@@ -43,12 +53,13 @@ class LanguageAdapter(ABC):
         """Turn a parsed tree into the shared outline model; ``budget`` caps its symbols and memory
         before they are built (``tree.build_symbols``)."""
 
-    def parse(self, source: bytes, budget: ParseBudget) -> tree_sitter.Tree:
-        """Parse ``source``; raise the budget's ParseFailure when it cancels the parse (sources up
-        to UNWATCHED_PARSE_MAX_BYTES are parsed directly: see parsefleet.workers.limits)."""
+    def parse(self, source: bytes, budget: ParseBudget, old_tree: tree_sitter.Tree | None = None) -> tree_sitter.Tree:
+        """Parse ``source`` (from ``old_tree``, edited to match, when given); raise the budget's
+        ParseFailure when it cancels the parse (sources up to UNWATCHED_PARSE_MAX_BYTES are parsed
+        directly: see parsefleet.workers.limits)."""
         if len(source) <= UNWATCHED_PARSE_MAX_BYTES:
             try:
-                return self.parser.parse(source)
+                return self.parser.parse(source) if old_tree is None else self.parser.parse(source, old_tree)
             finally:
                 self.parser.reset()
 
@@ -56,7 +67,9 @@ class LanguageAdapter(ABC):
             return source[offset : offset + _READ_CHUNK_BYTES]
 
         try:
-            return self.parser.parse(read, progress_callback=budget.progress)
+            if old_tree is None:
+                return self.parser.parse(read, progress_callback=budget.progress)
+            return self.parser.parse(read, old_tree, progress_callback=budget.progress)
         except ValueError as exc:  # tree-sitter's "Parsing failed" after a cancel
             raise budget.breach or ParseFailure(str(exc)) from exc
         finally:
@@ -71,6 +84,27 @@ class LanguageAdapter(ABC):
         budget.check_symbols(len(outline.symbols))  # the reference fallback's outline, too
         budget.check_rss("outline dropped: outlined")
         return outline
+
+    def outline_version(
+        self, source: bytes, budget: ParseBudget, previous: Version | None = None, *, keep: bool = False
+    ) -> tuple[Outline, Version | None]:
+        """``outline``, re-parsing from the ``previous`` version's tree (edited to ``source``:
+        ``Tree.edit`` per changed run of lines, then ``parse(source, old_tree)``) when given; the
+        version with its tree back when ``keep`` (for the next version of the same file)."""
+        old_tree = None
+        if previous is not None:
+            old_tree = previous.tree
+            for edit in edits(previous.source, source):
+                edit.apply(old_tree)
+        tree = self.parse(source, budget, old_tree)
+        del old_tree, previous
+        budget.check_rss("outline not started: parsed")
+        outline = self.extract(tree, source, budget)
+        budget.check_symbols(len(outline.symbols))
+        kept = Version(source, tree) if keep else None
+        del tree
+        budget.check_rss("outline dropped: outlined")
+        return outline, kept
 
     def captures(self, node: tree_sitter.Node, max_start_depth: int | None = None) -> dict[str, list[tree_sitter.Node]]:
         """Run this adapter's query over ``node`` and return its captures by name.
