@@ -4,6 +4,13 @@ Every file with a supported extension that the producer sees ends in exactly one
 batch (the worker then records it parsed or failed), skipped (counted by reason) or refused
 (a failure recorded here: ``too-large``, ``unreadable``).
 
+Targets are read in turn (round robin): up to ``_TURN_TARGETS`` targets at once, each turn one
+slice of a target's listing (64 files, doubling to 1,000), the next listing taken in as soon as
+it is ready; so a monorepo cannot hold back the small repositories behind it, which are read
+(often in one turn each) between its slices. Slices of several targets make one window, recorded
+in one transaction and sent as batches that mix the repositories of a language; the window that
+reads a repository's last slice also moves its current view and marks its target done.
+
 A blob met a second time in the same run is skipped as ``duplicate``, whichever window or target
 it comes in; a blob first met in this run that an earlier run dealt with is ``unchanged`` (or
 ``crashed-before``). The run's own blobs are recognised before the database is asked, so blobs
@@ -16,9 +23,10 @@ import hashlib
 import logging
 import os
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from parsefleet.contract.batch import Batch, BatchFile, FileRef
@@ -33,7 +41,7 @@ from parsefleet.producer.chunk import BatchSizer, Chunker
 from parsefleet.producer.commits import compared, from_changes, since
 from parsefleet.producer.enqueue import Enqueuer
 from parsefleet.producer.lease import ProducerLease
-from parsefleet.producer.records import Counts, Entry, Failure, Indexed, Ledger, TargetRow
+from parsefleet.producer.records import Advance, Counts, Entry, Failure, Indexed, Ledger, TargetRow
 from parsefleet.producer.resume import Point, batch_files, load_point, open_batches
 from parsefleet.producer.snapshot import Snapshot
 from parsefleet.producer.targets import Listing, Target, TargetStream
@@ -46,8 +54,10 @@ log = logging.getLogger(__name__)
 # Files are read, hashed, checked against the known blobs and recorded a window at a time. The
 # first window is small so that the first batch leaves early (reading and hashing 1,000 files took
 # ~0.2 s before the workers had anything to do); windows double from there up to _WINDOW_FILES.
+# A target's listing is read in slices of the same sizes, one slice a turn.
 _WINDOW_FILES = 1000
 _FIRST_WINDOW_FILES = 64
+_TURN_TARGETS = 16  # targets read in turn at once (each holds its listing and an open directory)
 _REGULAR_MODE = "100644"  # a file sent again from the current view: git's mode is not stored
 # Skip reasons of a file whose blob the store (or this run) already has: not sent.
 KNOWN_REASONS = frozenset({"unchanged", "duplicate", "crashed-before"})
@@ -90,10 +100,44 @@ class Tally:
 
 
 @dataclass
+class _Cursor:
+    """A target being read in turn, and the files of it recorded so far (path to blob)."""
+
+    target: Target
+    recorded: dict[str, bytes] = field(default_factory=dict)
+    # its repository's id and indexed commit, and the current view when the run compares with it
+    repository: tuple[int, str | None, dict[str, bytes] | None] = (0, None, None)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A repository read to its end: ``indexed`` says how its current view moves (called once the
+    window's blobs are known)."""
+
+    name: str
+    root: Path
+    repository_id: int
+    indexed: Callable[[], Indexed]
+    row: TargetRow
+
+
+@dataclass
 class _Window:
+    """What the producer read since it last recorded: files (``fresh``: read from disk, their blobs
+    not yet looked up), refusals, targets done with, repositories read to their end, and ``read``,
+    the listing entries taken."""
+
     files: list[FileRef] = field(default_factory=list)
     fresh: list[BatchFile] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    targets: list[TargetRow] = field(default_factory=list)
+    finished: list[_Read] = field(default_factory=list)
+    read: int = 0
+
+    @property
+    def empty(self) -> bool:
+        """Whether there is nothing to record."""
+        return not (self.read or self.targets or self.finished)
 
 
 class Submission:
@@ -121,13 +165,16 @@ class Submission:
         self._chunker = Chunker(self.tally.run_id, settings.batch_max_bytes, settings.batch_max_files, sizer)
         if resume is not None:
             self._restore(resume)
-        # The window being read (not yet recorded), and the batches recorded and not yet sent.
-        self._window: _Window | None = None
+        # The window being read (not yet recorded), its size, and the batches recorded and not yet sent.
+        self._window = _Window()
+        self._window_files = _FIRST_WINDOW_FILES
         self._unsent: list[Batch] = []
-        self._recorded: dict[str, bytes] = {}  # path -> blob of the current repository's recorded files
-        # Where the producer is: the target being read, and the files read of each target read in part.
-        self._target: Target | None = None
+        # Where the producer is: the target of this turn, and the files read of each target read in part.
+        self._cursor: _Cursor | None = None
         self._partial: dict[int, int] = {} if resume is None else dict(resume.offsets)
+        # Per repository id, files sent and files not sent because their blob was known (its report line).
+        self._repository_sent: Counter[int] = Counter()
+        self._repository_known: Counter[int] = Counter()
 
     def run(self, stream: TargetStream) -> Tally:
         """Filter, batch and enqueue the files of every target of ``stream``; return the tally."""
@@ -140,8 +187,8 @@ class Submission:
                 self._start(ledger, stream)
             elif not self._resumed(ledger, enqueuer):
                 return self.tally
-            for listing in stream:
-                self._submit_listing(ledger, enqueuer, listing)
+            self._read_in_turn(ledger, enqueuer, stream)
+            self._send(ledger, enqueuer)
             self._finish(ledger)
             ledger.mark_finished_if_complete()
         except (KeyboardInterrupt, SystemExit):
@@ -208,14 +255,97 @@ class Submission:
         except OSError:
             return None
 
-    def _submit_listing(self, ledger: Ledger, enqueuer: Enqueuer, listing: Listing) -> None:
-        """One target: failed (its error recorded), or its snapshot submitted."""
-        self._target = listing.target
+    def _read_in_turn(self, ledger: Ledger, enqueuer: Enqueuer, stream: TargetStream) -> None:
+        """Read the targets of ``stream`` in turn (module docstring), a slice of one target a turn;
+        record and send the window once it holds ``_window_files`` files, and before waiting for a
+        listing."""
+        turns: deque[tuple[_Cursor, Iterator[bool]]] = deque()
+        self._chunker.sizer.rates = enqueuer.parse_rates()  # batches sized by time (producer.chunk)
+        while True:
+            self._admit(ledger, enqueuer, stream, turns)
+            if not turns:
+                return
+            cursor, steps = turns.popleft()
+            self._cursor = cursor
+            if next(steps, False):
+                turns.append((cursor, steps))
+            if self._window.read >= self._window_files:
+                self._send(ledger, enqueuer)
+
+    def _admit(
+        self, ledger: Ledger, enqueuer: Enqueuer, stream: TargetStream, turns: deque[tuple[_Cursor, Iterator[bool]]]
+    ) -> None:
+        """Take in the listings that are ready (one, waited for, when no target is in turn), their
+        repositories looked up together."""
+        taken: list[_Cursor] = []
+        listings: list[Listing] = []
+        while len(turns) + len(taken) < _TURN_TARGETS:
+            if not stream.ready():
+                if turns or taken:
+                    break
+                self._send(ledger, enqueuer)  # about to wait for a listing: what is read goes now
+            listing = stream.next_listing()
+            if listing is None:
+                break
+            taken.append(_Cursor(listing.target))
+            listings.append(listing)
+        self._look_up(ledger, taken, listings)
+        turns.extend(
+            (cursor, self._listing_steps(ledger, cursor, item)) for cursor, item in zip(taken, listings, strict=True)
+        )
+
+    def _look_up(self, ledger: Ledger, cursors: list[_Cursor], listings: list[Listing]) -> None:
+        """The repositories of listings taken in together, in two statements: their ids and indexed
+        commits, and the current views that a whole listing is compared with (a directory read as it
+        is, a repository's first run); the others are read when needed."""
+        found = ledger.repositories([item.snapshot.name for item in listings if item.snapshot is not None])
+        whole = [
+            found[item.snapshot.name][0]
+            for item in listings
+            if item.snapshot is not None and _whole(item.snapshot, found[item.snapshot.name][1])
+        ]
+        views = ledger.current_views(sorted(set(whole)))
+        for cursor, listing in zip(cursors, listings, strict=True):
+            if listing.snapshot is not None:
+                repository_id, commit = found[listing.snapshot.name]
+                cursor.repository = (repository_id, commit, views.get(repository_id))
+
+    def _listing_steps(self, ledger: Ledger, cursor: _Cursor, listing: Listing) -> Iterator[bool]:
+        """One target, a slice a turn: failed (its error recorded), or its snapshot read."""
         if listing.snapshot is None:
-            ledger.finish_target(_target_row(listing.target, None, 0, listing.error))
+            self._window.targets.append(_target_row(listing.target, None, 0, listing.error))
             return
-        self._submit_snapshot(ledger, enqueuer, listing.snapshot)
+        yield from self._snapshot_steps(ledger, cursor, listing.snapshot)
         self._partial.pop(listing.target.ordinal, None)
+
+    def _snapshot_steps(self, ledger: Ledger, cursor: _Cursor, snapshot: Snapshot) -> Iterator[bool]:
+        """One repository's files read, a slice a turn; the window of its last slice moves its
+        current view to what this run recorded."""
+        repository_id, indexed_commit, view = cursor.repository
+        # a target read in part before (a resumed run): what it recorded counts as recorded now
+        cursor.recorded = ledger.recorded_files(repository_id) if self._offset() else {}
+        if snapshot.refresh:
+            yield from self._refresh(ledger, snapshot, repository_id)
+            self._window.targets.append(self._row(repository_id, snapshot.files))
+            return
+        indexed: Callable[[], Indexed]
+        if snapshot.repository is None or snapshot.commit is None:
+            stored = ledger.current_view(repository_id) if view is None else view
+            yield from self._walked_steps(snapshot.root, repository_id, snapshot.walked)
+            indexed = partial(compared, stored, cursor.recorded, None, snapshot.note)
+        else:
+            changes = since(snapshot, indexed_commit)
+            if changes.changes is None:
+                stored = ledger.current_view(repository_id) if view is None else view
+                yield from self._tree_steps(ledger, snapshot.repository, repository_id, snapshot.listing())
+                indexed = partial(compared, stored, cursor.recorded, snapshot.commit, changes.note)
+            else:
+                entries = [change.entry for change in changes.changes if change.entry is not None]
+                entries += self._retried(ledger, repository_id, {to_text(entry.path) for entry in entries})
+                yield from self._tree_steps(ledger, snapshot.repository, repository_id, entries)
+                indexed = partial(from_changes, changes.changes, cursor.recorded, snapshot.commit, changes.note)
+        row = self._row(repository_id, snapshot.files)
+        self._window.finished.append(_Read(snapshot.name, snapshot.root, repository_id, indexed, row))
 
     def _forget_commits(self, ledger: Ledger) -> None:
         """The run failed (Redis gone past its retry budget) before sending all: the repositories it
@@ -226,39 +356,6 @@ class Submission:
             ledger.forget_commits()
         except ParsefleetError as exc:
             log.warning("run %s: the indexed commits could not be forgotten: %s", self.tally.run_id, exc)
-
-    def _submit_snapshot(self, ledger: Ledger, enqueuer: Enqueuer, snapshot: Snapshot) -> None:
-        """One repository: its files sent, then its current view moved to what this run recorded."""
-        repository_id, indexed_commit = ledger.repository(snapshot.name)
-        sent_before, known_before = self.tally.sent_and_known()
-        # a target read in part before (a resumed run): what it recorded counts as recorded now
-        self._recorded = ledger.recorded_files(repository_id) if self._offset() else {}
-        if snapshot.refresh:
-            self._refresh(ledger, enqueuer, snapshot, repository_id)
-            ledger.finish_target(self._row(repository_id, snapshot.files))
-            return
-        if snapshot.repository is None or snapshot.commit is None:
-            stored = ledger.current_view(repository_id)
-            self._submit_walked(ledger, enqueuer, snapshot.root, repository_id, snapshot.walked)
-            indexed = compared(stored, self._recorded, None, snapshot.note)
-        else:
-            changes = since(snapshot, indexed_commit)
-            if changes.changes is None:
-                stored = ledger.current_view(repository_id)
-                self._submit_tree(ledger, enqueuer, snapshot.repository, repository_id, snapshot.listing())
-                indexed = compared(stored, self._recorded, snapshot.commit, changes.note)
-            else:
-                entries = [change.entry for change in changes.changes if change.entry is not None]
-                entries += self._retried(ledger, repository_id, {to_text(entry.path) for entry in entries})
-                self._submit_tree(ledger, enqueuer, snapshot.repository, repository_id, entries)
-                indexed = from_changes(changes.changes, self._recorded, snapshot.commit, changes.note)
-        sent_after, known_after = self.tally.sent_and_known()
-        indexed = replace(indexed, sent=sent_after - sent_before, known=known_after - known_before)
-        row = self._row(repository_id, snapshot.files)
-        ledger.advance(repository_id, to_text(str(snapshot.root)), indexed, self.settings.kept_commits, row)
-        self.tally.repositories.append(RepositoryLine(snapshot.name, indexed))
-        at = "as it is" if indexed.commit_id is None else f"at {indexed.commit_id[:12]}"
-        log.info("submitted %s %s (%s): %d blobs sent", printable(snapshot.name), at, indexed.mode, indexed.sent)
 
     def _retried(self, ledger: Ledger, repository_id: int, changed: set[str]) -> list[TreeEntry]:
         """Unchanged files of the current view whose last parse failed for a reason another try may
@@ -271,38 +368,38 @@ class Submission:
             if path not in changed
         ]
 
-    def _refresh(self, ledger: Ledger, enqueuer: Enqueuer, snapshot: Snapshot, repository_id: int) -> None:
+    def _refresh(self, ledger: Ledger, snapshot: Snapshot, repository_id: int) -> Iterator[bool]:
         """Files parsed again (``parsefleet reindex``); the repository's current view and commit stay."""
         if snapshot.repository is not None:
-            self._submit_tree(ledger, enqueuer, snapshot.repository, repository_id, snapshot.tree)
+            yield from self._tree_steps(ledger, snapshot.repository, repository_id, snapshot.tree)
         else:
-            self._submit_walked(ledger, enqueuer, snapshot.root, repository_id, snapshot.walked)
+            yield from self._walked_steps(snapshot.root, repository_id, snapshot.walked)
         log.info("reindexed %s: %d files", printable(snapshot.name), snapshot.files)
 
-    def _submit_walked(
-        self, ledger: Ledger, enqueuer: Enqueuer, root: Path, repository_id: int, listed: list[Listed]
-    ) -> None:
+    def _walked_steps(self, root: Path, repository_id: int, listed: list[Listed]) -> Iterator[bool]:
+        """Files read from the disk, a slice a turn (a step ends between slices, never after the last)."""
         with SourceReader(root, follow_hardlinks=self.settings.follow_hardlinks) as reader:
-            for start, stop in _windows(len(listed), self._offset()):
-                self._chunker.sizer.rates = enqueuer.parse_rates()  # batches sized by time (producer.chunk)
-                window = self._read_window(reader, repository_id, listed[start:stop])
-                self._batch_fresh(ledger, window)
-                self._send(ledger, enqueuer, stop)
-                self.progress(self.tally)
+            for number, (start, stop) in enumerate(_windows(len(listed), self._offset())):
+                if number:
+                    yield True
+                self._read_window(reader, repository_id, listed[start:stop])
+                self._taken(start, stop)
 
-    def _submit_tree(
-        self,
-        ledger: Ledger,
-        enqueuer: Enqueuer,
-        repository: GitRepository,
-        repository_id: int,
-        entries: list[TreeEntry],
-    ) -> None:
-        for start, stop in _windows(len(entries), self._offset()):
-            self._chunker.sizer.rates = enqueuer.parse_rates()  # batches sized by time (producer.chunk)
+    def _tree_steps(
+        self, ledger: Ledger, repository: GitRepository, repository_id: int, entries: list[TreeEntry]
+    ) -> Iterator[bool]:
+        """Files read from git, a slice a turn (a step ends between slices, never after the last)."""
+        for number, (start, stop) in enumerate(_windows(len(entries), self._offset())):
+            if number:
+                yield True
             self._tree_window(ledger, repository, repository_id, entries[start:stop])
-            self._send(ledger, enqueuer, stop)
-            self.progress(self.tally)
+            self._taken(start, stop)
+
+    def _taken(self, start: int, stop: int) -> None:
+        """Files ``start`` to ``stop`` of the current target's listing are in the window."""
+        assert self._cursor is not None
+        self._partial[self._cursor.target.ordinal] = stop
+        self._window.read += stop - start
 
     def _tree_window(
         self, ledger: Ledger, repository: GitRepository, repository_id: int, entries: list[TreeEntry]
@@ -310,7 +407,7 @@ class Submission:
         """Files from git: skipped by name and mode, known blobs left unread (not even sized); the
         others sized with one ``cat-file --batch-check`` (refused when too large), read with one
         ``cat-file --batch`` and sent."""
-        window = self._window = _Window()
+        window = self._window
         accepted = [ref for ref in (self._accepted_entry(repository_id, entry, window) for entry in entries) if ref]
         wanted = self._unknown(ledger, accepted)
         sized = {accepted[index].blob_hash: accepted[index].size_bytes for index in wanted}
@@ -364,22 +461,23 @@ class Submission:
 
     def _record(self, window: _Window, ref: FileRef) -> None:
         """``ref`` is part of the repository's current view."""
+        assert self._cursor is not None
         window.files.append(ref)
-        self._recorded[ref.path] = ref.blob_hash
+        self._cursor.recorded[ref.path] = ref.blob_hash
 
     def _unsend(self, ref: FileRef) -> None:
         """A file counted as sent by ``_unknown`` that turned out not to be."""
         self.tally.sent[ref.language] -= 1
+        self._repository_sent[ref.repository_id] -= 1
 
-    def _read_window(self, reader: SourceReader, repository_id: int, listed: list[Listed]) -> _Window:
-        window = self._window = _Window()
+    def _read_window(self, reader: SourceReader, repository_id: int, listed: list[Listed]) -> None:
+        window = self._window
         for item in listed:
             self.tally.seen[item.language] += 1
             if item.skip is not None:
                 self.tally.skip(item.language, item.skip)
                 continue
             self._read_one(reader, repository_id, item, window)
-        return window
 
     def _read_one(self, reader: SourceReader, repository_id: int, item: Listed, window: _Window) -> None:
         path = to_text(item.path)
@@ -439,8 +537,10 @@ class Submission:
             reason = known[ref.language].get(ref.blob_hash)
             if reason is not None:
                 self.tally.skip(ref.language, reason)
+                self._repository_known[ref.repository_id] += 1
             else:
                 self.tally.sent[ref.language] += 1
+                self._repository_sent[ref.repository_id] += 1
                 wanted.add(index)
         return wanted
 
@@ -452,6 +552,7 @@ class Submission:
             key = (ref.language, ref.blob_hash)
             if key in self._met:
                 self.tally.skip(ref.language, "duplicate")
+                self._repository_known[ref.repository_id] += 1
             else:
                 self._met.add(key)
                 first.append(index)
@@ -459,27 +560,48 @@ class Submission:
 
     def _offset(self) -> int:
         """Files of the current target's listing already read (by the producer a resumed run follows)."""
-        return 0 if self._target is None else self._partial.get(self._target.ordinal, 0)
+        return 0 if self._cursor is None else self._partial.get(self._cursor.target.ordinal, 0)
 
     def _row(self, repository_id: int | None, files: int) -> TargetRow:
-        assert self._target is not None
-        return _target_row(self._target, repository_id, files, None)
+        assert self._cursor is not None
+        return _target_row(self._cursor.target, repository_id, files, None)
 
-    def _send(self, ledger: Ledger, enqueuer: Enqueuer, read: int) -> None:
-        """Record the window (``read``: files of the target's listing read so far) with its batches in
-        one transaction, then send them: a producer that dies anywhere leaves a state it can be
-        resumed from (producer/resume.py). Every window's files leave in its own batches."""
+    def _send(self, ledger: Ledger, enqueuer: Enqueuer) -> None:
+        """Record the window with its batches, the targets and repositories it finished in one
+        transaction, then send the batches: a producer that dies anywhere leaves a state it can be
+        resumed from (producer/resume.py). Every window's files leave in its own batches, which mix
+        the window's repositories."""
+        window = self._window
+        if window.empty:
+            return
+        self._batch_fresh(ledger, window)
         self._unsent.extend(self._chunker.flush())
-        window = self._window or _Window()
-        if self._target is not None:
-            self._partial[self._target.ordinal] = read
+        advances = [self._advance(read) for read in window.finished]
         position = (dict(self._partial), self._chunker.sequence)
-        ledger.record(Entry(window.files, self._unsent, window.failures, (), position, self._counts()))
+        counts = self._counts()
+        ledger.record(Entry(window.files, self._unsent, window.failures, window.targets, position, counts, advances))
         self.tally.batches += len(self._unsent)
-        self._window = None
+        self._window = _Window()
+        self._window_files = min(2 * self._window_files, _WINDOW_FILES)
         while self._unsent:
             enqueuer.send(self._unsent[0])
             self._unsent.pop(0)
+        for read, advance in zip(window.finished, advances, strict=True):
+            self._submitted(read.name, advance.indexed)
+        self._chunker.sizer.rates = enqueuer.parse_rates()  # batches sized by time (producer.chunk)
+        self.progress(self.tally)
+
+    def _advance(self, read: _Read) -> Advance:
+        """How a repository read to its end moves, with what this run sent of it and found known."""
+        sent = self._repository_sent.pop(read.repository_id, 0)
+        known = self._repository_known.pop(read.repository_id, 0)
+        indexed = replace(read.indexed(), sent=sent, known=known)
+        return Advance(read.repository_id, to_text(str(read.root)), indexed, self.settings.kept_commits, read.row)
+
+    def _submitted(self, name: str, indexed: Indexed) -> None:
+        self.tally.repositories.append(RepositoryLine(name, indexed))
+        at = "as it is" if indexed.commit_id is None else f"at {indexed.commit_id[:12]}"
+        log.info("submitted %s %s (%s): %d blobs sent", printable(name), at, indexed.mode, indexed.sent)
 
     def _abandon(self, ledger: Ledger) -> None:
         """Interrupted: the run is submitted with what it had recorded (the caller cancels the
@@ -516,6 +638,13 @@ def _kept(redis_url: str, batch_ids: list[str]) -> set[str]:
             return Outbox(client).holds(batch_ids)
         finally:
             client.close()
+
+
+def _whole(snapshot: Snapshot, indexed_commit: str | None) -> bool:
+    """Whether the run compares a whole snapshot with its repository's current view."""
+    if snapshot.refresh:
+        return False
+    return snapshot.repository is None or snapshot.commit is None or indexed_commit is None
 
 
 def _target_row(target: Target, repository_id: int | None, files: int, error: str | None) -> TargetRow:
