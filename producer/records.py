@@ -205,6 +205,14 @@ class Ledger:
                 views[int(str(repository_id))][str(path)] = bytes(blob)
         return views
 
+    def failing_targets(self, targets: Sequence[str], failures: int) -> set[str]:
+        """The ``targets`` (as given) whose listing failed in ``failures`` or more earlier runs."""
+        if not targets:
+            return set()
+        params = {"targets": list(targets), "failures": failures, "run_id": self.run_id}
+        rows = self._read(lambda conn: conn.execute(sql(_HERE, "failing_targets"), params).fetchall())
+        return {str(row[0]) for row in rows}
+
     def known(self, parser_version: str, hashes: Iterable[bytes], *, retry_crashed: bool) -> dict[bytes, str]:
         """The hashes among ``hashes`` that ``parser_version`` has dealt with, each with the reason
         to skip it: ``unchanged``, or ``crashed-before`` (it killed a worker; sent again with
@@ -290,11 +298,12 @@ class Ledger:
         }
         conn.execute(sql(_HERE, "files_stage"))
         with conn.cursor().copy(
-            "COPY files_stage (repository_id, path, blob_hash, language, last_run_id, batch_id) FROM STDIN"
+            "COPY files_stage (repository_id, path, blob_hash, language, last_run_id, batch_id, size_bytes) FROM STDIN"
         ) as copy:
             for ref in entry.files:
                 batch_id = carried.get((ref.repository_id, ref.path))
-                copy.write_row((ref.repository_id, ref.path, ref.blob_hash, ref.language, self.run_id, batch_id))
+                row = (ref.repository_id, ref.path, ref.blob_hash, ref.language, self.run_id, batch_id, ref.size_bytes)
+                copy.write_row(row)
         conn.execute(sql(_HERE, "files_upsert"))
         with conn.cursor().copy(
             "COPY batches (id, run_id, language, files, size_bytes, enqueued_at) FROM STDIN"

@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 _WINDOW_FILES = 1000
 _FIRST_WINDOW_FILES = 64
 _TURN_TARGETS = 16  # targets read in turn at once (each holds its listing and an open directory)
+_FAILED_RUNS_LAST = 2  # a target whose listing failed in this many earlier runs is read last
 _REGULAR_MODE = "100644"  # a file sent again from the current view: git's mode is not stored
 # Skip reasons of a file whose blob the store (or this run) already has: not sent.
 KNOWN_REASONS = frozenset({"unchanged", "duplicate", "crashed-before"})
@@ -104,6 +105,7 @@ class _Cursor:
     """A target being read in turn, and the files of it recorded so far (path to blob)."""
 
     target: Target
+    name: str | None = None  # its repository's (None: a failed listing)
     recorded: dict[str, bytes] = field(default_factory=dict)
     # its repository's id and indexed commit, and the current view when the run compares with it
     repository: tuple[int, str | None, dict[str, bytes] | None] = (0, None, None)
@@ -152,6 +154,7 @@ class Submission:
         ci: bool = False,
         progress: Callable[[Tally], None] | None = None,
         resume: Point | None = None,
+        priority: int = 0,
     ) -> None:
         self.settings = settings
         self.database_url = database_url
@@ -159,6 +162,7 @@ class Submission:
         self.ci = ci if resume is None else resume.ci
         self.progress = progress or (lambda _tally: None)
         self.resume = resume
+        self.priority = priority  # against other producers running (producer/lease.py)
         self.tally = Tally(str(uuid.uuid4()) if resume is None else resume.run_id)
         self._met: set[tuple[str, bytes]] = set()  # (language, blob hash) of every blob read in this run
         sizer = BatchSizer(settings.batch_max_bytes, settings.batch_target_ms)
@@ -171,6 +175,7 @@ class Submission:
         self._unsent: list[Batch] = []
         # Where the producer is: the target of this turn, and the files read of each target read in part.
         self._cursor: _Cursor | None = None
+        self._waiting: Listing | None = None  # a listing taken that waits for its repository (``_admit``)
         self._partial: dict[int, int] = {} if resume is None else dict(resume.offsets)
         # Per repository id, files sent and files not sent because their blob was known (its report line).
         self._repository_sent: Counter[int] = Counter()
@@ -178,9 +183,9 @@ class Submission:
 
     def run(self, stream: TargetStream) -> Tally:
         """Filter, batch and enqueue the files of every target of ``stream``; return the tally."""
-        enqueuer = Enqueuer(self.settings, self.redis_url)
         ledger = Ledger(self.database_url, self.tally.run_id, self.settings.database_retry_s)
-        lease = ProducerLease(self.redis_url, self.tally.run_id, self.settings.heartbeat_s)
+        lease = ProducerLease(self.redis_url, self.tally.run_id, self.settings.heartbeat_s, priority=self.priority)
+        enqueuer = Enqueuer(self.settings, self.redis_url, outranked=lease.outranked)
         lease.start()
         try:
             if self.resume is None:
@@ -260,6 +265,9 @@ class Submission:
         record and send the window once it holds ``_window_files`` files, and before waiting for a
         listing."""
         turns: deque[tuple[_Cursor, Iterator[bool]]] = deque()
+        given = {to_text(str(target.path)): target.ordinal for target in stream.targets if target.bad is None}
+        failing = ledger.failing_targets(sorted(given), _FAILED_RUNS_LAST)
+        stream.put_last({given[target] for target in failing})
         self._chunker.sizer.rates = enqueuer.parse_rates()  # batches sized by time (producer.chunk)
         while True:
             self._admit(ledger, enqueuer, stream, turns)
@@ -276,36 +284,45 @@ class Submission:
         self, ledger: Ledger, enqueuer: Enqueuer, stream: TargetStream, turns: deque[tuple[_Cursor, Iterator[bool]]]
     ) -> None:
         """Take in the listings that are ready (one, waited for, when no target is in turn), their
-        repositories looked up together."""
-        taken: list[_Cursor] = []
-        listings: list[Listing] = []
+        repositories looked up together. A repository is read by one target at a time, each from
+        what the one before recorded (the commits of ``--history``): a listing of a repository being
+        read waits, and the listings after it with it, until that target is done."""
+        taken: list[tuple[_Cursor, Listing]] = []
         while len(turns) + len(taken) < _TURN_TARGETS:
-            if not stream.ready():
-                if turns or taken:
-                    break
-                self._send(ledger, enqueuer)  # about to wait for a listing: what is read goes now
-            listing = stream.next_listing()
+            listing = self._next_listing(ledger, enqueuer, stream, wait=not (turns or taken))
             if listing is None:
                 break
-            taken.append(_Cursor(listing.target))
-            listings.append(listing)
-        self._look_up(ledger, taken, listings)
-        turns.extend(
-            (cursor, self._listing_steps(ledger, cursor, item)) for cursor, item in zip(taken, listings, strict=True)
-        )
+            name = None if listing.snapshot is None else listing.snapshot.name
+            if name is not None and name in {cursor.name for cursor, _steps in [*turns, *taken]}:
+                self._waiting = listing
+                break
+            if name is not None and name in {read.name for read in self._window.finished}:
+                self._send(ledger, enqueuer)  # its repository's last target must be recorded first
+            taken.append((_Cursor(listing.target, name), listing))
+        self._look_up(ledger, taken)
+        turns.extend((cursor, self._listing_steps(ledger, cursor, listing)) for cursor, listing in taken)
 
-    def _look_up(self, ledger: Ledger, cursors: list[_Cursor], listings: list[Listing]) -> None:
+    def _next_listing(self, ledger: Ledger, enqueuer: Enqueuer, stream: TargetStream, *, wait: bool) -> Listing | None:
+        """The listing that waits for its repository, else the stream's next if it is ready or ``wait``
+        (what is read is sent before waiting); None when there is none."""
+        if self._waiting is not None:
+            listing, self._waiting = self._waiting, None
+            return listing
+        if not stream.ready():
+            if not wait:
+                return None
+            self._send(ledger, enqueuer)
+        return stream.next_listing()
+
+    def _look_up(self, ledger: Ledger, taken: list[tuple[_Cursor, Listing]]) -> None:
         """The repositories of listings taken in together, in two statements: their ids and indexed
         commits, and the current views that a whole listing is compared with (a directory read as it
         is, a repository's first run); the others are read when needed."""
-        found = ledger.repositories([item.snapshot.name for item in listings if item.snapshot is not None])
-        whole = [
-            found[item.snapshot.name][0]
-            for item in listings
-            if item.snapshot is not None and _whole(item.snapshot, found[item.snapshot.name][1])
-        ]
+        snapshots = [listing.snapshot for _cursor, listing in taken if listing.snapshot is not None]
+        found = ledger.repositories([snapshot.name for snapshot in snapshots])
+        whole = [found[snapshot.name][0] for snapshot in snapshots if _whole(snapshot, found[snapshot.name][1])]
         views = ledger.current_views(sorted(set(whole)))
-        for cursor, listing in zip(cursors, listings, strict=True):
+        for cursor, listing in taken:
             if listing.snapshot is not None:
                 repository_id, commit = found[listing.snapshot.name]
                 cursor.repository = (repository_id, commit, views.get(repository_id))

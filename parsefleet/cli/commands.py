@@ -185,11 +185,12 @@ def _producer(
     """The producer of a new run, or of the run ``options.resume`` from where its producer stopped."""
     urls = (services.redis_url, services.database_url)
     if plan is not None:
-        return Submission(settings, *urls, ci=options.ci, progress=progress), plan
+        return Submission(settings, *urls, ci=options.ci, progress=progress, priority=options.priority), plan
     assert options.resume is not None
     point = resume_point(settings, services.database_url, options.resume)
     options.say(f"resuming run {point.run_id}: {len(point.targets)} targets to go")
-    return Submission(settings, *urls, progress=progress, resume=point), TargetStream(point.targets, settings)
+    submission = Submission(settings, *urls, progress=progress, resume=point, priority=options.priority)
+    return submission, TargetStream(point.targets, settings)
 
 
 def _targets(settings: Settings, arguments: Sequence[Path], options: RunOptions) -> TargetStream:
@@ -281,6 +282,7 @@ class RunOptions:
     name: str | None = None  # --name: the repository's name (one target)
     history: int | None = None  # --history N: index each of the last N commits, oldest first
     since: str | None = None  # --since C: index each commit after C
+    priority: int = 0  # --priority N: against other producers running (producer/lease.py)
 
 
 def _submit_and_wait(
