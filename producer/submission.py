@@ -89,6 +89,8 @@ class Tally:
     batches: int = 0
     submitted: bool = False
     repositories: list[RepositoryLine] = field(default_factory=list)
+    targets: int = 0  # given (a resumed run: left to do)
+    targets_read: int = 0  # done with: read, or failed
 
     def skip(self, language: str, reason: str) -> None:
         """Count one skipped file."""
@@ -214,6 +216,7 @@ class Submission:
         bad = [(t.ordinal, to_text(str(t.path)), t.origin, None, 0, t.bad) for t in targets if t.bad is not None]
         names = [to_text(os.path.abspath(target.path)) for target in targets]
         ledger.start(names, [target.origin for target in targets], self.ci, bad)
+        self.tally.targets, self.tally.targets_read = len(targets), len(bad)
 
     def _restore(self, point: Point) -> None:
         self.tally.seen, self.tally.sent = Counter(point.seen), Counter(point.sent)
@@ -232,6 +235,7 @@ class Submission:
             return False
         for batch_id, language, _files in self._never_sent(ledger):
             enqueuer.send(self._rebuilt(ledger, batch_id, language))
+        self.tally.targets = len(self.resume.targets)
         log.info("resumed run %s: %d targets to go", self.tally.run_id, len(self.resume.targets))
         return True
 
@@ -598,6 +602,7 @@ class Submission:
         counts = self._counts()
         ledger.record(Entry(window.files, self._unsent, window.failures, window.targets, position, counts, advances))
         self.tally.batches += len(self._unsent)
+        self.tally.targets_read += len(window.targets) + len(window.finished)
         self._window = _Window()
         self._window_files = min(2 * self._window_files, _WINDOW_FILES)
         while self._unsent:

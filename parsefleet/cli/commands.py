@@ -301,7 +301,8 @@ def _submit_and_wait(
         state = watch.state(tally.run_id)
         if state is not None:
             phase = "waiting" if tally.submitted else "sending"
-            bar.update(Progress(sum(tally.seen.values()), sum(tally.sent.values()), state.files_done, phase))
+            seen, sent = sum(tally.seen.values()), sum(tally.sent.values())
+            bar.update(Progress(seen, sent, state.files_done, phase, tally.targets_read, tally.targets))
 
     submission, stream = _producer(settings, services, plan, shown, show)
     try:
@@ -335,7 +336,7 @@ def _wait(
     seen, sent = sum(tally.seen.values()), sum(tally.sent.values())
 
     def show(state: RunState) -> None:
-        bar.update(Progress(seen, sent, state.files_done, "waiting"))
+        bar.update(Progress(seen, sent, state.files_done, "waiting", tally.targets_read, tally.targets))
 
     idle = None if fleet is not None else IdleFleet(services.redis_url, options.say, run_id=tally.run_id)
     try:
