@@ -184,14 +184,23 @@ class Ledger:
         """The run did not finish sending: the repositories it indexed forget their commit."""
         self._write(lambda conn: forget_commits(conn, self.run_id))
 
-    def repositories(self, roots: Sequence[str]) -> dict[str, tuple[int, str | None]]:
-        """Per name of ``roots``, the id of its repository (created on first sight) and the commit it
-        was last indexed at, in one statement."""
+    def repositories(self, roots: Sequence[str]) -> dict[str, tuple[int, str | None, bool]]:
+        """Per name of ``roots``, the id of its repository (created on first sight), the commit it
+        was last indexed at, and whether it was created now (it has no files), in one statement
+        whose commit does not wait for the disk (sql/commit_lazily.sql)."""
         if not roots:
             return {}
         params = {"roots": list(roots)}
-        rows = self._read(lambda conn: conn.execute(sql(_HERE, "repositories"), params).fetchall())
-        return {str(root): (int(str(id_)), None if commit is None else str(commit)) for id_, root, commit in rows}
+
+        def upsert(conn: Connection) -> list[tuple[object, ...]]:
+            conn.execute(sql(_HERE, "commit_lazily"))
+            return conn.execute(sql(_HERE, "repositories"), params).fetchall()
+
+        rows = self._read(upsert)
+        return {
+            str(root): (int(str(id_)), None if commit is None else str(commit), bool(created))
+            for id_, root, commit, created in rows
+        }
 
     def current_views(self, repository_ids: Sequence[int]) -> dict[int, dict[str, bytes]]:
         """The current views of ``repository_ids`` (see ``current_view``), in one statement."""

@@ -109,7 +109,7 @@ def _snapshot(target: Path, settings: Settings, revision: str | None, name: str 
     if repository.dirty():
         return _walked(target, settings, name, DIRTY_NOTE, git)
     try:
-        return _committed(repository, head, name)
+        return _committed(repository, head, name, listed=True)
     except UnknownRevision:  # the target is not in HEAD's tree (ignored or untracked): as it is
         return _walked(target, settings, name, None)
 
@@ -134,9 +134,15 @@ def _history(
     return [first, *rest]
 
 
-def _committed(repository: GitRepository, commit: str, name: str | None) -> Snapshot:
+def _committed(repository: GitRepository, commit: str, name: str | None, *, listed: bool = False) -> Snapshot:
+    """A commit's snapshot; ``listed``: its tree listed now (one ``ls-tree``, on the caller's thread:
+    a listing thread of a streamed run), else when the run needs it. UnknownRevision when the target
+    is not in the commit's tree."""
     default = (repository.remote_url() if repository.bare else None) or to_text(str(repository.root))
-    nonempty = repository.has_files(commit)  # UnknownRevision when the target is not in the commit's tree
+    if listed:
+        tree = repository.tree(commit)
+        return Snapshot(repository.root, name or default, repository, commit, tree, nonempty=bool(tree))
+    nonempty = repository.has_files(commit)
     return Snapshot(repository.root, name or default, repository, commit, lazy=True, nonempty=nonempty)
 
 

@@ -125,14 +125,25 @@ class _Read:
     row: TargetRow
 
 
+@dataclass(frozen=True)
+class _TreeSlice:
+    """A slice of a git listing in the window: the files accepted by name and mode, to be looked up
+    and read with the window, and where its repository's recorded files are kept."""
+
+    repository: GitRepository
+    recorded: dict[str, bytes]
+    accepted: list[FileRef]
+
+
 @dataclass
 class _Window:
     """What the producer read since it last recorded: files (``fresh``: read from disk, their blobs
-    not yet looked up), refusals, targets done with, repositories read to their end, and ``read``,
-    the listing entries taken."""
+    not yet looked up; ``trees``: slices from git, not yet looked up nor read), refusals, targets
+    done with, repositories read to their end, and ``read``, the listing entries taken."""
 
     files: list[FileRef] = field(default_factory=list)
     fresh: list[BatchFile] = field(default_factory=list)
+    trees: list[_TreeSlice] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     targets: list[TargetRow] = field(default_factory=list)
     finished: list[_Read] = field(default_factory=list)
@@ -321,14 +332,18 @@ class Submission:
     def _look_up(self, ledger: Ledger, taken: list[tuple[_Cursor, Listing]]) -> None:
         """The repositories of listings taken in together, in two statements: their ids and indexed
         commits, and the current views that a whole listing is compared with (a directory read as it
-        is, a repository's first run); the others are read when needed."""
+        is, a repository's first run; none for a repository created now); the others are read when
+        needed."""
         snapshots = [listing.snapshot for _cursor, listing in taken if listing.snapshot is not None]
         found = ledger.repositories([snapshot.name for snapshot in snapshots])
-        whole = [found[snapshot.name][0] for snapshot in snapshots if _whole(snapshot, found[snapshot.name][1])]
-        views = ledger.current_views(sorted(set(whole)))
+        whole = [found[snapshot.name] for snapshot in snapshots if _whole(snapshot, found[snapshot.name][1])]
+        views = ledger.current_views(
+            sorted({repository_id for repository_id, _commit, created in whole if not created})
+        )
+        views.update({repository_id: {} for repository_id, _commit, created in whole if created})  # no files yet
         for cursor, listing in taken:
             if listing.snapshot is not None:
-                repository_id, commit = found[listing.snapshot.name]
+                repository_id, commit, _created = found[listing.snapshot.name]
                 cursor.repository = (repository_id, commit, views.get(repository_id))
 
     def _listing_steps(self, ledger: Ledger, cursor: _Cursor, listing: Listing) -> Iterator[bool]:
@@ -358,12 +373,12 @@ class Submission:
             changes = since(snapshot, indexed_commit)
             if changes.changes is None:
                 stored = ledger.current_view(repository_id) if view is None else view
-                yield from self._tree_steps(ledger, snapshot.repository, repository_id, snapshot.listing())
+                yield from self._tree_steps(snapshot.repository, repository_id, snapshot.listing())
                 indexed = partial(compared, stored, cursor.recorded, snapshot.commit, changes.note)
             else:
                 entries = [change.entry for change in changes.changes if change.entry is not None]
                 entries += self._retried(ledger, repository_id, {to_text(entry.path) for entry in entries})
-                yield from self._tree_steps(ledger, snapshot.repository, repository_id, entries)
+                yield from self._tree_steps(snapshot.repository, repository_id, entries)
                 indexed = partial(from_changes, changes.changes, cursor.recorded, snapshot.commit, changes.note)
         row = self._row(repository_id, snapshot.files)
         self._window.finished.append(_Read(snapshot.name, snapshot.root, repository_id, indexed, row))
@@ -392,7 +407,7 @@ class Submission:
     def _refresh(self, ledger: Ledger, snapshot: Snapshot, repository_id: int) -> Iterator[bool]:
         """Files parsed again (``parsefleet reindex``); the repository's current view and commit stay."""
         if snapshot.repository is not None:
-            yield from self._tree_steps(ledger, snapshot.repository, repository_id, snapshot.tree)
+            yield from self._tree_steps(snapshot.repository, repository_id, snapshot.tree)
         else:
             yield from self._walked_steps(snapshot.root, repository_id, snapshot.walked)
         log.info("reindexed %s: %d files", printable(snapshot.name), snapshot.files)
@@ -406,14 +421,12 @@ class Submission:
                 self._read_window(reader, repository_id, listed[start:stop])
                 self._taken(start, stop)
 
-    def _tree_steps(
-        self, ledger: Ledger, repository: GitRepository, repository_id: int, entries: list[TreeEntry]
-    ) -> Iterator[bool]:
+    def _tree_steps(self, repository: GitRepository, repository_id: int, entries: list[TreeEntry]) -> Iterator[bool]:
         """Files read from git, a slice a turn (a step ends between slices, never after the last)."""
         for number, (start, stop) in enumerate(_windows(len(entries), self._offset())):
             if number:
                 yield True
-            self._tree_window(ledger, repository, repository_id, entries[start:stop])
+            self._tree_window(repository, repository_id, entries[start:stop])
             self._taken(start, stop)
 
     def _taken(self, start: int, stop: int) -> None:
@@ -422,15 +435,27 @@ class Submission:
         self._partial[self._cursor.target.ordinal] = stop
         self._window.read += stop - start
 
-    def _tree_window(
-        self, ledger: Ledger, repository: GitRepository, repository_id: int, entries: list[TreeEntry]
-    ) -> None:
-        """Files from git: skipped by name and mode, known blobs left unread (not even sized); the
-        others sized with one ``cat-file --batch-check`` (refused when too large), read with one
-        ``cat-file --batch`` and sent."""
+    def _tree_window(self, repository: GitRepository, repository_id: int, entries: list[TreeEntry]) -> None:
+        """Files from git, skipped by name and mode now; the others looked up, read and sent with the
+        window (``_read_trees``)."""
+        assert self._cursor is not None
         window = self._window
         accepted = [ref for ref in (self._accepted_entry(repository_id, entry, window) for entry in entries) if ref]
-        wanted = self._unknown(ledger, accepted)
+        window.trees.append(_TreeSlice(repository, self._cursor.recorded, accepted))
+
+    def _read_trees(self, ledger: Ledger, window: _Window) -> None:
+        """The window's slices from git: their blobs looked up together (one query a language); in each
+        slice, known blobs left unread (not even sized), the others sized with one ``cat-file
+        --batch-check`` (refused when too large), read with one ``cat-file --batch`` and sent."""
+        wanted = self._unknown(ledger, [ref for part in window.trees for ref in part.accepted])
+        start = 0
+        for part in window.trees:
+            stop = start + len(part.accepted)
+            self._read_tree(window, part, {index - start for index in wanted if start <= index < stop})
+            start = stop
+
+    def _read_tree(self, window: _Window, part: _TreeSlice, wanted: set[int]) -> None:
+        accepted, repository = part.accepted, part.repository
         sized = {accepted[index].blob_hash: accepted[index].size_bytes for index in wanted}
         sizes = {**sized, **repository.sizes(blob for blob, size in sized.items() if not size)}  # diff-tree sized some
         readable = {
@@ -439,9 +464,10 @@ class Submission:
         contents = repository.contents(accepted[index].blob_hash for index in readable)
         for index, ref in enumerate(accepted):
             if index not in wanted:
-                self._record(window, ref)
+                self._record(window, ref, part.recorded)
             elif index in readable:
-                self._read_blob(window, replace(ref, size_bytes=sizes[ref.blob_hash]), contents.get(ref.blob_hash))
+                sized_ref = replace(ref, size_bytes=sizes[ref.blob_hash])
+                self._read_blob(window, part.recorded, sized_ref, contents.get(ref.blob_hash))
 
     def _fits(self, window: _Window, accepted: list[FileRef], index: int, size: int | None) -> bool:
         """Whether a file to send can be read: its blob exists and is not too large (else refused)."""
@@ -458,7 +484,7 @@ class Submission:
             )
         return False
 
-    def _read_blob(self, window: _Window, ref: FileRef, content: bytes | None) -> None:
+    def _read_blob(self, window: _Window, recorded: dict[str, bytes], ref: FileRef, content: bytes | None) -> None:
         if content is None:
             self._unsend(ref)
             self._refuse(window, ref, "unreadable", "the blob is missing from the repository")
@@ -466,7 +492,7 @@ class Submission:
             self._unsend(ref)
             self.tally.skip(ref.language, "generated")
         else:
-            self._record(window, ref)
+            self._record(window, ref, recorded)
             self._chunk(BatchFile(ref, content))
 
     def _accepted_entry(self, repository_id: int, entry: TreeEntry, window: _Window) -> FileRef | None:
@@ -480,11 +506,10 @@ class Submission:
             return None
         return FileRef(repository_id, to_text(entry.path), entry.blob, language, entry.size_bytes or 0)
 
-    def _record(self, window: _Window, ref: FileRef) -> None:
-        """``ref`` is part of the repository's current view."""
-        assert self._cursor is not None
+    def _record(self, window: _Window, ref: FileRef, recorded: dict[str, bytes]) -> None:
+        """``ref`` is part of the repository's current view (``recorded``: its files recorded by the run)."""
         window.files.append(ref)
-        self._cursor.recorded[ref.path] = ref.blob_hash
+        recorded[ref.path] = ref.blob_hash
 
     def _unsend(self, ref: FileRef) -> None:
         """A file counted as sent by ``_unknown`` that turned out not to be."""
@@ -522,7 +547,8 @@ class Submission:
             self.tally.skip(item.language, "generated")
             return
         ref = FileRef(repository_id, path, blob_hash(content), item.language, len(content))
-        self._record(window, ref)
+        assert self._cursor is not None
+        self._record(window, ref, self._cursor.recorded)
         window.fresh.append(BatchFile(ref, content))
 
     def _refuse(self, window: _Window, ref: FileRef, kind: str, message: str) -> None:
@@ -596,6 +622,7 @@ class Submission:
         if window.empty:
             return
         self._batch_fresh(ledger, window)
+        self._read_trees(ledger, window)
         self._unsent.extend(self._chunker.flush())
         advances = [self._advance(read) for read in window.finished]
         position = (dict(self._partial), self._chunker.sequence)
