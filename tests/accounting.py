@@ -18,7 +18,17 @@ from parsefleet.contract.settings import Settings
 from parsefleet.reading.report import RunReport
 from parsefleet.services.local_workers import LocalWorkers
 
-__all__ = ["Figures", "Watched", "assert_exactly_once", "known_run", "many_files", "probed_run", "wait_for_batches"]
+__all__ = [
+    "ChildPeaks",
+    "Figures",
+    "Watched",
+    "WorkerTreePeak",
+    "assert_exactly_once",
+    "known_run",
+    "many_files",
+    "probed_run",
+    "wait_for_batches",
+]
 
 
 def known_run(database_url: str) -> str:
@@ -39,21 +49,117 @@ def many_files(root: Path, count: int) -> Path:
 
 
 def probed_run(
-    settings: Settings, repo: Path, log_dir: Path, *, env: dict[str, str] | None = None, interval_s: float = 0.05
+    settings: Settings,
+    repo: Path,
+    log_dir: Path,
+    *,
+    env: dict[str, str] | None = None,
+    interval_s: float = 0.05,
+    children: ChildPeaks | None = None,
 ) -> tuple[RunReport, TreeProbe]:
     """Start a local worker (``env`` added to its environment), submit ``repo`` and wait, with the
-    worker tree probed for RSS and CPU meanwhile; the worker is stopped whatever happens."""
+    worker tree probed for RSS and CPU meanwhile (and each pool child's RSS by ``children``); the
+    worker is stopped whatever happens."""
     assert settings.redis_url and settings.database_url
     fleet = LocalWorkers(settings.redis_url, settings.database_url, log_dir, env=env)
     fleet.start()
-    probe = TreeProbe([process.pid for process in fleet.processes], interval_s=interval_s)
+    pids = [process.pid for process in fleet.processes]
+    probe = TreeProbe(pids, interval_s=interval_s)
     probe.start()
+    if children is not None:
+        children.start(pids)
     try:
         report = commands.submit(settings, [repo], commands.RunOptions(ci=False, progress=False, wait=True))
     finally:
+        if children is not None:
+            children.stop()
         probe.stop()
         fleet.stop()
     return report, probe
+
+
+@dataclass
+class ChildPeaks:
+    """The highest RSS of any one descendant of the sampled worker main processes (a pool child,
+    whichever it was: recycled children count too), sampled every ``interval_s`` in a thread."""
+
+    interval_s: float = 0.02
+    peak_mb: float = 0.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self, pids: Sequence[int]) -> None:
+        """Begin sampling the descendants of ``pids``."""
+        self._thread = threading.Thread(target=self._loop, args=(list(pids),), name="child-peaks", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """End sampling."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _loop(self, pids: list[int]) -> None:
+        while not self._stop.wait(self.interval_s):
+            for pid in pids:
+                for child in _descendants(pid):
+                    self.peak_mb = max(self.peak_mb, _rss_mb(child))
+
+
+@dataclass
+class WorkerTreePeak:
+    """The highest RSS of the worker processes (main processes and pool children together) among
+    the descendants of ``root``, whatever started them, sampled every ``interval_s`` in a thread."""
+
+    root: int
+    interval_s: float = 0.02
+    peak_mb: float = 0.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Begin sampling."""
+        self._thread = threading.Thread(target=self._loop, name="worker-tree-peak", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """End sampling."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            mains = [pid for pid in _descendants(self.root) if b"parsefleet.workers" in _cmdline(pid)]
+            tree = set(mains) | {child for pid in mains for child in _descendants(pid)}
+            self.peak_mb = max(self.peak_mb, sum(_rss_mb(pid) for pid in tree))
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _descendants(pid: int) -> list[int]:
+    found, pending = [], [pid]
+    while pending:
+        try:
+            listed = Path(f"/proc/{pending.pop()}/task").glob("*/children")
+            children = [int(child) for task in listed for child in task.read_text().split()]
+        except (OSError, ValueError):
+            continue
+        found.extend(children)
+        pending.extend(children)
+    return found
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1_048_576
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +30,7 @@ import redis
 from parsefleet.contract.errors import ParsefleetError
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing.migrations import scratch_database
-from parsefleet.services.endpoints import Services
+from parsefleet.services.endpoints import Services, stop_unused
 from parsefleet.services.local_workers import LocalWorkers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +45,31 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # Debian's package tools) and sets the URL, or the reason it could not.
 TSDB_ADMIN_URL = os.environ.get("PARSEFLEET_TEST_TIMESCALEDB_URL", "")
 TSDB_MISSING = os.environ.get("PARSEFLEET_TEST_TIMESCALEDB_MISSING", "")
+
+
+# Test sessions and their commands killed with SIGKILL leave their embedded services running in a
+# temporary directory nobody comes back to: each session stops those nobody uses any more.
+_ORPHAN_PREFIXES = ("parsefleet-test-", "parsefleet-data-")
+_ORPHAN_AGE_S = 300  # younger: a session may be between creating its directory and starting services
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Stop and remove the embedded services of earlier sessions that were killed."""
+    for prefix in _ORPHAN_PREFIXES:
+        for directory in Path(tempfile.gettempdir()).glob(prefix + "*"):
+            _reap(directory)
+
+
+def _reap(directory: Path) -> None:
+    try:
+        info = directory.lstat()
+        if info.st_uid != os.geteuid() or time.time() - info.st_mtime < _ORPHAN_AGE_S:
+            return
+        stopped = stop_unused(Settings.from_env({}, data_dir=directory))
+    except (OSError, ParsefleetError):
+        return
+    if stopped:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def unavailable(what: str, exc: Exception) -> None:

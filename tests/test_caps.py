@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from parsefleet.bench.probe import TreeProbe
 from parsefleet.cli import commands
 from parsefleet.contract.settings import Settings
 from parsefleet.services.local_workers import LocalWorkers
-from parsefleet.workers.limits import CpuGovernor, cgroup_cpu_limit, child_cpu_share, process_cpu_s
+from parsefleet.workers.limits import CpuGovernor, cgroup_cpu_limit, child_cpu_share, process_cpu_s, rss_mb
 
 _SOURCE = "".join(
     f"class C{i}:\n    def m{i}(self, x):\n        return [x * {i} for _ in range(3) if x]\n\n" for i in range(400)
@@ -72,6 +73,22 @@ def test_process_cpu_s_reads_proc_stat() -> None:
     assert process_cpu_s(Path("/proc/self/stat")) == pytest.approx(time.process_time(), abs=0.03)
     assert process_cpu_s(None) == 0.0
     assert process_cpu_s(Path("/proc/0/stat")) == 0.0  # gone: nothing to charge
+
+
+def test_rss_mb_follows_this_process_and_a_forked_child_reads_its_own() -> None:
+    before_mb = rss_mb()
+    grown = bytearray(64 * 1_048_576)
+    grown[:: os.sysconf("SC_PAGE_SIZE")] = b"x" * len(range(0, len(grown), os.sysconf("SC_PAGE_SIZE")))
+    assert rss_mb() > before_mb + 60  # the open descriptor reads the figure of now, not of its opening
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child frees what it inherited: its own reading falls, the parent's would not
+        del grown
+        os.write(write_end, f"{rss_mb():.1f}".encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child_mb = float(os.read(read_end, 64))
+    assert child_mb < rss_mb() - 30
 
 
 @pytest.mark.skipif(cgroup_cpu_limit() is not None, reason="a cgroup quota replaces the governor")

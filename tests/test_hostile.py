@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -13,7 +16,10 @@ import pytest
 
 from parsefleet.contract.paths import to_text
 from parsefleet.contract.settings import Settings
-from tests.accounting import probed_run
+from parsefleet.reading.report import RunReport, load_report
+from tests.accounting import WorkerTreePeak, probed_run
+from tests.conftest import unavailable
+from tests.file_writes import Write, traced, writes
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
 
@@ -21,6 +27,7 @@ _WORKER_CAP_MB = 512
 _MAX_FILE_BYTES = 16 * 1024 * 1024
 # Workers accept the batches of producers whose settings are no larger than theirs.
 _WORKER_ENV = {"PARSEFLEET_MAX_FILE_BYTES": str(_MAX_FILE_BYTES)}
+_RUN_TIMEOUT_S = 240
 
 
 def _hostile_tree(root: Path) -> dict[str, str]:
@@ -101,8 +108,11 @@ def _git(root: Path, *args: str) -> None:
 
 
 def test_a_hostile_git_repository_runs_nothing_and_nothing_is_written_outside_the_data_directory(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, tmp_path: Path, embedded_data_dir: Path
 ) -> None:
+    """``parsefleet run`` (producer and local workers) over the hostile git repository, under strace:
+    every path the whole process tree created, opened for writing, renamed, linked, removed or
+    changed the attributes of lies in the data directory or /dev."""
     repo = tmp_path / "hostile"
     expected = _hostile_tree(repo)
     for name in _STEERING_NAMES:
@@ -121,32 +131,9 @@ def test_a_hostile_git_repository_runs_nothing_and_nothing_is_written_outside_th
     ):
         _git(repo, "config", key, value)
     (repo / ".gitattributes").write_text("* filter=evil diff=evil\n")
-    # Private HOME and TMPDIR for the producer (this process) and the workers: nothing may appear
-    # in them, nor change in the repository (not even git's index).
-    private = Path(tempfile.mkdtemp(prefix="parsefleet-private-"))
-    home, tmp = private / "home", private / "tmp"
-    for directory in (private, home, tmp):
-        directory.mkdir(exist_ok=True)
-        directory.chmod(0o777)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("TMPDIR", str(tmp))
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
     before = _tree_state(repo)
-    settings = Settings.from_env(
-        {}, redis_url=settings.redis_url, database_url=settings.database_url, data_dir=settings.data_dir,
-        max_file_bytes=_MAX_FILE_BYTES,
-    )  # fmt: skip
-    try:
-        report, probe = probed_run(
-            settings,
-            repo,
-            tmp_path / "logs",
-            env={**_WORKER_ENV, "HOME": str(home), "TMPDIR": str(tmp)},
-            interval_s=0.02,
-        )
-        written = sorted(str(path.relative_to(private)) for path in private.rglob("*") if path not in (home, tmp))
-    finally:
-        shutil.rmtree(private, ignore_errors=True)
+    settings = replace(settings, data_dir=embedded_data_dir)  # one the service account can reach under root
+    report, changed, peak = _traced_run(settings, repo, tmp_path)
     assert report.state.finished
     for item in report.languages:
         assert item.accounted, item
@@ -162,8 +149,58 @@ def test_a_hostile_git_repository_runs_nothing_and_nothing_is_written_outside_th
     assert {to_text(name.encode()) for name in _STEERING_NAMES} <= stored
     assert "/".join(["d"] * 120) + "/deep.py" in stored
     assert not marker.exists(), "the repository's git configuration ran a program"
-    assert written == [], f"written outside the data directory: {written}"
+    data_dir = str(settings.data_dir)
+    assert any(write.path.startswith(data_dir + "/") for write in changed), "the trace saw no write at all"
+    outside = sorted({f"{write.call} {write.path}" for write in changed if not _allowed(write.path, data_dir)})
+    assert outside == [], "written outside the data directory:\n" + "\n".join(outside)
     assert _tree_state(repo) == before, "the repository changed"
-    peak = max(probe.peak_rss_mb.values())
-    print(f"hostile git repository: failures {failures}, skips {sorted(skips)}, peak worker RSS {peak:.0f} MB")
+    print(
+        f"hostile git repository: failures {failures}, skips {sorted(skips)}, peak worker RSS {peak:.0f} MB,"
+        f" {len(changed)} writes traced, all in the data directory or /dev"
+    )
     assert peak < _WORKER_CAP_MB, f"worker peaked at {peak:.0f} MB"
+
+
+def _allowed(path: str, data_dir: str) -> bool:
+    return path == data_dir or path.startswith((data_dir + "/", "/dev/"))
+
+
+def _traced_run(settings: Settings, repo: Path, tmp_path: Path) -> tuple[RunReport, list[Write], float]:
+    """``parsefleet run`` over ``repo`` (the session's Redis and PostgreSQL, its own data directory)
+    under strace, with a private, empty HOME and TMPDIR; its report, what it changed on the
+    filesystem and its workers' peak RSS. Python writes no bytecode cache (the interpreter's, not
+    parsefleet's: it would land beside parsefleet's own modules)."""
+    assert settings.redis_url and settings.database_url and settings.data_dir
+    if shutil.which("strace") is None:
+        unavailable("strace (infra/dev/test-setup installs it)", FileNotFoundError("strace"))
+    private = Path(tempfile.mkdtemp(prefix="parsefleet-private-"))
+    home, tmp, cwd = private / "home", private / "tmp", private / "cwd"
+    for directory in (private, home, tmp, cwd):
+        directory.mkdir(exist_ok=True)
+        directory.chmod(0o777)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TMPDIR": str(tmp),
+        "PYTHONDONTWRITEBYTECODE": "1", "PARSEFLEET_REDIS_URL": settings.redis_url,
+        "PARSEFLEET_DATABASE_URL": settings.database_url, "PARSEFLEET_DATA_DIR": str(settings.data_dir),
+        **_WORKER_ENV,
+    }  # fmt: skip
+    trace = tmp_path / "strace.txt"
+    command = [sys.executable, "-P", "-m", "parsefleet.cli.main", "run", "--no-progress", "--json", "-", str(repo)]
+    try:
+        process = subprocess.Popen(
+            traced(command, trace), env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        peak = WorkerTreePeak(process.pid)
+        peak.start()
+        try:
+            out, err = process.communicate(timeout=_RUN_TIMEOUT_S)
+        finally:
+            peak.stop()
+        left = sorted(str(path.relative_to(private)) for path in private.rglob("*") if path not in (home, tmp, cwd))
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    assert process.returncode == 0, err.decode(errors="replace")
+    assert left == [], f"written in HOME, TMPDIR or the working directory: {left}"
+    with psycopg.connect(settings.database_url) as conn:
+        report = load_report(conn, str(json.loads(out)["run_id"]))
+    return report, writes(trace, cwd), peak.peak_mb

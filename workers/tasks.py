@@ -15,7 +15,7 @@ from celery import Task
 from celery.exceptions import Reject, Retry
 
 from parsefleet.contract.batch import Batch, BatchLimits, decode_batch, encode_batch
-from parsefleet.contract.errors import BatchFormatError, StoreRejected, StoreUnavailable, UnknownRun
+from parsefleet.contract.errors import BatchFormatError, ParseCancelled, StoreRejected, StoreUnavailable, UnknownRun
 from parsefleet.contract.names import PARSE_BATCH_TASK, queue_for
 from parsefleet.contract.paths import shown
 from parsefleet.contract.settings import Settings
@@ -27,9 +27,10 @@ from parsefleet.telemetry.emitter import BatchFigures, Emitter
 from parsefleet.telemetry.flag import FlagCache
 from parsefleet.workers.attempts import Attempts
 from parsefleet.workers.heartbeat import WorkCounter
+from parsefleet.workers.limits import ParseBudget
 from parsefleet.workers.outcome import BatchOutcome, outline_batch
 from parsefleet.workers.poison import CRASH, crash_outcome, halves
-from parsefleet.workers.store import BatchTiming, Store, now_utc
+from parsefleet.workers.store import BatchRows, BatchTiming, Store, now_utc
 
 if TYPE_CHECKING:
     from parsefleet.workers.app import WorkerApp
@@ -159,9 +160,11 @@ class Deliveries:
         raise task.retry(exc=exc, countdown=countdown_s) from exc
 
     def _parse(self, task: Task[Any, Any], batch: Batch, started_s: float, enqueued_at_s: float) -> dict[str, int]:
-        outcome = outline_batch(batch, self.settings.parse_timeout_s, self._budget_mb, self.settings.max_file_symbols)
-        timing = BatchTiming(str(task.request.hostname), max(0.0, (started_s - enqueued_at_s) * 1000), now_utc())
-        written = self._commit(outcome, timing)
+        settings = self.settings
+        with self._store.rows(batch) as rows:  # each file's rows on to COPY as soon as it is outlined
+            outcome = outline_batch(batch, settings.parse_timeout_s, self._budget_mb, settings.max_file_symbols, rows)
+            timing = BatchTiming(str(task.request.hostname), max(0.0, (started_s - enqueued_at_s) * 1000), now_utc())
+            written = self._commit(outcome, timing, rows)
         self._work.record(
             timing.worker, batch.language, batch.size_bytes, outcome.duration_ms / 1000, time.time() - started_s
         )
@@ -200,9 +203,22 @@ class Deliveries:
                 outbox.keep(kept)
                 send(task.app, kept)
 
-    def _commit(self, outcome: BatchOutcome, timing: BatchTiming) -> bool:
+    def _commit(self, outcome: BatchOutcome, timing: BatchTiming, rows: BatchRows | None = None) -> bool:
+        """Commit ``outcome`` within the child's memory budget: a child over it before the batch's
+        first statement or before its COMMIT rolls the batch back and records its outlined files as
+        failed ``memory`` instead (then Celery recycles the child: workers.app)."""
         step2 = self._flag.current().samples(outcome.batch.batch_id)
-        written = self._store.write(outcome, timing, step2=step2)
+        budget = ParseBudget(self.settings.parse_timeout_s, self._budget_mb)
+        try:
+            written = self._store.write(outcome, timing, step2=step2, rows=rows, before_commit=budget.check_rss)
+        except ParseCancelled as exc:
+            log.warning(
+                "batch %s: over its memory budget at its commit (%s); its files recorded failed",
+                outcome.batch.batch_id,
+                exc,
+            )
+            outcome = outcome.failed(exc.kind, str(exc))
+            written = self._store.write(outcome, timing, step2=step2)
         if written and step2:
             self._emitter.emit(figures_of(outcome, timing))
         return written

@@ -94,9 +94,14 @@ def run(settings: Settings, targets: Sequence[Path], options: RunOptions) -> Run
     plan = _prepared(settings, targets, options)
     with plan or nullcontext(), Services(settings, say=options.say) as services:
         migrate(services.database_url)
-        log_dir = usable_data_dir(settings).private_dir("logs")
+        data_dir = usable_data_dir(settings)
+        log_dir = data_dir.private_dir("logs")
         account = services.account or service_account(settings.service_user)
-        fleet = LocalWorkers(services.redis_url, services.database_url, log_dir, options.workers, account=account)
+        # the workers' temporary files (Celery's pool: billiard's shared memory) stay in the data directory too
+        env = {"TMPDIR": str(data_dir.service_dir("tmp"))}
+        fleet = LocalWorkers(
+            services.redis_url, services.database_url, log_dir, options.workers, env=env, account=account
+        )
         who = f" as {fleet.account.name}" if fleet.account is not None else ""
         plural = "s" if options.workers > 1 else ""
         options.say(f"starting {options.workers} local worker{plural}{who} (logs: {log_dir})")

@@ -20,6 +20,7 @@ from pathlib import Path
 from parsefleet import __version__
 from parsefleet.cli import commands, interrupts
 from parsefleet.cli.index_commands import add_db_commands, add_index_commands
+from parsefleet.cli.service_commands import add_service_commands
 from parsefleet.contract.errors import (
     ConfigError,
     CorpusError,
@@ -146,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_dead_letter(sub, common)
     _add_parity(sub, common)
     add_index_commands(sub, common)
+    add_service_commands(sub, common)
     db = sub.add_parser("db", help="database administration").add_subparsers(dest="db_command", required=True)
     db.add_parser("migrate", parents=[common], help="apply pending schema migrations").set_defaults(handler=_db_migrate)
     retention = db.add_parser("retention", parents=[common], help="drop measurements older than --keep")

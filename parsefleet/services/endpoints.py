@@ -22,7 +22,7 @@ from parsefleet.services.embedded_postgres import EmbeddedPostgres
 from parsefleet.services.embedded_redis import EmbeddedRedis
 from parsefleet.services.lease import ServiceLease
 
-__all__ = ["Services", "embedded_postgres", "embedded_redis", "usable_data_dir"]
+__all__ = ["Services", "embedded_postgres", "embedded_redis", "stop_unused", "usable_data_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,27 @@ def embedded_redis(directory: DataDirectory) -> EmbeddedRedis:
 def embedded_postgres(directory: DataDirectory) -> EmbeddedPostgres:
     """The embedded PostgreSQL of a data directory."""
     return EmbeddedPostgres(directory.service_dir("postgres"), directory.account)
+
+
+def stop_unused(settings: Settings) -> bool | None:
+    """Stop the embedded services of the data directory of ``settings`` when no parsefleet process
+    uses them (a process killed with SIGKILL leaves them running): True when stopped, False when
+    they are in use, None when the directory holds none."""
+    path = settings.data_dir
+    if not (path / "services.lock").exists():
+        return None
+    directory = usable_data_dir(settings)
+    lease = ServiceLease(directory.path)
+    try:
+        if not lease.take_unused():
+            return False
+        if (path / "redis").is_dir():
+            embedded_redis(directory).stop()
+        if (path / "postgres").is_dir():
+            embedded_postgres(directory).stop()
+        return True
+    finally:
+        lease.close()
 
 
 @dataclass

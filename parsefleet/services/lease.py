@@ -54,6 +54,17 @@ class ServiceLease:
             return False
         return True
 
+    def take_unused(self) -> bool:
+        """The start/stop lock and the users file, both exclusively, without waiting: True when
+        nobody uses the services nor is starting or stopping them (they may be left running by a
+        process that was killed), and then both are held until ``close()``."""
+        for fd in (self._guard, self._users):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+        return True
+
     def close(self) -> None:
         """Release every lock."""
         for fd in (self._users, self._guard):

@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from parsefleet.contract.outline import FileStatus, ImportOrigin, Outline, SymbolKind, Visibility
+from parsefleet.workers.languages import adapter_for
+from parsefleet.workers.languages.go import GoAdapter
+from parsefleet.workers.limits import ParseBudget
 from tests.workers.outline_rows import imports, outline_of, rows
 
 K, V, Origin = SymbolKind, Visibility, ImportOrigin
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "go"
+PARITY_SAMPLES = Path(__file__).parent / "parity_samples"
 
 
 def outline(source: bytes) -> Outline:
@@ -167,3 +171,57 @@ def test_declarations_inside_top_level_error_nodes_are_recovered() -> None:
     assert (result.status, result.error_count) == (FileStatus.PARTIAL, 1)
     assert rows(result) == [(K.MODULE, "p", 1, None, V.PUBLIC), (K.FUNCTION, "g", 6, None, V.PRIVATE)]
     assert imports(result) == [("fmt", None, None, Origin.STDLIB, 4)]
+
+
+EVERY_FORM = b"""package p
+
+import "fmt"
+import (
+	// a comment between specs
+	f "fmt"
+	_ "embed"
+)
+
+const A, _, b = 1, 2, 3
+const (
+	C = iota
+	d
+)
+var x, y int
+var (
+	Z = 1
+	_ = 2
+)
+
+type (
+	S[T any] struct {
+		A, b int
+		*io.Reader
+		Inner struct{ Hidden int }
+		pkg.T[int]
+	}
+	I interface {
+		M(int) error
+		~int
+	}
+	N = S[int]
+	D []byte
+)
+
+func F() { type Local struct{ x int } }
+func (s *S[T]) M() {}
+func (/* c */ s S[T]) V() {}
+func ([]int) Bad() {}
+"""
+
+
+def test_the_walk_finds_what_the_query_finds_on_clean_trees() -> None:
+    adapter = adapter_for("go")
+    assert isinstance(adapter, GoAdapter)
+    sources = [EVERY_FORM, (FIXTURES / "server.go").read_bytes(), (PARITY_SAMPLES / "edges.go").read_bytes()]
+    for source in sources:
+        tree = adapter.parse(source, ParseBudget(10))
+        assert not tree.root_node.has_error
+        walked = adapter.extract(tree, source)
+        assert walked == adapter.query_outline(tree.root_node, source)
+        assert walked.symbols and walked.imports

@@ -336,3 +336,18 @@ def test_tree_sitter_outline_stands_when_only_cpython_rejects(source: bytes) -> 
     result = outline(source)
     assert (result.status, result.error_count) == (FileStatus.PARSED, 0)
     assert [symbol.name for symbol in result.symbols] in (["x"], ["f"])
+
+
+@pytest.mark.parametrize(
+    "source",
+    [fixture("inventory.py"), SCOPES, TYPE_ALIASES],
+    ids=["inventory", "scopes", "aliases"],
+)
+def test_the_ordered_walk_builds_the_outline_of_the_walks_captures(source: bytes) -> None:
+    adapter = adapter_for("python")
+    assert isinstance(adapter, PythonAdapter)
+    tree = adapter.parse(source, ParseBudget(timeout_s=10))
+    assert not tree.root_node.has_error
+    ordered = adapter.tree_outline(tree, source)
+    assert ordered.symbols
+    assert ordered == adapter.outline_of_captures(find_by_walk(tree.root_node, source), source)

@@ -25,13 +25,14 @@ Outline rules:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 import tree_sitter
 import tree_sitter_go
 
-from parsefleet.contract.outline import FileStatus, Import, ImportOrigin, Outline, SymbolKind, Visibility
+from parsefleet.contract.outline import FileStatus, Import, ImportOrigin, Outline, Symbol, SymbolKind, Visibility
 from parsefleet.workers.languages.base import LanguageAdapter
 from parsefleet.workers.languages.tree import (
     Definition,
@@ -40,6 +41,7 @@ from parsefleet.workers.languages.tree import (
     count_errors,
     field_ids,
     first_named,
+    kind_ids,
     scope_captures,
 )
 from parsefleet.workers.limits import ParseBudget
@@ -65,8 +67,20 @@ class GoAdapter(LanguageAdapter):
 
     def extract(self, tree: tree_sitter.Tree, source: bytes, budget: ParseBudget | None = None) -> Outline:
         root = tree.root_node
-        found = scope_captures(self, root)
+        if root.has_error:
+            outline = self.query_outline(root, source, budget)
+            return replace(outline, status=FileStatus.PARTIAL, error_count=count_errors(root))
+        walk = _Walk(Source(source), budget)
+        walk.declarations(root)
+        if budget is not None:  # the cap and the memory budget, as build_symbols checks them
+            budget.next_check(len(walk.symbols))
+        return Outline(language=self.language, symbols=tuple(walk.symbols), imports=tuple(walk.imports))
+
+    def query_outline(self, root: tree_sitter.Node, source: bytes, budget: ParseBudget | None = None) -> Outline:
+        """The outline of go.scm's captures, scope by scope: what a tree with syntax errors gets,
+        since its ERROR nodes may hold declarations. On a clean tree the walk finds the same."""
         text = Source(source)
+        found = scope_captures(self, root)
         definitions = [
             definition
             for name, nodes in found.items()
@@ -75,14 +89,11 @@ class GoAdapter(LanguageAdapter):
             for definition in _DEFINITIONS[name](text, node)
         ]
         import_nodes = sorted(found.get("import", ()), key=lambda node: node.start_byte)
-        outline = Outline(
+        return Outline(
             language=self.language,
             symbols=build_symbols(definitions, ".", _CONTAINERS, budget=budget),
             imports=tuple(_import(text, node) for node in import_nodes),
         )
-        if root.has_error:
-            return replace(outline, status=FileStatus.PARTIAL, error_count=count_errors(root))
-        return outline
 
 
 def _visibility(name: str) -> Visibility:
@@ -151,14 +162,19 @@ def _type(source: Source, node: tree_sitter.Node) -> Iterator[Definition]:
 
 
 def _field(source: Source, node: tree_sitter.Node) -> Iterator[Definition]:
-    names = [source.text(name) for name in node.children_by_field_id(_NAME) if name.is_named]
-    if not names:  # an embedded field is named after its type
-        embedded = node.child_by_field_id(_TYPE)
-        while embedded is not None and embedded.type in _UNWRAP:
-            embedded = _unwrapped(embedded)
-        names = [] if embedded is None else [source.text(embedded)]
-    for name in names:
+    for name in _field_names(source, node):
         yield source.definition(SymbolKind.FIELD, name, node, _visibility(name))
+
+
+def _field_names(source: Source, node: tree_sitter.Node) -> list[str]:
+    """A field declaration's names; an embedded field is named after its type."""
+    names = [source.text(name) for name in node.children_by_field_id(_NAME) if name.is_named]
+    if names:
+        return names
+    embedded = node.child_by_field_id(_TYPE)
+    while embedded is not None and embedded.type in _UNWRAP:
+        embedded = _unwrapped(embedded)
+    return [] if embedded is None else [source.text(embedded)]
 
 
 def _interface_method(source: Source, node: tree_sitter.Node) -> Iterator[Definition]:
@@ -205,3 +221,142 @@ def _origin(path: str) -> ImportOrigin:
     if path.startswith(("./", "../")) or path in (".", ".."):
         return ImportOrigin.LOCAL
     return ImportOrigin.THIRD_PARTY if "." in path.split("/", 1)[0] else ImportOrigin.STDLIB
+
+
+# --- the walk over the declarations of a clean tree ---------------------------------------------
+
+
+@dataclass(slots=True)
+class _Walk:
+    """What go.scm captures in an error-free tree, found by walking the top-level declarations.
+
+    Go outlines only package-level declarations, and their members sit at fixed places under them
+    (a struct's fields, an interface's methods), so the walk visits those places alone, in
+    document order: each symbol is built as met, in the order ``build_symbols`` sorts them to,
+    with its parent (the struct or interface of a member) known without a containment search.
+    """
+
+    source: Source
+    budget: ParseBudget | None = None  # its symbols cap and memory budget, checked as symbols are built
+    symbols: list[Symbol] = field(default_factory=list)
+    imports: list[Import] = field(default_factory=list)
+    check_at: int = sys.maxsize  # the number of symbols at which the budget is checked next
+
+    def declarations(self, root: tree_sitter.Node) -> None:
+        if self.budget is not None:
+            self.check_at = self.budget.next_check(0)
+        for node in root.named_children:
+            visit = _TOP_LEVEL.get(node.kind_id)
+            if visit is not None:
+                visit(self, node)
+
+    def add(
+        self, kind: SymbolKind, name: str, node: tree_sitter.Node, *, qualified: str = "", parent: int | None = None
+    ) -> None:
+        self.symbols.append(
+            self.source.symbol(kind, name, node, _visibility(name), qualified_name=qualified or name, parent=parent)
+        )
+        if len(self.symbols) >= self.check_at:
+            assert self.budget is not None  # check_at is only reached with one
+            self.check_at = self.budget.next_check(len(self.symbols))
+
+    def package(self, node: tree_sitter.Node) -> None:
+        name = first_named(node)
+        if name is not None:
+            name_text = self.source.text(name)
+            self.symbols.append(
+                self.source.symbol(
+                    SymbolKind.MODULE, name_text, node, Visibility.PUBLIC, qualified_name=name_text, parent=None
+                )
+            )
+
+    def function(self, node: tree_sitter.Node) -> None:
+        self.add(SymbolKind.FUNCTION, _name(self.source, node), node)
+
+    def method(self, node: tree_sitter.Node) -> None:
+        name = _name(self.source, node)
+        receiver = _receiver(self.source, node.child_by_field_id(_RECEIVER))
+        self.add(SymbolKind.METHOD, name, node, qualified=f"{receiver}.{name}" if receiver else name)
+
+    def types(self, declaration: tree_sitter.Node) -> None:
+        for spec in declaration.named_children:
+            kind_id = spec.kind_id
+            if kind_id in _TYPE_SPECS:
+                self.type_spec(spec, _TYPE_SPECS[kind_id])
+
+    def type_spec(self, spec: tree_sitter.Node, is_spec: bool) -> None:
+        name = _name(self.source, spec)
+        type_node = spec.child_by_field_id(_TYPE) if is_spec else None
+        kind = SymbolKind.TYPE_ALIAS if type_node is None else _TYPE_KINDS.get(type_node.type, SymbolKind.TYPE_ALIAS)
+        parent = len(self.symbols)
+        self.add(kind, name, spec)
+        if kind is SymbolKind.STRUCT and type_node is not None:
+            self.fields(type_node, name, parent)
+        elif kind is SymbolKind.INTERFACE and type_node is not None:
+            for member in type_node.named_children:
+                if member.kind_id in _METHOD_ELEMS:
+                    member_name = _name(self.source, member)
+                    self.add(SymbolKind.METHOD, member_name, member, qualified=f"{name}.{member_name}", parent=parent)
+
+    def fields(self, struct: tree_sitter.Node, owner: str, parent: int) -> None:
+        for declarations in struct.named_children:
+            if declarations.kind_id in _FIELD_LISTS:
+                for declaration in declarations.named_children:
+                    if declaration.kind_id in _FIELDS:
+                        for name in _field_names(self.source, declaration):
+                            self.add(SymbolKind.FIELD, name, declaration, qualified=f"{owner}.{name}", parent=parent)
+
+    def values(self, declaration: tree_sitter.Node) -> None:
+        for spec in declaration.named_children:
+            kind_id = spec.kind_id
+            if kind_id in _VALUE_SPECS:
+                self.value_spec(_VALUE_SPECS[kind_id], spec)
+            elif kind_id in _VAR_SPEC_LISTS:
+                for inner in spec.named_children:
+                    if inner.kind_id in _VALUE_SPECS:
+                        self.value_spec(_VALUE_SPECS[inner.kind_id], inner)
+
+    def value_spec(self, kind: SymbolKind, spec: tree_sitter.Node) -> None:
+        for name_node in spec.children_by_field_id(_NAME):
+            name = self.source.text(name_node)
+            if name_node.is_named and name != "_":
+                self.add(kind, name, spec)
+
+    def import_declaration(self, declaration: tree_sitter.Node) -> None:
+        for spec in declaration.named_children:
+            kind_id = spec.kind_id
+            if kind_id in _IMPORT_SPECS:
+                self.imports.append(_import(self.source, spec))
+            elif kind_id in _IMPORT_SPEC_LISTS:
+                self.imports.extend(
+                    _import(self.source, inner) for inner in spec.named_children if inner.kind_id in _IMPORT_SPECS
+                )
+
+
+_GRAMMAR = tree_sitter_go.language()
+
+
+def _ids(*names: str) -> frozenset[int]:
+    return frozenset(kind_ids(_GRAMMAR, dict.fromkeys(names, True)))
+
+
+_TYPE_SPECS = kind_ids(_GRAMMAR, {"type_spec": True, "type_alias": False})  # -> whether a type_spec
+_METHOD_ELEMS = _ids("method_elem")
+_FIELD_LISTS = _ids("field_declaration_list")
+_FIELDS = _ids("field_declaration")
+_VALUE_SPECS = kind_ids(_GRAMMAR, {"const_spec": SymbolKind.CONSTANT, "var_spec": SymbolKind.VARIABLE})
+_VAR_SPEC_LISTS = _ids("var_spec_list")
+_IMPORT_SPECS = _ids("import_spec")
+_IMPORT_SPEC_LISTS = _ids("import_spec_list")
+_TOP_LEVEL: dict[int, Callable[[_Walk, tree_sitter.Node], None]] = kind_ids(
+    _GRAMMAR,
+    {
+        "package_clause": _Walk.package,
+        "function_declaration": _Walk.function,
+        "method_declaration": _Walk.method,
+        "type_declaration": _Walk.types,
+        "const_declaration": _Walk.values,
+        "var_declaration": _Walk.values,
+        "import_declaration": _Walk.import_declaration,
+    },
+)
