@@ -34,7 +34,6 @@ __all__ = [
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 _CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 _RSS_CHECK_EVERY = 32  # progress callbacks between two reads of /proc/self/statm
-_SYMBOLS_CHECK_EVERY = 1024  # symbols a walk builds between two checks of the cap and the memory budget
 UNWATCHED_PARSE_MAX_BYTES = 64 * 1024
 GOVERNOR_CREDIT_S = 0.05  # seconds of unused CPU share a pool child may carry to its next batches
 
@@ -104,15 +103,6 @@ class ParseBudget:
         current_mb = rss_mb()
         if current_mb > self.rss_limit_mb:
             raise ParseCancelled(f"{stage} at {current_mb:.0f} MB RSS (budget {self.rss_limit_mb:.0f} MB)")
-
-    def next_check(self, count: int) -> int:
-        """Check the symbols cap and the memory budget with ``count`` symbols built so far, and return
-        the count at which a walk building symbols checks again: every 1,024 symbols, and just past
-        the cap, so that a file of too many definitions is refused before they are all built."""
-        self.check_symbols(count)
-        self.check_rss("outline not kept: definitions found")
-        again = count + _SYMBOLS_CHECK_EVERY
-        return again if self.symbols_max is None else min(again, self.symbols_max + 1)
 
     def check_symbols(self, count: int) -> None:
         """Raise TooManySymbols when one file has more than ``symbols_max`` definitions."""

@@ -191,12 +191,3 @@ def test_a_file_of_more_symbols_than_the_cap_fails_as_too_many_symbols(language:
 def test_a_process_over_its_memory_budget_fails_the_file_between_steps() -> None:
     with pytest.raises(ParseCancelled, match="outline not started: parsed at"):
         adapter_for("python").outline(b"def f(): pass\n", ParseBudget(10, rss_limit_mb=1.0))
-
-
-@pytest.mark.parametrize("language", ["python", "go"])
-def test_the_walk_of_a_clean_tree_refuses_a_file_as_soon_as_it_passes_the_cap(language: str) -> None:
-    """The walks that build symbols as they meet them stop just past the cap: a file of a million
-    definitions is refused without building them all (the memory budget holds)."""
-    source = _MANY[language](1000).encode()
-    with pytest.raises(TooManySymbols, match=r"^11 definitions, more than 10 "):
-        adapter_for(language).outline(source, ParseBudget(10, symbols_max=10))

@@ -25,7 +25,6 @@ Outline rules:
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
@@ -70,10 +69,11 @@ class GoAdapter(LanguageAdapter):
         if root.has_error:
             outline = self.query_outline(root, source, budget)
             return replace(outline, status=FileStatus.PARTIAL, error_count=count_errors(root))
-        walk = _Walk(Source(source), budget)
+        walk = _Walk(Source(source))
         walk.declarations(root)
         if budget is not None:  # the cap and the memory budget, as build_symbols checks them
-            budget.next_check(len(walk.symbols))
+            budget.check_symbols(len(walk.symbols))
+            budget.check_rss("outline not kept: definitions found")
         return Outline(language=self.language, symbols=tuple(walk.symbols), imports=tuple(walk.imports))
 
     def query_outline(self, root: tree_sitter.Node, source: bytes, budget: ParseBudget | None = None) -> Outline:
@@ -237,14 +237,10 @@ class _Walk:
     """
 
     source: Source
-    budget: ParseBudget | None = None  # its symbols cap and memory budget, checked as symbols are built
     symbols: list[Symbol] = field(default_factory=list)
     imports: list[Import] = field(default_factory=list)
-    check_at: int = sys.maxsize  # the number of symbols at which the budget is checked next
 
     def declarations(self, root: tree_sitter.Node) -> None:
-        if self.budget is not None:
-            self.check_at = self.budget.next_check(0)
         for node in root.named_children:
             visit = _TOP_LEVEL.get(node.kind_id)
             if visit is not None:
@@ -256,9 +252,6 @@ class _Walk:
         self.symbols.append(
             self.source.symbol(kind, name, node, _visibility(name), qualified_name=qualified or name, parent=parent)
         )
-        if len(self.symbols) >= self.check_at:
-            assert self.budget is not None  # check_at is only reached with one
-            self.check_at = self.budget.next_check(len(self.symbols))
 
     def package(self, node: tree_sitter.Node) -> None:
         name = first_named(node)

@@ -32,7 +32,6 @@ tree-sitter's error recovery left them, and the outline is what it recovered (st
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
@@ -113,10 +112,12 @@ class PythonAdapter(LanguageAdapter):
         """The tree-sitter outline only, never the ast fallback (PARSED, or PARTIAL with errors)."""
         root = tree.root_node
         if not root.has_error:
-            walk = _OrderedWalk(Source(source), budget)
+            walk = _OrderedWalk(Source(source))
             walk.run(root)
             if budget is not None:  # as _outline and build_symbols check them
-                budget.next_check(len(walk.symbols))
+                budget.check_symbols(walk.named)
+                budget.check_symbols(len(walk.symbols))
+                budget.check_rss("outline not kept: definitions found")
             return Outline(
                 language=self.language,
                 symbols=tuple(walk.symbols),
@@ -295,15 +296,12 @@ class _OrderedWalk:
     statements come out in document order. It finds what ``find_by_walk`` finds (a test checks)."""
 
     source: Source
-    budget: ParseBudget | None = None  # its symbols cap and memory budget, checked as symbols are built
     symbols: list[Symbol] = field(default_factory=list)
     imports: list[tree_sitter.Node] = field(default_factory=list)
+    named: int = 0  # classes and functions among the symbols
     stack: list[tuple[Iterator[tree_sitter.Node], _Frame]] = field(default_factory=list)
-    check_at: int = sys.maxsize  # the number of symbols at which the budget is checked next
 
     def run(self, root: tree_sitter.Node) -> None:
-        if self.budget is not None:
-            self.check_at = self.budget.next_check(0)
         stack = self.stack
         stack.append((iter(root.named_children), _MODULE_FRAME))
         while stack:
@@ -332,8 +330,7 @@ class _OrderedWalk:
         self.symbols.append(
             self.source.symbol(kind, name, node, python_visibility(name), qualified_name=qualified, parent=frame.parent)
         )
-        if len(self.symbols) >= self.check_at:
-            self.checked()
+        self.named += 1
         body = node.child_by_field_id(_BODY)
         if body is None or not _may_define(self.source.data, body.start_byte, body.end_byte):
             return False
@@ -351,14 +348,7 @@ class _OrderedWalk:
                 visibility = python_visibility(name)
                 kind = variable_kind(name)
                 self.symbols.append(self.source.symbol(kind, name, first, visibility, qualified_name=name, parent=None))
-            if len(self.symbols) >= self.check_at:
-                self.checked()
         return False
-
-    def checked(self) -> None:
-        """The budget checked with the symbols built so far (``check_at`` is only reached with one)."""
-        assert self.budget is not None
-        self.check_at = self.budget.next_check(len(self.symbols))
 
     def import_statement(self, node: tree_sitter.Node, _frame: _Frame) -> bool:
         self.imports.append(node)
