@@ -132,9 +132,8 @@ class Settings:
     # producers'.
     max_file_bytes: int = 8 * 1024 * 1024
     # PARSEFLEET_MAX_FILE_SYMBOLS: a file defining more symbols (functions, classes, variables...)
-    # fails as ``too-many-symbols``, counted before they are built: 150,000 one-line functions
-    # (2.3 MB) need 114 MB of tree, then 13 MB to walk it and 39 MB of definitions before their
-    # symbols (docs/security.md).
+    # fails as ``too-many-symbols``, counted while no more than this many are built: 150,000
+    # one-line functions (2.3 MB) need 114 MB of tree before any symbol (docs/security.md).
     max_file_symbols: int = 50_000
     # PARSEFLEET_PARSE_TIMEOUT_S: a parse running longer is cancelled and recorded as ``timeout``.
     parse_timeout_s: float = 10.0

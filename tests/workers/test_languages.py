@@ -11,7 +11,14 @@ import pytest
 from parsefleet.contract.errors import ParseCancelled, ParseTimeout, TooManySymbols
 from parsefleet.contract.outline import FileStatus, Outline, SymbolKind, Visibility
 from parsefleet.workers.languages import adapter_for, load_adapters
-from parsefleet.workers.languages.tree import Definition, Source, build_symbols, count_errors
+from parsefleet.workers.languages.tree import (
+    SYMBOLS_RSS_CHECK_EVERY,
+    Definition,
+    OrderedSymbols,
+    Source,
+    build_symbols,
+    count_errors,
+)
 from parsefleet.workers.limits import UNWATCHED_PARSE_MAX_BYTES, ParseBudget
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -191,3 +198,22 @@ def test_a_file_of_more_symbols_than_the_cap_fails_as_too_many_symbols(language:
 def test_a_process_over_its_memory_budget_fails_the_file_between_steps() -> None:
     with pytest.raises(ParseCancelled, match="outline not started: parsed at"):
         adapter_for("python").outline(b"def f(): pass\n", ParseBudget(10, rss_limit_mb=1.0))
+
+
+def test_ordered_symbols_stop_building_past_the_cap_and_check_memory_as_they_build() -> None:
+    source = b"x = 1\n"
+    node = adapter_for("python").parse(source, ParseBudget(10)).root_node
+
+    def add(out: OrderedSymbols) -> int:
+        return out.add(SymbolKind.VARIABLE, "x", node, Visibility.PUBLIC, qualified_name="x", parent=None)
+
+    capped = OrderedSymbols.within(Source(source), ParseBudget(10, symbols_max=5))
+    assert [add(capped) for _ in range(8)] == list(range(8))
+    assert (capped.count, len(capped.symbols)) == (8, 5)  # counted on, for the refusal's message
+
+    watched = OrderedSymbols.within(Source(source), ParseBudget(10, rss_limit_mb=1.0))
+    for _ in range(SYMBOLS_RSS_CHECK_EVERY - 1):
+        add(watched)
+    with pytest.raises(ParseCancelled, match="outline not kept: definitions found at"):
+        add(watched)
+    assert len(watched.symbols) == SYMBOLS_RSS_CHECK_EVERY

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import tree_sitter
 
+from parsefleet.contract.errors import TooManySymbols
 from parsefleet.contract.outline import FileStatus, ImportOrigin, Outline, SymbolKind, Visibility
 from parsefleet.workers.languages import adapter_for
 from parsefleet.workers.languages.python import FALLBACK_MAX_BYTES, PythonAdapter, find_by_walk
@@ -351,3 +352,11 @@ def test_the_ordered_walk_builds_the_outline_of_the_walks_captures(source: bytes
     ordered = adapter.tree_outline(tree, source)
     assert ordered.symbols
     assert ordered == adapter.outline_of_captures(find_by_walk(tree.root_node, source), source)
+
+
+@pytest.mark.parametrize(("cap", "counted"), [(5, 10), (15, 20)])
+def test_the_symbols_cap_counts_classes_and_functions_first_then_every_definition(cap: int, counted: int) -> None:
+    source = "".join(f"def f{i}(): pass\nV{i} = {i}\n" for i in range(10)).encode()
+    assert len(outline(source).symbols) == 20
+    with pytest.raises(TooManySymbols, match=f"^{counted} definitions, more than {cap} "):
+        adapter_for("python").outline(source, ParseBudget(10, symbols_max=cap))

@@ -31,10 +31,11 @@ from dataclasses import dataclass, field, replace
 import tree_sitter
 import tree_sitter_go
 
-from parsefleet.contract.outline import FileStatus, Import, ImportOrigin, Outline, Symbol, SymbolKind, Visibility
+from parsefleet.contract.outline import FileStatus, Import, ImportOrigin, Outline, SymbolKind, Visibility
 from parsefleet.workers.languages.base import LanguageAdapter
 from parsefleet.workers.languages.tree import (
     Definition,
+    OrderedSymbols,
     Source,
     build_symbols,
     count_errors,
@@ -69,12 +70,13 @@ class GoAdapter(LanguageAdapter):
         if root.has_error:
             outline = self.query_outline(root, source, budget)
             return replace(outline, status=FileStatus.PARTIAL, error_count=count_errors(root))
-        walk = _Walk(Source(source))
+        text = Source(source)
+        walk = _Walk(text, OrderedSymbols.within(text, budget))
         walk.declarations(root)
         if budget is not None:  # the cap and the memory budget, as build_symbols checks them
-            budget.check_symbols(len(walk.symbols))
+            budget.check_symbols(walk.out.count)
             budget.check_rss("outline not kept: definitions found")
-        return Outline(language=self.language, symbols=tuple(walk.symbols), imports=tuple(walk.imports))
+        return Outline(language=self.language, symbols=tuple(walk.out.symbols), imports=tuple(walk.imports))
 
     def query_outline(self, root: tree_sitter.Node, source: bytes, budget: ParseBudget | None = None) -> Outline:
         """The outline of go.scm's captures, scope by scope: what a tree with syntax errors gets,
@@ -237,7 +239,7 @@ class _Walk:
     """
 
     source: Source
-    symbols: list[Symbol] = field(default_factory=list)
+    out: OrderedSymbols
     imports: list[Import] = field(default_factory=list)
 
     def declarations(self, root: tree_sitter.Node) -> None:
@@ -248,20 +250,14 @@ class _Walk:
 
     def add(
         self, kind: SymbolKind, name: str, node: tree_sitter.Node, *, qualified: str = "", parent: int | None = None
-    ) -> None:
-        self.symbols.append(
-            self.source.symbol(kind, name, node, _visibility(name), qualified_name=qualified or name, parent=parent)
-        )
+    ) -> int:
+        return self.out.add(kind, name, node, _visibility(name), qualified_name=qualified or name, parent=parent)
 
     def package(self, node: tree_sitter.Node) -> None:
         name = first_named(node)
         if name is not None:
-            name_text = self.source.text(name)
-            self.symbols.append(
-                self.source.symbol(
-                    SymbolKind.MODULE, name_text, node, Visibility.PUBLIC, qualified_name=name_text, parent=None
-                )
-            )
+            text = self.source.text(name)
+            self.out.add(SymbolKind.MODULE, text, node, Visibility.PUBLIC, qualified_name=text, parent=None)
 
     def function(self, node: tree_sitter.Node) -> None:
         self.add(SymbolKind.FUNCTION, _name(self.source, node), node)
@@ -281,8 +277,7 @@ class _Walk:
         name = _name(self.source, spec)
         type_node = spec.child_by_field_id(_TYPE) if is_spec else None
         kind = SymbolKind.TYPE_ALIAS if type_node is None else _TYPE_KINDS.get(type_node.type, SymbolKind.TYPE_ALIAS)
-        parent = len(self.symbols)
-        self.add(kind, name, spec)
+        parent = self.add(kind, name, spec)
         if kind is SymbolKind.STRUCT and type_node is not None:
             self.fields(type_node, name, parent)
         elif kind is SymbolKind.INTERFACE and type_node is not None:

@@ -39,7 +39,7 @@ from typing import NamedTuple
 import tree_sitter
 import tree_sitter_python
 
-from parsefleet.contract.outline import FileStatus, Import, Outline, Symbol, SymbolKind
+from parsefleet.contract.outline import FileStatus, Import, Outline, SymbolKind
 from parsefleet.workers.languages.base import LanguageAdapter
 from parsefleet.workers.languages.python_reference import (
     python_origin,
@@ -49,6 +49,7 @@ from parsefleet.workers.languages.python_reference import (
 )
 from parsefleet.workers.languages.tree import (
     Definition,
+    OrderedSymbols,
     Source,
     build_symbols,
     count_errors,
@@ -112,16 +113,17 @@ class PythonAdapter(LanguageAdapter):
         """The tree-sitter outline only, never the ast fallback (PARSED, or PARTIAL with errors)."""
         root = tree.root_node
         if not root.has_error:
-            walk = _OrderedWalk(Source(source))
+            text = Source(source)
+            walk = _OrderedWalk(text, OrderedSymbols.within(text, budget))
             walk.run(root)
-            if budget is not None:  # as _outline and build_symbols check them
+            if budget is not None:  # as outline_of_captures and build_symbols check them
                 budget.check_symbols(walk.named)
-                budget.check_symbols(len(walk.symbols))
+                budget.check_symbols(walk.out.count)
                 budget.check_rss("outline not kept: definitions found")
             return Outline(
                 language=self.language,
-                symbols=tuple(walk.symbols),
-                imports=tuple(item for node in walk.imports for item in _imports(walk.source, node)),
+                symbols=tuple(walk.out.symbols),
+                imports=tuple(item for node in walk.imports for item in _imports(text, node)),
             )
         return replace(
             self.outline_of_captures(self.find_by_query(root), source, budget),
@@ -296,9 +298,9 @@ class _OrderedWalk:
     statements come out in document order. It finds what ``find_by_walk`` finds (a test checks)."""
 
     source: Source
-    symbols: list[Symbol] = field(default_factory=list)
+    out: OrderedSymbols
     imports: list[tree_sitter.Node] = field(default_factory=list)
-    named: int = 0  # classes and functions among the symbols
+    named: int = 0  # classes and functions among the definitions
     stack: list[tuple[Iterator[tree_sitter.Node], _Frame]] = field(default_factory=list)
 
     def run(self, root: tree_sitter.Node) -> None:
@@ -326,10 +328,7 @@ class _OrderedWalk:
         else:
             kind = SymbolKind.METHOD if frame.parent_kind is SymbolKind.CLASS else SymbolKind.FUNCTION
         qualified = frame.prefix + name
-        index = len(self.symbols)
-        self.symbols.append(
-            self.source.symbol(kind, name, node, python_visibility(name), qualified_name=qualified, parent=frame.parent)
-        )
+        index = self.out.add(kind, name, node, python_visibility(name), qualified_name=qualified, parent=frame.parent)
         self.named += 1
         body = node.child_by_field_id(_BODY)
         if body is None or not _may_define(self.source.data, body.start_byte, body.end_byte):
@@ -347,7 +346,7 @@ class _OrderedWalk:
             for name in _variable_names(self.source, first):
                 visibility = python_visibility(name)
                 kind = variable_kind(name)
-                self.symbols.append(self.source.symbol(kind, name, first, visibility, qualified_name=name, parent=None))
+                self.out.add(kind, name, first, visibility, qualified_name=name, parent=None)
         return False
 
     def import_statement(self, node: tree_sitter.Node, _frame: _Frame) -> bool:
@@ -359,7 +358,7 @@ class _OrderedWalk:
         name_node = None if left is None else first_named(left)
         if name_node is not None and name_node.type in _ALIAS_NAMES:
             name = _type_alias_name(self.source, node)
-            symbol = self.source.symbol(
+            self.out.add(
                 SymbolKind.TYPE_ALIAS,
                 name,
                 node,
@@ -367,7 +366,6 @@ class _OrderedWalk:
                 qualified_name=frame.prefix + name,
                 parent=frame.parent,
             )
-            self.symbols.append(symbol)
         return False
 
     def loop(self, node: tree_sitter.Node, frame: _Frame) -> bool:

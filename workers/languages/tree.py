@@ -14,14 +14,16 @@ Parents: the query paths (and Rust's walk) collect flat ``Definition`` records i
 ``build_symbols`` sorts them by start byte and finds each one's parent with a stack of open
 containers (span containment). The Python and Go walks of clean trees meet definitions in
 document order with their enclosing definition known, and build each ``Symbol`` at once
-(``Source.symbol``): no record, no sort, no containment search (about a third of those adapters'
-cost over the parse); a test per language checks both ways give the same outline.
+(``OrderedSymbols``): no record, no sort, no containment search (a quarter of Go's instructions
+over the parse, a seventh of Python's: docs/benchmarks.md); a test per language checks both ways
+give the same outline.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import NamedTuple, TypeVar
 
@@ -33,7 +35,9 @@ from parsefleet.workers.limits import ParseBudget
 
 __all__ = [
     "SCOPE",
+    "SYMBOLS_RSS_CHECK_EVERY",
     "Definition",
+    "OrderedSymbols",
     "Source",
     "build_symbols",
     "count_errors",
@@ -46,6 +50,7 @@ __all__ = [
 _V = TypeVar("_V")
 
 SCOPE = "scope"  # the capture name of a nested scope to query next
+SYMBOLS_RSS_CHECK_EVERY = 1024  # symbols an ordered walk builds between two checks of the memory budget
 
 Captures = dict[str, list[tree_sitter.Node]]
 
@@ -152,35 +157,6 @@ class Source:
         """The node's 1-based start line in the file."""
         return node.start_point[0] + self.row_offset + 1
 
-    def symbol(
-        self,
-        kind: SymbolKind,
-        name: str,
-        node: tree_sitter.Node,
-        visibility: Visibility,
-        *,
-        qualified_name: str,
-        parent: int | None,
-    ) -> Symbol:
-        """A symbol spanning ``node`` whose parent (an index in the outline) is known already: what
-        ``build_symbols`` makes of the definition, for walks that meet definitions in order."""
-        row_offset = self.row_offset
-        start_row = node.start_point[0] + row_offset + 1
-        end_row, end_column = node.end_point
-        end_row += (row_offset + 1) if end_column else row_offset
-        return Symbol(
-            kind,
-            name,
-            qualified_name,
-            parent,
-            start_row,
-            end_row if end_row > start_row else start_row,
-            node.start_byte + self.byte_offset,
-            node.end_byte + self.byte_offset,
-            visibility,
-            self.from_macro,
-        )
-
     def definition(
         self,
         kind: SymbolKind,
@@ -208,6 +184,68 @@ class Source:
             scope,
             self.from_macro,
         )
+
+
+@dataclass(slots=True)
+class OrderedSymbols:
+    """Symbols built as a walk meets their definitions in document order, each with its parent
+    (an index here) known to the walk: what ``build_symbols`` makes of the same definitions, with
+    no record, sort or containment search.
+
+    Past ``cap`` definitions (the budget's symbols cap) they are only counted, so that a file the
+    cap refuses has cost no more symbols than the cap; ``count`` is every definition met. Every
+    ``SYMBOLS_RSS_CHECK_EVERY`` symbols built, the budget's memory limit is checked.
+    """
+
+    source: Source
+    cap: int = sys.maxsize
+    budget: ParseBudget | None = None
+    symbols: list[Symbol] = field(default_factory=list)
+    count: int = 0
+
+    @classmethod
+    def within(cls, source: Source, budget: ParseBudget | None) -> OrderedSymbols:
+        """Symbols of ``source`` up to the cap of ``budget`` (none without a budget or a cap),
+        watched by its memory limit."""
+        if budget is None or budget.symbols_max is None:
+            return cls(source, budget=budget)
+        return cls(source, budget.symbols_max, budget)
+
+    def add(
+        self,
+        kind: SymbolKind,
+        name: str,
+        node: tree_sitter.Node,
+        visibility: Visibility,
+        *,
+        qualified_name: str,
+        parent: int | None,
+    ) -> int:
+        """Build the symbol spanning ``node`` (only count it past the cap); return its index."""
+        self.count += 1
+        if self.count <= self.cap:
+            source = self.source
+            row_offset = source.row_offset
+            start_row = node.start_point[0] + row_offset + 1
+            end_row, end_column = node.end_point
+            end_row += (row_offset + 1) if end_column else row_offset
+            self.symbols.append(
+                Symbol(
+                    kind,
+                    name,
+                    qualified_name,
+                    parent,
+                    start_row,
+                    end_row if end_row > start_row else start_row,
+                    node.start_byte + source.byte_offset,
+                    node.end_byte + source.byte_offset,
+                    visibility,
+                    source.from_macro,
+                )
+            )
+            if self.budget is not None and not self.count % SYMBOLS_RSS_CHECK_EVERY:
+                self.budget.check_rss("outline not kept: definitions found")
+        return self.count - 1
 
 
 class _Open(NamedTuple):
