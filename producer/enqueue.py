@@ -28,22 +28,26 @@ from parsefleet.plumbing.outbox import Kept, Outbox, send
 from parsefleet.plumbing.parse_rates import stored_rates
 from parsefleet.plumbing.redaction import shown_url
 
-__all__ = ["Enqueuer"]
+__all__ = ["OUTRANKED_SHARE", "Enqueuer"]
 
 T = TypeVar("T")
 
 _POLL_MIN_S = 0.01
 _POLL_MAX_S = 0.5
 _SEND_RETRY_MAX_S = 2.0
+OUTRANKED_SHARE = 0.25  # of the pending-bytes budget, for a producer outranked by a running one
+_OUTRANKED_CHECK_S = 0.5
 
 
 class Enqueuer:
     """Sends batches; waits while a queue holds ``max_pending_batches`` or more, or while the batches
     kept in the outbox (sent and not finished, every queue, every producer) hold ``max_pending_bytes``
-    of source or more (backpressure by count and by bytes). A batch larger than the budget still
-    goes, alone, once nothing else is pending."""
+    of source or more (backpressure by count and by bytes); ``OUTRANKED_SHARE`` of it while
+    ``outranked()`` (a producer of a higher priority is running: producer/lease.py; asked at most
+    every ``_OUTRANKED_CHECK_S``). A batch larger
+    than the budget still goes, alone, once nothing else is pending."""
 
-    def __init__(self, settings: Settings, redis_url: str) -> None:
+    def __init__(self, settings: Settings, redis_url: str, *, outranked: Callable[[], bool] | None = None) -> None:
         self.redis_url = redis_url
         self.max_pending = settings.max_pending_batches
         self.max_pending_bytes = settings.max_pending_bytes
@@ -53,6 +57,8 @@ class Enqueuer:
         self.app = Celery("parsefleet-producer", set_as_current=False)
         self.app.conf.update(celery_config(settings, redis_url))
         self.waited_s = 0.0
+        self._outranked = outranked or (lambda: False)
+        self._outranked_at: tuple[float, bool] = (-_OUTRANKED_CHECK_S, False)
 
     def send(self, batch: Batch) -> None:
         """Enqueue one batch once its queue has room."""
@@ -114,4 +120,13 @@ class Enqueuer:
         if self.depth(queue) >= self.max_pending:
             return False
         pending = self.pending_bytes()
-        return pending == 0 or pending + size_bytes <= self.max_pending_bytes
+        budget = self.max_pending_bytes * OUTRANKED_SHARE if self._is_outranked() else self.max_pending_bytes
+        return pending == 0 or pending + size_bytes <= budget
+
+    def _is_outranked(self) -> bool:
+        asked_s, outranked = self._outranked_at
+        now_s = time.monotonic()
+        if now_s - asked_s >= _OUTRANKED_CHECK_S:
+            outranked = self._outranked()
+            self._outranked_at = (now_s, outranked)
+        return outranked

@@ -27,7 +27,7 @@ from parsefleet.plumbing.cancellation import forget_commits
 from parsefleet.plumbing.database import sql
 from parsefleet.plumbing.runs import mark_finished_if_complete
 
-__all__ = ["CRASHED_BEFORE", "UNCHANGED", "Counts", "Entry", "Failure", "Indexed", "Ledger", "TargetRow"]
+__all__ = ["CRASHED_BEFORE", "UNCHANGED", "Advance", "Counts", "Entry", "Failure", "Indexed", "Ledger", "TargetRow"]
 
 _HERE = Path(__file__).parent
 _PLUMBING = Path(plumbing.__file__).parent  # its cancelled_batch.sql: a withdrawn batch's row
@@ -41,9 +41,22 @@ Counts = tuple[dict[str, tuple[int, int]], dict[tuple[str, str], int]]
 
 
 @dataclass(frozen=True)
+class Advance:
+    """A repository the producer is done reading: its current view moves to what the run recorded
+    (``Ledger.advance``), and its ``target`` row says the run is done with it."""
+
+    repository_id: int
+    location: str
+    indexed: Indexed
+    kept_commits: int
+    target: TargetRow
+
+
+@dataclass(frozen=True)
 class Entry:
-    """One window of the producer's work, as ``Ledger.record`` stores it. ``position`` is where the
-    producer goes on from: (files read of each target read in part, by ordinal; last batch sequence)."""
+    """One window of the producer's work, as ``Ledger.record`` stores it (files of one or more
+    repositories). ``position`` is where the producer goes on from: (files read of each target read
+    in part, by ordinal; last batch sequence); ``advances`` the repositories the window finished."""
 
     files: Sequence[FileRef]
     batches: Sequence[Batch]
@@ -51,6 +64,7 @@ class Entry:
     targets: Sequence[TargetRow] = ()
     position: tuple[dict[int, int], int] | None = None
     counts: Counts | None = None
+    advances: Sequence[Advance] = ()
 
 
 # Why a known blob is skipped: outlined by this parser version before, or it killed a worker.
@@ -124,24 +138,30 @@ class Ledger:
         def advance(conn: Connection) -> None:
             if target is not None:
                 self._target_rows(conn, [target])
-            key = {"repository_id": repository_id}
-            if indexed.removed:
-                conn.execute(sql(_HERE, "files_remove"), {**key, "paths": list(indexed.removed)})
-            figures = {
-                "commit_id": indexed.commit_id, "run_id": self.run_id, "mode": indexed.mode, "note": indexed.note,
-                "added": indexed.added, "modified": indexed.modified, "deleted": indexed.deleted,
-                "renamed": indexed.renamed, "sent": indexed.sent, "known": indexed.known,
-            }  # fmt: skip
-            row = conn.execute(sql(_HERE, "commit_insert"), {**key, **figures}).fetchone()
-            assert row is not None
-            versions = {**key, "seq": row[0], "paths": None if indexed.touched is None else list(indexed.touched)}
-            conn.execute(sql(_HERE, "versions_close"), versions)
-            conn.execute(sql(_HERE, "versions_open" if indexed.touched is None else "versions_open_paths"), versions)
-            where = {**key, "commit_id": indexed.commit_id, "seq": row[0], "location": location}
-            conn.execute(sql(_HERE, "repository_indexed"), where)
-            conn.execute(sql(_HERE, "commits_retention"), {**key, "kept": kept_commits})
+            self._advance(conn, repository_id, location, indexed, kept_commits)
 
         self._write(advance)
+
+    def _advance(
+        self, conn: Connection, repository_id: int, location: str, indexed: Indexed, kept_commits: int
+    ) -> None:
+        """One repository's current view moved (``advance``), inside the caller's transaction."""
+        key = {"repository_id": repository_id}
+        if indexed.removed:
+            conn.execute(sql(_HERE, "files_remove"), {**key, "paths": list(indexed.removed)})
+        figures = {
+            "commit_id": indexed.commit_id, "run_id": self.run_id, "mode": indexed.mode, "note": indexed.note,
+            "added": indexed.added, "modified": indexed.modified, "deleted": indexed.deleted,
+            "renamed": indexed.renamed, "sent": indexed.sent, "known": indexed.known,
+        }  # fmt: skip
+        row = conn.execute(sql(_HERE, "commit_insert"), {**key, **figures}).fetchone()
+        assert row is not None
+        versions = {**key, "seq": row[0], "paths": None if indexed.touched is None else list(indexed.touched)}
+        conn.execute(sql(_HERE, "versions_close"), versions)
+        conn.execute(sql(_HERE, "versions_open" if indexed.touched is None else "versions_open_paths"), versions)
+        where = {**key, "commit_id": indexed.commit_id, "seq": row[0], "location": location}
+        conn.execute(sql(_HERE, "repository_indexed"), where)
+        conn.execute(sql(_HERE, "commits_retention"), {**key, "kept": kept_commits})
 
     def finish_target(self, target: TargetRow) -> None:
         """A target of the run is done with (failed, or read without a commit to record)."""
@@ -164,13 +184,43 @@ class Ledger:
         """The run did not finish sending: the repositories it indexed forget their commit."""
         self._write(lambda conn: forget_commits(conn, self.run_id))
 
-    def repository_ids(self, roots: Sequence[str]) -> dict[str, int]:
-        """The ids of the repositories of ``roots`` (one window's), created on first sight, in one
-        statement."""
+    def repositories(self, roots: Sequence[str]) -> dict[str, tuple[int, str | None, bool]]:
+        """Per name of ``roots``, the id of its repository (created on first sight), the commit it
+        was last indexed at, and whether it was created now (it has no files), in one statement
+        whose commit does not wait for the disk (sql/commit_lazily.sql)."""
         if not roots:
             return {}
-        rows = self._read(lambda conn: conn.execute(sql(_HERE, "repositories"), {"roots": list(roots)}).fetchall())
-        return {str(root): int(str(repository_id)) for repository_id, root in rows}
+        params = {"roots": list(roots)}
+
+        def upsert(conn: Connection) -> list[tuple[object, ...]]:
+            conn.execute(sql(_HERE, "commit_lazily"))
+            return conn.execute(sql(_HERE, "repositories"), params).fetchall()
+
+        rows = self._read(upsert)
+        return {
+            str(root): (int(str(id_)), None if commit is None else str(commit), bool(created))
+            for id_, root, commit, created in rows
+        }
+
+    def current_views(self, repository_ids: Sequence[int]) -> dict[int, dict[str, bytes]]:
+        """The current views of ``repository_ids`` (see ``current_view``), in one statement."""
+        views: dict[int, dict[str, bytes]] = {repository_id: {} for repository_id in repository_ids}
+        if not views:
+            return views
+        params = {"repository_ids": list(views)}
+        rows = self._read(lambda conn: conn.execute(sql(_HERE, "current_views"), params).fetchall())
+        for repository_id, path, blob in rows:
+            if isinstance(blob, bytes | memoryview):
+                views[int(str(repository_id))][str(path)] = bytes(blob)
+        return views
+
+    def failing_targets(self, targets: Sequence[str], failures: int) -> set[str]:
+        """The ``targets`` (as given) whose listing failed in ``failures`` or more earlier runs."""
+        if not targets:
+            return set()
+        params = {"targets": list(targets), "failures": failures, "run_id": self.run_id}
+        rows = self._read(lambda conn: conn.execute(sql(_HERE, "failing_targets"), params).fetchall())
+        return {str(row[0]) for row in rows}
 
     def known(self, parser_version: str, hashes: Iterable[bytes], *, retry_crashed: bool) -> dict[bytes, str]:
         """The hashes among ``hashes`` that ``parser_version`` has dealt with, each with the reason
@@ -189,7 +239,9 @@ class Ledger:
 
         def record(conn: Connection) -> None:
             self._record(conn, entry)
-            self._target_rows(conn, entry.targets)
+            for item in entry.advances:
+                self._advance(conn, item.repository_id, item.location, item.indexed, item.kept_commits)
+            self._target_rows(conn, [*entry.targets, *(item.target for item in entry.advances)])
             if entry.counts is not None:
                 self._write_counts(conn, entry.counts)
             if entry.position is not None:
@@ -255,11 +307,12 @@ class Ledger:
         }
         conn.execute(sql(_HERE, "files_stage"))
         with conn.cursor().copy(
-            "COPY files_stage (repository_id, path, blob_hash, language, last_run_id, batch_id) FROM STDIN"
+            "COPY files_stage (repository_id, path, blob_hash, language, last_run_id, batch_id, size_bytes) FROM STDIN"
         ) as copy:
             for ref in entry.files:
                 batch_id = carried.get((ref.repository_id, ref.path))
-                copy.write_row((ref.repository_id, ref.path, ref.blob_hash, ref.language, self.run_id, batch_id))
+                row = (ref.repository_id, ref.path, ref.blob_hash, ref.language, self.run_id, batch_id, ref.size_bytes)
+                copy.write_row(row)
         conn.execute(sql(_HERE, "files_upsert"))
         with conn.cursor().copy(
             "COPY batches (id, run_id, language, files, size_bytes, enqueued_at) FROM STDIN"

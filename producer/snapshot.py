@@ -21,6 +21,7 @@ from parsefleet.contract.errors import InputError, NoSupportedFiles, UnknownRevi
 from parsefleet.contract.languages import language_for
 from parsefleet.contract.paths import to_bytes, to_text
 from parsefleet.contract.settings import Settings
+from parsefleet.producer.git import Git
 from parsefleet.producer.tree import GitRepository, TreeEntry, open_repository, require_repository
 from parsefleet.producer.walk import Listed, discover
 
@@ -105,12 +106,13 @@ def _snapshot(target: Path, settings: Settings, revision: str | None, name: str 
         return _committed(named, named.resolve(revision), name)
     repository = open_repository(target) if target.is_dir() else None
     head = None if repository is None else repository.commit_of("HEAD")
+    git = None if repository is None or repository.bare else repository.git  # made inert already
     if repository is None or head is None:  # not git, or no commit yet
-        return _walked(target, settings, name, None)
+        return _walked(target, settings, name, None, git)
     if repository.dirty():
-        return _walked(target, settings, name, DIRTY_NOTE)
+        return _walked(target, settings, name, DIRTY_NOTE, git)
     try:
-        return _committed(repository, head, name)
+        return _committed(repository, head, name, listed=True)
     except UnknownRevision:  # the target is not in HEAD's tree (ignored or untracked): as it is
         return _walked(target, settings, name, None)
 
@@ -138,16 +140,21 @@ def _history(
     return [first, *rest]
 
 
-def _committed(repository: GitRepository, commit: str, name: str | None) -> Snapshot:
+def _committed(repository: GitRepository, commit: str, name: str | None, *, listed: bool = False) -> Snapshot:
+    """A commit's snapshot; ``listed``: its tree listed now (one ``ls-tree``, on the caller's thread:
+    a listing thread of a streamed run), else when the run needs it. UnknownRevision when the target
+    is not in the commit's tree."""
     default = (repository.remote_url() if repository.bare else None) or to_text(str(repository.root))
-    nonempty = repository.has_files(commit)  # UnknownRevision when the target is not in the commit's tree
+    if listed:
+        tree = repository.tree(commit)
+        return Snapshot(repository.root, name or default, repository, commit, tree, nonempty=bool(tree))
+    nonempty = repository.has_files(commit)
     return Snapshot(repository.root, name or default, repository, commit, lazy=True, nonempty=nonempty)
 
 
-def _walked(target: Path, settings: Settings, name: str | None, note: str | None) -> Snapshot:
-    walked = list(
-        discover(target, follow_hardlinks=settings.follow_hardlinks, include_vendored=settings.include_vendored)
-    )
+def _walked(target: Path, settings: Settings, name: str | None, note: str | None, git: Git | None = None) -> Snapshot:
+    rules = {"follow_hardlinks": settings.follow_hardlinks, "include_vendored": settings.include_vendored}
+    walked = list(discover(target, **rules, git=git))
     root = target.resolve()
     return Snapshot(root, name or to_text(str(root)), walked=walked, note=note)
 

@@ -4,6 +4,13 @@ Every file with a supported extension that the producer sees ends in exactly one
 batch (the worker then records it parsed or failed), skipped (counted by reason) or refused
 (a failure recorded here: ``too-large``, ``unreadable``).
 
+Targets are read in turn (round robin): up to ``_TURN_TARGETS`` targets at once, each turn one
+slice of a target's listing (64 files, doubling to 1,000), the next listing taken in as soon as
+it is ready; so a monorepo cannot hold back the small repositories behind it, which are read
+(often in one turn each) between its slices. Slices of several targets make one window, recorded
+in one transaction and sent as batches that mix the repositories of a language; the window that
+reads a repository's last slice also moves its current view and marks its target done.
+
 A blob met a second time in the same run is skipped as ``duplicate``, whichever window or target
 it comes in; a blob first met in this run that an earlier run dealt with is ``unchanged`` (or
 ``crashed-before``). The run's own blobs are recognised before the database is asked, so blobs
@@ -16,9 +23,10 @@ import hashlib
 import logging
 import os
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from parsefleet.contract.batch import Batch, BatchFile, FileRef
@@ -33,7 +41,7 @@ from parsefleet.producer.chunk import BatchSizer, Chunker
 from parsefleet.producer.commits import compared, from_changes, since
 from parsefleet.producer.enqueue import Enqueuer
 from parsefleet.producer.lease import ProducerLease
-from parsefleet.producer.records import Counts, Entry, Failure, Indexed, Ledger, TargetRow
+from parsefleet.producer.records import Advance, Counts, Entry, Failure, Indexed, Ledger, TargetRow
 from parsefleet.producer.resume import Point, batch_files, load_point, open_batches
 from parsefleet.producer.snapshot import Snapshot
 from parsefleet.producer.targets import Listing, Target, TargetStream
@@ -45,18 +53,21 @@ __all__ = ["KNOWN_REASONS", "RepositoryLine", "Submission", "Tally", "blob_hash"
 log = logging.getLogger(__name__)
 # Files are read, hashed, checked against the known blobs and recorded a window at a time. The
 # first window is small so that the first batch leaves early (reading and hashing 1,000 files took
-# ~0.2 s before the workers had anything to do); windows double from there up to _WINDOW_FILES. A
-# listing of at most _ONE_WINDOW_FILES (a nightly run's changes) is one window: read in 10 to 20 ms,
-# it would gain nothing from the split but a transaction, a git process and batches more.
+# ~0.2 s before the workers had anything to do); windows double from there up to _WINDOW_FILES.
+# A target's listing is read in slices of the same sizes, one slice a turn; a listing of at most
+# _ONE_WINDOW_FILES (a nightly run's changes) is one slice: read in 10 to 20 ms, it would gain
+# nothing from the split but a git process and batches more.
 _WINDOW_FILES = 1000
 _FIRST_WINDOW_FILES = 64
 _ONE_WINDOW_FILES = 256
 # History mode: the versions of each file that the commits of a history introduce are held, commit
-# after commit, and batched together in commit order once the history's last commit is read (or
-# _HELD_MAX_BYTES of them are held), so that a worker re-parses each from the previous version's
+# after commit, and batched together in commit order once the history's last commit is recorded
+# (or _HELD_MAX_BYTES of them are held), so that a worker re-parses each from the previous version's
 # tree (workers/outcome.py). Each commit's files are recorded as usual (without a batch); the held
 # batches are recorded afterwards with the files of the current view that they carry, then sent.
 _HELD_MAX_BYTES = 32 * 1024 * 1024
+_TURN_TARGETS = 16  # targets read in turn at once (each holds its listing and an open directory)
+_FAILED_RUNS_LAST = 2  # a target whose listing failed in this many earlier runs is read last
 _REGULAR_MODE = "100644"  # a file sent again from the current view: git's mode is not stored
 # Skip reasons of a file whose blob the store (or this run) already has: not sent.
 KNOWN_REASONS = frozenset({"unchanged", "duplicate", "crashed-before"})
@@ -87,6 +98,8 @@ class Tally:
     batches: int = 0
     submitted: bool = False
     repositories: list[RepositoryLine] = field(default_factory=list)
+    targets: int = 0  # given (a resumed run: left to do)
+    targets_read: int = 0  # done with: read, or failed
 
     def skip(self, language: str, reason: str) -> None:
         """Count one skipped file."""
@@ -99,10 +112,58 @@ class Tally:
 
 
 @dataclass
+class _Cursor:
+    """A target being read in turn, and the files of it recorded so far (path to blob)."""
+
+    target: Target
+    name: str | None = None  # its repository's (None: a failed listing)
+    recorded: dict[str, bytes] = field(default_factory=dict)
+    # its repository's id and indexed commit, and the current view when the run compares with it
+    repository: tuple[int, str | None, dict[str, bytes] | None] = (0, None, None)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A repository read to its end: ``indexed`` says how its current view moves (called once the
+    window's blobs are known)."""
+
+    name: str
+    root: Path
+    repository_id: int
+    indexed: Callable[[], Indexed]
+    row: TargetRow
+    history_last: bool = False  # the last commit of a history (history mode)
+
+
+@dataclass(frozen=True)
+class _TreeSlice:
+    """A slice of a git listing in the window: the files accepted by name and mode, to be looked up
+    and read with the window, and where its repository's recorded files are kept."""
+
+    repository: GitRepository
+    recorded: dict[str, bytes]
+    accepted: list[FileRef]
+    held: bool = False  # history mode: the versions read are held, not batched (Submission._hold)
+
+
+@dataclass
 class _Window:
+    """What the producer read since it last recorded: files (``fresh``: read from disk, their blobs
+    not yet looked up; ``trees``: slices from git, not yet looked up nor read), refusals, targets
+    done with, repositories read to their end, and ``read``, the listing entries taken."""
+
     files: list[FileRef] = field(default_factory=list)
     fresh: list[BatchFile] = field(default_factory=list)
+    trees: list[_TreeSlice] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    targets: list[TargetRow] = field(default_factory=list)
+    finished: list[_Read] = field(default_factory=list)
+    read: int = 0
+
+    @property
+    def empty(self) -> bool:
+        """Whether there is nothing to record."""
+        return not (self.read or self.targets or self.finished)
 
 
 class Submission:
@@ -117,6 +178,7 @@ class Submission:
         ci: bool = False,
         progress: Callable[[Tally], None] | None = None,
         resume: Point | None = None,
+        priority: int = 0,
     ) -> None:
         self.settings = settings
         self.database_url = database_url
@@ -124,39 +186,43 @@ class Submission:
         self.ci = ci if resume is None else resume.ci
         self.progress = progress or (lambda _tally: None)
         self.resume = resume
+        self.priority = priority  # against other producers running (producer/lease.py)
         self.tally = Tally(str(uuid.uuid4()) if resume is None else resume.run_id)
         self._met: set[tuple[str, bytes]] = set()  # (language, blob hash) of every blob read in this run
         sizer = BatchSizer(settings.batch_max_bytes, settings.batch_target_ms)
         self._chunker = Chunker(self.tally.run_id, settings.batch_max_bytes, settings.batch_max_files, sizer)
         if resume is not None:
             self._restore(resume)
-        # The window being read (not yet recorded), and the batches recorded and not yet sent.
-        self._window: _Window | None = None
+        # The window being read (not yet recorded), its size, and the batches recorded and not yet sent.
+        self._window = _Window()
+        self._window_files = _FIRST_WINDOW_FILES
         self._unsent: list[Batch] = []
-        self._recorded: dict[str, bytes] = {}  # path -> blob of the current repository's recorded files
         # History mode: versions read and not yet batched, by (repository id, path), in commit order;
         # those of the window being read join them once it is recorded.
         self._held: dict[tuple[int, str], list[BatchFile]] = {}
         self._held_bytes = 0
-        self._holding = False
         self._held_window: list[BatchFile] = []
-        # Where the producer is: the target being read, and the files read of each target read in part.
-        self._target: Target | None = None
+        # Where the producer is: the target of this turn, and the files read of each target read in part.
+        self._cursor: _Cursor | None = None
+        self._waiting: Listing | None = None  # a listing taken that waits for its repository (``_admit``)
         self._partial: dict[int, int] = {} if resume is None else dict(resume.offsets)
+        # Per repository id, files sent and files not sent because their blob was known (its report line).
+        self._repository_sent: Counter[int] = Counter()
+        self._repository_known: Counter[int] = Counter()
 
     def run(self, stream: TargetStream) -> Tally:
         """Filter, batch and enqueue the files of every target of ``stream``; return the tally."""
-        enqueuer = Enqueuer(self.settings, self.redis_url)
         ledger = Ledger(self.database_url, self.tally.run_id, self.settings.database_retry_s)
-        lease = ProducerLease(self.redis_url, self.tally.run_id, self.settings.heartbeat_s)
+        lease = ProducerLease(self.redis_url, self.tally.run_id, self.settings.heartbeat_s, priority=self.priority)
+        enqueuer = Enqueuer(self.settings, self.redis_url, outranked=lease.outranked)
         lease.start()
         try:
             if self.resume is None:
                 self._start(ledger, stream)
             elif not self._resumed(ledger, enqueuer):
                 return self.tally
-            for listing in stream:
-                self._submit_listing(ledger, enqueuer, listing)
+            self._read_in_turn(ledger, enqueuer, stream)
+            self._send(ledger, enqueuer)
             self._release(ledger, enqueuer)
             self._finish(ledger)
             ledger.mark_finished_if_complete()
@@ -178,6 +244,7 @@ class Submission:
         bad = [(t.ordinal, to_text(str(t.path)), t.origin, None, 0, t.bad) for t in targets if t.bad is not None]
         names = [to_text(os.path.abspath(target.path)) for target in targets]
         ledger.start(names, [target.origin for target in targets], self.ci, bad)
+        self.tally.targets, self.tally.targets_read = len(targets), len(bad)
 
     def _restore(self, point: Point) -> None:
         self.tally.seen, self.tally.sent = Counter(point.seen), Counter(point.sent)
@@ -196,6 +263,7 @@ class Submission:
             return False
         for batch_id, language, _files in self._never_sent(ledger):
             enqueuer.send(self._rebuilt(ledger, batch_id, language))
+        self.tally.targets = len(self.resume.targets)
         log.info("resumed run %s: %d targets to go", self.tally.run_id, len(self.resume.targets))
         return True
 
@@ -224,14 +292,115 @@ class Submission:
         except OSError:
             return None
 
-    def _submit_listing(self, ledger: Ledger, enqueuer: Enqueuer, listing: Listing) -> None:
-        """One target: failed (its error recorded), or its snapshot submitted."""
-        self._target = listing.target
+    def _read_in_turn(self, ledger: Ledger, enqueuer: Enqueuer, stream: TargetStream) -> None:
+        """Read the targets of ``stream`` in turn (module docstring), a slice of one target a turn;
+        record and send the window once it holds ``_window_files`` files, and before waiting for a
+        listing."""
+        turns: deque[tuple[_Cursor, Iterator[bool]]] = deque()
+        given = {to_text(str(target.path)): target.ordinal for target in stream.targets if target.bad is None}
+        failing = ledger.failing_targets(sorted(given), _FAILED_RUNS_LAST)
+        stream.put_last({given[target] for target in failing})
+        self._chunker.sizer.rates = enqueuer.parse_rates()  # batches sized by time (producer.chunk)
+        while True:
+            self._admit(ledger, enqueuer, stream, turns)
+            if not turns:
+                return
+            cursor, steps = turns.popleft()
+            self._cursor = cursor
+            if next(steps, False):
+                turns.append((cursor, steps))
+            if self._window.read >= self._window_files:
+                self._send(ledger, enqueuer)
+
+    def _admit(
+        self, ledger: Ledger, enqueuer: Enqueuer, stream: TargetStream, turns: deque[tuple[_Cursor, Iterator[bool]]]
+    ) -> None:
+        """Take in the listings that are ready (one, waited for, when no target is in turn), their
+        repositories looked up together. A repository is read by one target at a time, each from
+        what the one before recorded (the commits of ``--history``): a listing of a repository being
+        read waits, and the listings after it with it, until that target is done."""
+        taken: list[tuple[_Cursor, Listing]] = []
+        while len(turns) + len(taken) < _TURN_TARGETS:
+            listing = self._next_listing(ledger, enqueuer, stream, wait=not (turns or taken))
+            if listing is None:
+                break
+            name = None if listing.snapshot is None else listing.snapshot.name
+            if name is not None and name in {cursor.name for cursor, _steps in [*turns, *taken]}:
+                self._waiting = listing
+                break
+            if name is not None and name in {read.name for read in self._window.finished}:
+                self._send(ledger, enqueuer)  # its repository's last target must be recorded first
+            taken.append((_Cursor(listing.target, name), listing))
+        self._look_up(ledger, taken)
+        turns.extend((cursor, self._listing_steps(ledger, cursor, listing)) for cursor, listing in taken)
+
+    def _next_listing(self, ledger: Ledger, enqueuer: Enqueuer, stream: TargetStream, *, wait: bool) -> Listing | None:
+        """The listing that waits for its repository, else the stream's next if it is ready or ``wait``
+        (what is read is sent before waiting); None when there is none."""
+        if self._waiting is not None:
+            listing, self._waiting = self._waiting, None
+            return listing
+        if not stream.ready():
+            if not wait:
+                return None
+            self._send(ledger, enqueuer)
+        return stream.next_listing()
+
+    def _look_up(self, ledger: Ledger, taken: list[tuple[_Cursor, Listing]]) -> None:
+        """The repositories of listings taken in together, in two statements: their ids and indexed
+        commits, and the current views that a whole listing is compared with (a directory read as it
+        is, a repository's first run; none for a repository created now); the others are read when
+        needed."""
+        snapshots = [listing.snapshot for _cursor, listing in taken if listing.snapshot is not None]
+        found = ledger.repositories([snapshot.name for snapshot in snapshots])
+        whole = [found[snapshot.name] for snapshot in snapshots if _whole(snapshot, found[snapshot.name][1])]
+        views = ledger.current_views(
+            sorted({repository_id for repository_id, _commit, created in whole if not created})
+        )
+        views.update({repository_id: {} for repository_id, _commit, created in whole if created})  # no files yet
+        for cursor, listing in taken:
+            if listing.snapshot is not None:
+                repository_id, commit, _created = found[listing.snapshot.name]
+                cursor.repository = (repository_id, commit, views.get(repository_id))
+
+    def _listing_steps(self, ledger: Ledger, cursor: _Cursor, listing: Listing) -> Iterator[bool]:
+        """One target, a slice a turn: failed (its error recorded), or its snapshot read."""
         if listing.snapshot is None:
-            ledger.finish_target(_target_row(listing.target, None, 0, listing.error))
+            self._window.targets.append(_target_row(listing.target, None, 0, listing.error))
             return
-        self._submit_snapshot(ledger, enqueuer, listing.snapshot)
+        yield from self._snapshot_steps(ledger, cursor, listing.snapshot)
         self._partial.pop(listing.target.ordinal, None)
+
+    def _snapshot_steps(self, ledger: Ledger, cursor: _Cursor, snapshot: Snapshot) -> Iterator[bool]:
+        """One repository's files read, a slice a turn; the window of its last slice moves its
+        current view to what this run recorded."""
+        repository_id, indexed_commit, view = cursor.repository
+        # a target read in part before (a resumed run): what it recorded counts as recorded now
+        cursor.recorded = ledger.recorded_files(repository_id) if self._offset() else {}
+        if snapshot.refresh:
+            yield from self._refresh(ledger, snapshot, repository_id)
+            self._window.targets.append(self._row(repository_id, snapshot.files))
+            return
+        indexed: Callable[[], Indexed]
+        if snapshot.repository is None or snapshot.commit is None:
+            stored = ledger.current_view(repository_id) if view is None else view
+            yield from self._walked_steps(snapshot.root, repository_id, snapshot.walked)
+            indexed = partial(compared, stored, cursor.recorded, None, snapshot.note)
+        else:
+            changes = since(snapshot, indexed_commit)
+            if changes.changes is None:
+                stored = ledger.current_view(repository_id) if view is None else view
+                yield from self._tree_steps(snapshot.repository, repository_id, snapshot.listing())
+                indexed = partial(compared, stored, cursor.recorded, snapshot.commit, changes.note)
+            else:
+                entries = [change.entry for change in changes.changes if change.entry is not None]
+                entries += self._retried(ledger, repository_id, {to_text(entry.path) for entry in entries})
+                held = snapshot.history_left is not None
+                yield from self._tree_steps(snapshot.repository, repository_id, entries, held=held)
+                indexed = partial(from_changes, changes.changes, cursor.recorded, snapshot.commit, changes.note)
+        row = self._row(repository_id, snapshot.files)
+        last = snapshot.history_left == 0  # a history's last commit: its held versions can leave
+        self._window.finished.append(_Read(snapshot.name, snapshot.root, repository_id, indexed, row, last))
 
     def _forget_commits(self, ledger: Ledger) -> None:
         """The run failed (Redis gone past its retry budget) before sending all: the repositories it
@@ -242,43 +411,6 @@ class Submission:
             ledger.forget_commits()
         except ParsefleetError as exc:
             log.warning("run %s: the indexed commits could not be forgotten: %s", self.tally.run_id, exc)
-
-    def _submit_snapshot(self, ledger: Ledger, enqueuer: Enqueuer, snapshot: Snapshot) -> None:
-        """One repository: its files sent, then its current view moved to what this run recorded."""
-        repository_id, indexed_commit = ledger.repository(snapshot.name)
-        sent_before, known_before = self.tally.sent_and_known()
-        # a target read in part before (a resumed run): what it recorded counts as recorded now
-        self._recorded = ledger.recorded_files(repository_id) if self._offset() else {}
-        if snapshot.refresh:
-            self._refresh(ledger, enqueuer, snapshot, repository_id)
-            ledger.finish_target(self._row(repository_id, snapshot.files))
-            return
-        if snapshot.repository is None or snapshot.commit is None:
-            stored = ledger.current_view(repository_id)
-            self._submit_walked(ledger, enqueuer, snapshot.root, repository_id, snapshot.walked)
-            indexed = compared(stored, self._recorded, None, snapshot.note)
-        else:
-            changes = since(snapshot, indexed_commit)
-            if changes.changes is None:
-                stored = ledger.current_view(repository_id)
-                self._submit_tree(ledger, enqueuer, snapshot.repository, repository_id, snapshot.listing())
-                indexed = compared(stored, self._recorded, snapshot.commit, changes.note)
-            else:
-                entries = [change.entry for change in changes.changes if change.entry is not None]
-                entries += self._retried(ledger, repository_id, {to_text(entry.path) for entry in entries})
-                self._holding = snapshot.history_left is not None
-                self._submit_tree(ledger, enqueuer, snapshot.repository, repository_id, entries)
-                self._holding = False
-                indexed = from_changes(changes.changes, self._recorded, snapshot.commit, changes.note)
-        sent_after, known_after = self.tally.sent_and_known()
-        indexed = replace(indexed, sent=sent_after - sent_before, known=known_after - known_before)
-        row = self._row(repository_id, snapshot.files)
-        ledger.advance(repository_id, to_text(str(snapshot.root)), indexed, self.settings.kept_commits, row)
-        if not snapshot.history_left or self._held_bytes >= _HELD_MAX_BYTES:
-            self._release(ledger, enqueuer)
-        self.tally.repositories.append(RepositoryLine(snapshot.name, indexed))
-        at = "as it is" if indexed.commit_id is None else f"at {indexed.commit_id[:12]}"
-        log.info("submitted %s %s (%s): %d blobs sent", printable(snapshot.name), at, indexed.mode, indexed.sent)
 
     def _retried(self, ledger: Ledger, repository_id: int, changed: set[str]) -> list[TreeEntry]:
         """Unchanged files of the current view whose last parse failed for a reason another try may
@@ -291,48 +423,63 @@ class Submission:
             if path not in changed
         ]
 
-    def _refresh(self, ledger: Ledger, enqueuer: Enqueuer, snapshot: Snapshot, repository_id: int) -> None:
+    def _refresh(self, ledger: Ledger, snapshot: Snapshot, repository_id: int) -> Iterator[bool]:
         """Files parsed again (``parsefleet reindex``); the repository's current view and commit stay."""
         if snapshot.repository is not None:
-            self._submit_tree(ledger, enqueuer, snapshot.repository, repository_id, snapshot.tree)
+            yield from self._tree_steps(snapshot.repository, repository_id, snapshot.tree)
         else:
-            self._submit_walked(ledger, enqueuer, snapshot.root, repository_id, snapshot.walked)
+            yield from self._walked_steps(snapshot.root, repository_id, snapshot.walked)
         log.info("reindexed %s: %d files", printable(snapshot.name), snapshot.files)
 
-    def _submit_walked(
-        self, ledger: Ledger, enqueuer: Enqueuer, root: Path, repository_id: int, listed: list[Listed]
-    ) -> None:
+    def _walked_steps(self, root: Path, repository_id: int, listed: list[Listed]) -> Iterator[bool]:
+        """Files read from the disk, a slice a turn (a step ends between slices, never after the last)."""
         with SourceReader(root, follow_hardlinks=self.settings.follow_hardlinks) as reader:
-            for start, stop in _windows(len(listed), self._offset()):
-                self._chunker.sizer.rates = enqueuer.parse_rates()  # batches sized by time (producer.chunk)
-                window = self._read_window(reader, repository_id, listed[start:stop])
-                self._batch_fresh(ledger, window)
-                self._send(ledger, enqueuer, stop)
-                self.progress(self.tally)
+            for number, (start, stop) in enumerate(_windows(len(listed), self._offset())):
+                if number:
+                    yield True
+                self._read_window(reader, repository_id, listed[start:stop])
+                self._taken(start, stop)
 
-    def _submit_tree(
-        self,
-        ledger: Ledger,
-        enqueuer: Enqueuer,
-        repository: GitRepository,
-        repository_id: int,
-        entries: list[TreeEntry],
-    ) -> None:
-        for start, stop in _windows(len(entries), self._offset()):
-            self._chunker.sizer.rates = enqueuer.parse_rates()  # batches sized by time (producer.chunk)
-            self._tree_window(ledger, repository, repository_id, entries[start:stop])
-            self._send(ledger, enqueuer, stop)
-            self.progress(self.tally)
+    def _tree_steps(
+        self, repository: GitRepository, repository_id: int, entries: list[TreeEntry], *, held: bool = False
+    ) -> Iterator[bool]:
+        """Files read from git, a slice a turn (a step ends between slices, never after the last);
+        ``held``: the versions a commit of a history introduced, held (history mode)."""
+        for number, (start, stop) in enumerate(_windows(len(entries), self._offset())):
+            if number:
+                yield True
+            self._tree_window(repository, repository_id, entries[start:stop], held)
+            self._taken(start, stop)
+
+    def _taken(self, start: int, stop: int) -> None:
+        """Files ``start`` to ``stop`` of the current target's listing are in the window."""
+        assert self._cursor is not None
+        self._partial[self._cursor.target.ordinal] = stop
+        self._window.read += stop - start
 
     def _tree_window(
-        self, ledger: Ledger, repository: GitRepository, repository_id: int, entries: list[TreeEntry]
+        self, repository: GitRepository, repository_id: int, entries: list[TreeEntry], held: bool
     ) -> None:
-        """Files from git: skipped by name and mode, known blobs left unread (not even sized); the
-        others sized with one ``cat-file --batch-check`` (refused when too large), read with one
-        ``cat-file --batch`` and sent."""
-        window = self._window = _Window()
+        """Files from git, skipped by name and mode now; the others looked up, read and sent with the
+        window (``_read_trees``)."""
+        assert self._cursor is not None
+        window = self._window
         accepted = [ref for ref in (self._accepted_entry(repository_id, entry, window) for entry in entries) if ref]
-        wanted = self._unknown(ledger, accepted)
+        window.trees.append(_TreeSlice(repository, self._cursor.recorded, accepted, held))
+
+    def _read_trees(self, ledger: Ledger, window: _Window) -> None:
+        """The window's slices from git: their blobs looked up together (one query a language); in each
+        slice, known blobs left unread (not even sized), the others sized with one ``cat-file
+        --batch-check`` (refused when too large), read with one ``cat-file --batch`` and sent."""
+        wanted = self._unknown(ledger, [ref for part in window.trees for ref in part.accepted])
+        start = 0
+        for part in window.trees:
+            stop = start + len(part.accepted)
+            self._read_tree(window, part, {index - start for index in wanted if start <= index < stop})
+            start = stop
+
+    def _read_tree(self, window: _Window, part: _TreeSlice, wanted: set[int]) -> None:
+        accepted, repository = part.accepted, part.repository
         sized = {accepted[index].blob_hash: accepted[index].size_bytes for index in wanted}
         sizes = {**sized, **repository.sizes(blob for blob, size in sized.items() if not size)}  # diff-tree sized some
         readable = {
@@ -341,9 +488,10 @@ class Submission:
         contents = repository.contents(accepted[index].blob_hash for index in readable)
         for index, ref in enumerate(accepted):
             if index not in wanted:
-                self._record(window, ref)
+                self._record(window, ref, part.recorded)
             elif index in readable:
-                self._read_blob(window, replace(ref, size_bytes=sizes[ref.blob_hash]), contents.get(ref.blob_hash))
+                sized_ref = replace(ref, size_bytes=sizes[ref.blob_hash])
+                self._read_blob(window, part, sized_ref, contents.get(ref.blob_hash))
 
     def _fits(self, window: _Window, accepted: list[FileRef], index: int, size: int | None) -> bool:
         """Whether a file to send can be read: its blob exists and is not too large (else refused)."""
@@ -360,7 +508,7 @@ class Submission:
             )
         return False
 
-    def _read_blob(self, window: _Window, ref: FileRef, content: bytes | None) -> None:
+    def _read_blob(self, window: _Window, part: _TreeSlice, ref: FileRef, content: bytes | None) -> None:
         if content is None:
             self._unsend(ref)
             self._refuse(window, ref, "unreadable", "the blob is missing from the repository")
@@ -368,8 +516,11 @@ class Submission:
             self._unsend(ref)
             self.tally.skip(ref.language, "generated")
         else:
-            self._record(window, ref)
-            self._chunk(BatchFile(ref, content))
+            self._record(window, ref, part.recorded)
+            if part.held:
+                self._held_window.append(BatchFile(ref, content))
+            else:
+                self._chunk(BatchFile(ref, content))
 
     def _accepted_entry(self, repository_id: int, entry: TreeEntry, window: _Window) -> FileRef | None:
         language = language_for(entry.path)
@@ -382,24 +533,24 @@ class Submission:
             return None
         return FileRef(repository_id, to_text(entry.path), entry.blob, language, entry.size_bytes or 0)
 
-    def _record(self, window: _Window, ref: FileRef) -> None:
-        """``ref`` is part of the repository's current view."""
+    def _record(self, window: _Window, ref: FileRef, recorded: dict[str, bytes]) -> None:
+        """``ref`` is part of the repository's current view (``recorded``: its files recorded by the run)."""
         window.files.append(ref)
-        self._recorded[ref.path] = ref.blob_hash
+        recorded[ref.path] = ref.blob_hash
 
     def _unsend(self, ref: FileRef) -> None:
         """A file counted as sent by ``_unknown`` that turned out not to be."""
         self.tally.sent[ref.language] -= 1
+        self._repository_sent[ref.repository_id] -= 1
 
-    def _read_window(self, reader: SourceReader, repository_id: int, listed: list[Listed]) -> _Window:
-        window = self._window = _Window()
+    def _read_window(self, reader: SourceReader, repository_id: int, listed: list[Listed]) -> None:
+        window = self._window
         for item in listed:
             self.tally.seen[item.language] += 1
             if item.skip is not None:
                 self.tally.skip(item.language, item.skip)
                 continue
             self._read_one(reader, repository_id, item, window)
-        return window
 
     def _read_one(self, reader: SourceReader, repository_id: int, item: Listed, window: _Window) -> None:
         path = to_text(item.path)
@@ -423,7 +574,8 @@ class Submission:
             self.tally.skip(item.language, "generated")
             return
         ref = FileRef(repository_id, path, blob_hash(content), item.language, len(content))
-        self._record(window, ref)
+        assert self._cursor is not None
+        self._record(window, ref, self._cursor.recorded)
         window.fresh.append(BatchFile(ref, content))
 
     def _refuse(self, window: _Window, ref: FileRef, kind: str, message: str) -> None:
@@ -436,22 +588,29 @@ class Submission:
             self._chunk(window.fresh[index])
 
     def _chunk(self, item: BatchFile) -> None:
-        if self._holding:
-            self._held_window.append(item)
-            return
         full = self._chunker.add(item)
         if full is not None:
             self._unsent.append(full)
 
+    def _hold(self, window: _Window) -> bool:
+        """The versions the window read are held from now on; True when the held versions are to
+        leave: the window recorded a history's last commit, or too much is held."""
+        for item in self._held_window:
+            self._held.setdefault((item.ref.repository_id, item.ref.path), []).append(item)
+            self._held_bytes += len(item.content)
+        self._held_window = []
+        return any(read.history_last for read in window.finished) or self._held_bytes >= _HELD_MAX_BYTES
+
     def _release(self, ledger: Ledger, enqueuer: Enqueuer) -> None:
         """Batch the held versions, each file's together in commit order; record the batches in one
-        window with the files of the current views that they carry (their batch), then send them."""
+        entry with the files of the current views that they carry (their batch), then send them."""
         if not self._held:
             return
         files, batches = self._batch_held(ledger, self._chunker)
-        self._unsent.extend(batches)
-        self._window = _Window(files=files)
-        self._send(ledger, enqueuer, None)
+        ledger.record(Entry(files, batches, (), (), (dict(self._partial), self._chunker.sequence), self._counts()))
+        self.tally.batches += len(batches)
+        for batch in batches:
+            enqueuer.send(batch)
 
     def _batch_held(self, ledger: Ledger, chunker: Chunker) -> tuple[list[FileRef], list[Batch]]:
         """The held versions in batches of ``chunker`` (flushed), and the files of the current views
@@ -493,8 +652,10 @@ class Submission:
             reason = known[ref.language].get(ref.blob_hash)
             if reason is not None:
                 self.tally.skip(ref.language, reason)
+                self._repository_known[ref.repository_id] += 1
             else:
                 self.tally.sent[ref.language] += 1
+                self._repository_sent[ref.repository_id] += 1
                 wanted.add(index)
         return wanted
 
@@ -506,6 +667,7 @@ class Submission:
             key = (ref.language, ref.blob_hash)
             if key in self._met:
                 self.tally.skip(ref.language, "duplicate")
+                self._repository_known[ref.repository_id] += 1
             else:
                 self._met.add(key)
                 first.append(index)
@@ -513,32 +675,53 @@ class Submission:
 
     def _offset(self) -> int:
         """Files of the current target's listing already read (by the producer a resumed run follows)."""
-        return 0 if self._target is None else self._partial.get(self._target.ordinal, 0)
+        return 0 if self._cursor is None else self._partial.get(self._cursor.target.ordinal, 0)
 
     def _row(self, repository_id: int | None, files: int) -> TargetRow:
-        assert self._target is not None
-        return _target_row(self._target, repository_id, files, None)
+        assert self._cursor is not None
+        return _target_row(self._cursor.target, repository_id, files, None)
 
-    def _send(self, ledger: Ledger, enqueuer: Enqueuer, read: int | None) -> None:
-        """Record the window (``read``: files of the target's listing read so far; None: no files
-        read) with its batches in one transaction, then send them: a producer that dies anywhere
-        leaves a state it can be resumed from (producer/resume.py). Every window's files leave in its
-        own batches (history mode: its held versions, in the window that releases them)."""
+    def _send(self, ledger: Ledger, enqueuer: Enqueuer) -> None:
+        """Record the window with its batches, the targets and repositories it finished in one
+        transaction, then send the batches: a producer that dies anywhere leaves a state it can be
+        resumed from (producer/resume.py). Every window's files leave in its own batches, which mix
+        the window's repositories."""
+        window = self._window
+        if window.empty:
+            return
+        self._batch_fresh(ledger, window)
+        self._read_trees(ledger, window)
         self._unsent.extend(self._chunker.flush())
-        window = self._window or _Window()
-        if self._target is not None and read is not None:
-            self._partial[self._target.ordinal] = read
+        advances = [self._advance(read) for read in window.finished]
         position = (dict(self._partial), self._chunker.sequence)
-        ledger.record(Entry(window.files, self._unsent, window.failures, (), position, self._counts()))
-        for item in self._held_window:
-            self._held.setdefault((item.ref.repository_id, item.ref.path), []).append(item)
-            self._held_bytes += len(item.content)
-        self._held_window = []
+        counts = self._counts()
+        ledger.record(Entry(window.files, self._unsent, window.failures, window.targets, position, counts, advances))
+        release = self._hold(window)
         self.tally.batches += len(self._unsent)
-        self._window = None
+        self.tally.targets_read += len(window.targets) + len(window.finished)
+        self._window = _Window()
+        self._window_files = min(2 * self._window_files, _WINDOW_FILES)
         while self._unsent:
             enqueuer.send(self._unsent[0])
             self._unsent.pop(0)
+        for read, advance in zip(window.finished, advances, strict=True):
+            self._submitted(read.name, advance.indexed)
+        if release:
+            self._release(ledger, enqueuer)
+        self._chunker.sizer.rates = enqueuer.parse_rates()  # batches sized by time (producer.chunk)
+        self.progress(self.tally)
+
+    def _advance(self, read: _Read) -> Advance:
+        """How a repository read to its end moves, with what this run sent of it and found known."""
+        sent = self._repository_sent.pop(read.repository_id, 0)
+        known = self._repository_known.pop(read.repository_id, 0)
+        indexed = replace(read.indexed(), sent=sent, known=known)
+        return Advance(read.repository_id, to_text(str(read.root)), indexed, self.settings.kept_commits, read.row)
+
+    def _submitted(self, name: str, indexed: Indexed) -> None:
+        self.tally.repositories.append(RepositoryLine(name, indexed))
+        at = "as it is" if indexed.commit_id is None else f"at {indexed.commit_id[:12]}"
+        log.info("submitted %s %s (%s): %d blobs sent", printable(name), at, indexed.mode, indexed.sent)
 
     def _abandon(self, ledger: Ledger) -> None:
         """Interrupted: the run is submitted with what it had recorded (the caller cancels the
@@ -577,6 +760,13 @@ def _kept(redis_url: str, batch_ids: list[str]) -> set[str]:
             return Outbox(client).holds(batch_ids)
         finally:
             client.close()
+
+
+def _whole(snapshot: Snapshot, indexed_commit: str | None) -> bool:
+    """Whether the run compares a whole snapshot with its repository's current view."""
+    if snapshot.refresh:
+        return False
+    return snapshot.repository is None or snapshot.commit is None or indexed_commit is None
 
 
 def _target_row(target: Target, repository_id: int | None, files: int, error: str | None) -> TargetRow:

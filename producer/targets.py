@@ -13,7 +13,8 @@ argument.
 few git processes), never more than ``list_ahead_targets`` ahead of the producer, so discovery
 overlaps reading and sending and memory does not grow with the number of targets. A target whose
 listing fails (unreadable, vanished) comes out as a ``Listing`` with an ``error``: a failed target
-of the run, not the end of the others.
+of the run, not the end of the others. Targets put ``last`` (those that failed repeatedly in earlier
+runs) come out after all the others, in their order.
 """
 
 from __future__ import annotations
@@ -178,9 +179,11 @@ class TargetStream:
         self.settings = settings
         self._listed = listed or (lambda _listing: None)
         self._lister = lister or (lambda target: list_target(target, settings))
-        self._next = (target for target in targets if target.bad is None)  # the bad ones failed at the start
+        self._next: Iterator[Target] = (target for target in targets if target.bad is None)  # bad: failed at start
         self._ahead: deque[Future[Listing]] = deque()
         self._peeked: deque[Listing] = deque()
+        self._last: frozenset[int] = frozenset()  # ordinals of the targets put last
+        self._held: deque[Listing] = deque()  # their listings made early, held until the others are out
         self._pool = ThreadPoolExecutor(settings.list_threads, thread_name_prefix="parsefleet-list")
 
     def __iter__(self) -> Iterator[Listing]:
@@ -192,9 +195,20 @@ class TargetStream:
 
     def next_listing(self) -> Listing | None:
         """The next listing (waiting for it), or None after the last."""
-        if self._peeked:
-            return self._peeked.popleft()
-        return self._take()
+        while True:
+            listing = self._peeked.popleft() if self._peeked else self._take()
+            if listing is None:
+                return self._held.popleft() if self._held else None
+            if listing.target.ordinal not in self._last:
+                return listing
+            self._held.append(listing)
+
+    def put_last(self, ordinals: set[int]) -> None:
+        """List the targets of ``ordinals`` after all the others (those not listed yet are listed
+        last; those listed already are held back)."""
+        self._last = frozenset(ordinals)
+        rest = list(self._next)
+        self._next = iter([t for t in rest if t.ordinal not in ordinals] + [t for t in rest if t.ordinal in ordinals])
 
     def ready(self) -> bool:
         """Whether the next listing can be had without waiting (or there is none)."""

@@ -65,8 +65,11 @@ class Listed:
     skip: str | None = None
 
 
-def discover(root: Path, *, follow_hardlinks: bool = False, include_vendored: bool = False) -> Iterator[Listed]:
-    """Yield every file of ``root`` with a supported extension, in a stable order."""
+def discover(
+    root: Path, *, follow_hardlinks: bool = False, include_vendored: bool = False, git: Git | None = None
+) -> Iterator[Listed]:
+    """Yield every file of ``root`` with a supported extension, in a stable order. ``git``: the
+    work tree's git already made inert (``Git.for_target(root)``), if the caller has it."""
     real_root = _checked_root(root)
 
     @cache
@@ -75,7 +78,7 @@ def discover(root: Path, *, follow_hardlinks: bool = False, include_vendored: bo
         return (real_root / directory).resolve().is_relative_to(real_root)
 
     rules = _Rules(inside, follow_hardlinks, include_vendored)
-    for relative in sorted(_list_paths(real_root)):
+    for relative in sorted(_list_paths(real_root, git)):
         language = language_for(relative)
         if language is not None:
             yield Listed(relative, language, _skip_reason(real_root, relative, rules))
@@ -207,8 +210,8 @@ def _checked_root(root: Path) -> Path:
     return root.resolve()
 
 
-def _list_paths(root: Path) -> list[str]:
-    listed = _git_ls_files(root)
+def _list_paths(root: Path, git: Git | None) -> list[str]:
+    listed = _git_ls_files(root, git)
     if listed is not None:
         return listed
     return _not_ignored(root, [path for path in _walk(root) if language_for(path) is not None])
@@ -231,14 +234,16 @@ def _not_ignored(root: Path, paths: list[str]) -> list[str]:
     return [path for path in paths if os.fsencode(path) not in ignored]
 
 
-def _git_ls_files(root: Path) -> list[str] | None:
-    """Paths git lists under ``root``; None outside a git work tree or when git ignores ``root`` itself."""
-    git = Git.for_target(root)
+def _git_ls_files(root: Path, git: Git | None) -> list[str] | None:
+    """Paths git lists under ``root``; None outside a git work tree or when git ignores ``root`` itself
+    (never the top of its work tree)."""
+    git = git or Git.for_target(root)
     if git is None:
         return None
-    ignored = git.run("check-ignore", "-q", ".")
-    if ignored is None or ignored.returncode == 0:
-        return None
+    if git.work_tree != root:
+        ignored = git.run("check-ignore", "-q", ".")
+        if ignored is None or ignored.returncode == 0:
+            return None
     done = git.run("ls-files", "-z", "--cached", "--others", "--exclude-standard")
     if done is None or done.returncode != 0:
         return None

@@ -95,6 +95,8 @@ def test_a_thousand_repositories_from_a_file_with_bad_lines_each_file_accounted_
     assert sum(state == "done" for state in states.values()) == 1000
     first = next(item for item in targets if item["origin"] == "list.txt:3")
     assert (first["files"], first["sent"], first["done"]) == (3, 3, 3)  # the first one sends common.py too
+    sizes = sum(len(path.read_bytes()) for path in repositories[0].iterdir() if path.is_file())
+    assert first["bytes_sent"] == first["bytes_done"] == sizes
 
 
 def test_a_bad_line_under_strict_fails_the_submission_before_anything_starts(

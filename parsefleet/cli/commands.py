@@ -190,11 +190,12 @@ def _producer(
     """The producer of a new run, or of the run ``options.resume`` from where its producer stopped."""
     urls = (services.redis_url, services.database_url)
     if plan is not None:
-        return Submission(settings, *urls, ci=options.ci, progress=progress), plan
+        return Submission(settings, *urls, ci=options.ci, progress=progress, priority=options.priority), plan
     assert options.resume is not None
     point = resume_point(settings, services.database_url, options.resume)
     options.say(f"resuming run {point.run_id}: {len(point.targets)} targets to go")
-    return Submission(settings, *urls, progress=progress, resume=point), TargetStream(point.targets, settings)
+    submission = Submission(settings, *urls, progress=progress, resume=point, priority=options.priority)
+    return submission, TargetStream(point.targets, settings)
 
 
 def _targets(settings: Settings, arguments: Sequence[Path], options: RunOptions) -> TargetStream:
@@ -286,6 +287,7 @@ class RunOptions:
     name: str | None = None  # --name: the repository's name (one target)
     history: int | None = None  # --history N: index each of the last N commits, oldest first
     since: str | None = None  # --since C: index each commit after C
+    priority: int = 0  # --priority N: against other producers running (producer/lease.py)
 
 
 def _submit_and_wait(
@@ -304,7 +306,8 @@ def _submit_and_wait(
         state = watch.state(tally.run_id)
         if state is not None:
             phase = "waiting" if tally.submitted else "sending"
-            bar.update(Progress(sum(tally.seen.values()), sum(tally.sent.values()), state.files_done, phase))
+            seen, sent = sum(tally.seen.values()), sum(tally.sent.values())
+            bar.update(Progress(seen, sent, state.files_done, phase, tally.targets_read, tally.targets))
 
     submission, stream = _producer(settings, services, plan, shown, show)
     try:
@@ -338,7 +341,7 @@ def _wait(
     seen, sent = sum(tally.seen.values()), sum(tally.sent.values())
 
     def show(state: RunState) -> None:
-        bar.update(Progress(seen, sent, state.files_done, "waiting"))
+        bar.update(Progress(seen, sent, state.files_done, "waiting", tally.targets_read, tally.targets))
 
     idle = None if fleet is not None else IdleFleet(services.redis_url, options.say, run_id=tally.run_id)
     try:

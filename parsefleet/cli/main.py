@@ -179,6 +179,14 @@ def _run_options(command: argparse.ArgumentParser) -> None:
     history = command.add_mutually_exclusive_group()
     history.add_argument("--history", type=int, metavar="N", help="index each of the last N commits, oldest first")
     history.add_argument("--since", metavar="COMMIT", help="index each commit after COMMIT, oldest first")
+    command.add_argument(
+        "--priority",
+        type=int,
+        default=0,
+        metavar="N",
+        help="against other runs sending at the same time: a run outranked by a higher N keeps to a quarter of"
+        " the pending-bytes budget (default 0)",
+    )
     command.add_argument("--no-progress", action="store_true", help="no live progress line")
     command.add_argument("--json", metavar="FILE", help="also write the report as JSON ('-' for stdout)")
     command.add_argument(
@@ -469,6 +477,7 @@ def _options(args: argparse.Namespace, *, wait: bool, workers: int = 1) -> comma
         name=args.name,
         history=args.history,
         since=args.since,
+        priority=getattr(args, "priority", 0),  # reindex has none
     )
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "PARSE_RATE_KEY",
     "PAUSED_KEY",
     "PRODUCER_KEY_PREFIX",
+    "PRODUCER_PRIORITIES_KEY",
     "QUEUES",
     "TELEMETRY_EMITTED_KEY_PREFIX",
     "TELEMETRY_FLAG",
@@ -52,6 +53,9 @@ DEAD_LETTER_KEY = "parsefleet:dead_letter"
 # every heartbeat_s, expiring after three missed renewals; a run not submitted whose key is gone has
 # lost its producer (`parsefleet status`: producer gone; `parsefleet submit --resume RUN_ID`).
 PRODUCER_KEY_PREFIX = "parsefleet:producer:"
+# The priority of each producer holding its lease (`--priority`): a sorted set, run id scored by
+# priority; a producer outranked by a live one keeps to a quarter of the pending-bytes budget.
+PRODUCER_PRIORITIES_KEY = "parsefleet:producer_priorities"
 # Batch id -> the refusals of a batch whose run a worker's database does not know (plumbing/unknown_runs.py).
 UNKNOWN_RUNS_KEY = "parsefleet:unknown_runs"
 # One counter per task id: times a batch started on a worker without finishing (poison batches).

@@ -108,6 +108,9 @@ class RunProgress:
     bytes_done: int
     bytes_last_minute: int
     window_s: float | None
+    files_last_minute: int
+    targets_total: int
+    targets_read: int
 
     @property
     def done_pct(self) -> float | None:
@@ -120,6 +123,13 @@ class RunProgress:
         if not self.bytes_last_minute or not self.window_s:
             return None
         return self.bytes_last_minute / min(60.0, max(1.0, self.window_s))
+
+    @property
+    def files_per_min_now(self) -> float | None:
+        """Files done per minute over the last minute (None when nothing finished in it)."""
+        if not self.files_last_minute or not self.window_s:
+            return None
+        return self.files_last_minute / min(60.0, max(1.0, self.window_s)) * 60
 
     @property
     def eta_s(self) -> float | None:
@@ -140,6 +150,9 @@ class RunProgress:
             "done_pct": self.done_pct,
             "bytes_per_s": self.rate_bytes_per_s,
             "eta_s": self.eta_s,
+            "files_per_min_now": self.files_per_min_now,
+            "targets_total": self.targets_total,
+            "targets_read": self.targets_read,
         }
 
     def render(self) -> str:
@@ -147,9 +160,10 @@ class RunProgress:
         pct = "?" if self.done_pct is None else f"{self.done_pct:.0f}%"
         eta = "no batch finished in the last minute" if self.eta_s is None else f"ETA {_duration(self.eta_s)}"
         sent = "" if self.submitted else " sent so far (still sending)"
+        rate = "" if self.files_per_min_now is None else f", {self.files_per_min_now:,.0f} files/min now"
         return (
             f"run {self.run_id}: {pct} of {_mb(self.bytes_sent)}{sent}, batches {self.batches_done}/"
-            f"{self.batches_sent}, {eta}"
+            f"{self.batches_sent}, targets read {self.targets_read}/{self.targets_total}{rate}, {eta}"
         )
 
 

@@ -202,8 +202,9 @@ class Totals:
 
 @dataclass(frozen=True)
 class RepositoryState:
-    """One target of a run (``parsefleet report --repositories``): pending, failed, sending or done;
-    files listed, sent in batches, and done (their batch has a result)."""
+    """One target of a run (``parsefleet report --repositories``): pending, listing (read in part),
+    failed, sending or done; files listed, sent in batches, and done (their batch has a result), and
+    the source bytes sent and done."""
 
     ordinal: int
     target: str
@@ -212,6 +213,8 @@ class RepositoryState:
     files: int
     sent: int
     done: int
+    bytes_sent: int
+    bytes_done: int
     error: str | None
 
 
@@ -278,17 +281,19 @@ def load_repositories(conn: Connection, run_id: str) -> list[RepositoryState]:
 
 def render_repositories(found: list[RepositoryState]) -> str:
     """``parsefleet report --repositories``: one line a target, then the count per state."""
-    lines = [f"{'#':>6} {'state':<8}{'files':>8}{'sent':>8}{'done':>8}  target"]
+    lines = [f"{'#':>6} {'state':<8}{'files':>8}{'sent':>8}{'done':>8}{'KB sent':>10}{'KB done':>10}  target"]
     for item in found:
         note = f"  ({paths.printable(item.error)})" if item.error else ""
         lines.append(
             f"{item.ordinal:>6} {item.state:<8}{item.files:>8}{item.sent:>8}{item.done:>8}"
-            f"  {paths.printable(item.target)}{note}"
+            f"{item.bytes_sent / 1024:>10.1f}{item.bytes_done / 1024:>10.1f}  {paths.printable(item.target)}{note}"
         )
     states: dict[str, int] = defaultdict(int)
     for item in found:
         states[item.state] += 1
     lines.append("targets: " + ", ".join(f"{state} {count}" for state, count in sorted(states.items())))
+    sent, done = sum(item.bytes_sent for item in found), sum(item.bytes_done for item in found)
+    lines.append(f"source: {done / 1e6:.1f} of {sent / 1e6:.1f} MB sent done")
     return "\n".join(lines)
 
 
