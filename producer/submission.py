@@ -457,9 +457,7 @@ class Submission:
         self._partial[self._cursor.target.ordinal] = stop
         self._window.read += stop - start
 
-    def _tree_window(
-        self, repository: GitRepository, repository_id: int, entries: list[TreeEntry], held: bool
-    ) -> None:
+    def _tree_window(self, repository: GitRepository, repository_id: int, entries: list[TreeEntry], held: bool) -> None:
         """Files from git, skipped by name and mode now; the others looked up, read and sent with the
         window (``_read_trees``)."""
         assert self._cursor is not None
