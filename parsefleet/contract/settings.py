@@ -220,7 +220,10 @@ class Settings:
                 values[spec.name] = _convert(spec.name, raw, spec.type)
         settings = cls(**values)
         chosen = {name: value for name, value in overrides.items() if value is not None}
-        return replace(settings, **chosen).validated()
+        settings = replace(settings, **chosen)
+        # A relative data directory means the one under the directory the command started in, for
+        # every process it starts whatever their working directory (pg_ctl, the local workers).
+        return replace(settings, data_dir=Path(os.path.abspath(settings.data_dir))).validated()
 
     def validated(self) -> Settings:
         """Return self, or raise ConfigError naming the first unusable value."""

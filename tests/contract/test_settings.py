@@ -65,3 +65,11 @@ def test_a_database_dsn_in_keyword_form_is_refused_without_its_password() -> Non
     with pytest.raises(ConfigError, match="unsupported URL") as caught:
         Settings.from_env({"PARSEFLEET_DATABASE_URL": "host=db password=hunter2"})
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_relative_data_directory_is_taken_from_where_the_command_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_env({"PARSEFLEET_DATA_DIR": "data"}).data_dir == tmp_path / "data"
+    assert Settings.from_env({}, data_dir=Path("x/../y")).data_dir == tmp_path / "y"
