@@ -108,11 +108,20 @@ def _lines(source: str, stdin: BinaryIO | None) -> list[bytes]:
     if source == STDIN:
         if stdin is None:
             raise InputError("--from -: no standard input to read")
-        return stdin.read().splitlines()
+        return _split(stdin.read())
     try:
-        return Path(source).read_bytes().splitlines()
+        return _split(Path(source).read_bytes())
     except OSError as exc:
         raise InputError(f"--from {source}: {exc.strerror or exc}") from None
+
+
+def _split(data: bytes) -> list[bytes]:
+    """Lines end at LF alone (a CR at the end of one is stripped with the spaces): a CR inside a
+    name is part of the name, never a line of its own that would shift the line numbers."""
+    lines = data.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    return lines
 
 
 def _from_line(raw: bytes, origin: str, ordinal: int, roots: dict[Path, str]) -> Target | None:

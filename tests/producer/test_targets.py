@@ -43,3 +43,13 @@ def test_strict_refuses_bad_lines_in_one_line_and_a_bad_argument_is_an_error(tmp
     with pytest.raises(InputError) as missing:
         read_targets([], [str(tmp_path / "nothing.txt")])
     assert str(missing.value) == f"--from {tmp_path / 'nothing.txt'}: No such file or directory"
+
+
+def test_lines_end_at_lf_alone_and_crlf_lists_are_read_as_lf(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    text = b"%s\r\n%s/\x1b[2Jx\rfailed timeout: y\n" % (bytes(tmp_path / "a"), bytes(tmp_path))
+    targets = read_targets([], ["-"], stdin=io.BytesIO(text))
+    assert [(t.origin, t.bad) for t in targets] == [
+        ("stdin:1", None),
+        ("stdin:2", f"{tmp_path}/\\x1b[2Jx\\x0dfailed timeout: y: no such file or directory"),  # shown escaped
+    ]
