@@ -35,6 +35,7 @@ from pathlib import Path
 __all__ = ["Git", "find_work_tree"]
 
 _TIMEOUT_S = 600
+_FINDS_CHUNK_BYTES = 64 * 1024
 _NOWHERE = "/nonexistent"  # HOME: no ~/.gitconfig, ~/.config/git/{config,ignore,attributes}
 _BASE_ENVIRONMENT = {
     "HOME": _NOWHERE,
@@ -141,6 +142,26 @@ class Git:
             env[f"GIT_CONFIG_KEY_{number}"] = key
             env[f"GIT_CONFIG_VALUE_{number}"] = value
         return argv, env
+
+    def finds(self, pattern: re.Pattern[bytes], *args: str) -> bool | None:
+        """Whether the NUL-separated output of ``git args`` holds an entry matching ``pattern``,
+        read as it comes and git stopped at the first match (a large tree is not listed whole);
+        None when git cannot be started or fails."""
+        argv, env = self.invocation(*args)
+        try:
+            process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=self.cwd, env=env)
+        except OSError:
+            return None
+        assert process.stdout is not None
+        with process:
+            pending = b""
+            while chunk := process.stdout.read(_FINDS_CHUNK_BYTES):
+                complete, _, pending = (pending + chunk).rpartition(b"\0")
+                if pattern.search(complete + b"\0"):
+                    process.kill()
+                    return True
+            found = bool(pending) and pattern.search(pending + b"\0") is not None
+            return None if process.wait(timeout=_TIMEOUT_S) != 0 else found
 
     def run(self, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes] | None:
         """``git args`` with its output captured; None when git cannot be started or times out."""

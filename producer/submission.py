@@ -382,6 +382,7 @@ class Submission:
             self._window.targets.append(self._row(repository_id, snapshot.files))
             return
         indexed: Callable[[], Indexed]
+        listed = snapshot.files
         if snapshot.repository is None or snapshot.commit is None:
             stored = ledger.current_view(repository_id) if view is None else view
             yield from self._walked_steps(snapshot.root, repository_id, snapshot.walked)
@@ -390,15 +391,18 @@ class Submission:
             changes = since(snapshot, indexed_commit)
             if changes.changes is None:
                 stored = ledger.current_view(repository_id) if view is None else view
-                yield from self._tree_steps(snapshot.repository, repository_id, snapshot.listing())
+                tree = snapshot.listing()  # the whole tree, listed only by a run that compares it
+                listed = len(tree)
+                yield from self._tree_steps(snapshot.repository, repository_id, tree)
                 indexed = partial(compared, stored, cursor.recorded, snapshot.commit, changes.note)
             else:
                 entries = [change.entry for change in changes.changes if change.entry is not None]
                 entries += self._retried(ledger, repository_id, {to_text(entry.path) for entry in entries})
+                listed = len(entries)  # what changed: the tree itself is never listed
                 held = snapshot.history_left is not None
                 yield from self._tree_steps(snapshot.repository, repository_id, entries, held=held)
                 indexed = partial(from_changes, changes.changes, cursor.recorded, snapshot.commit, changes.note)
-        row = self._row(repository_id, snapshot.files)
+        row = self._row(repository_id, listed)
         last = snapshot.history_left == 0  # a history's last commit: its held versions can leave
         self._window.finished.append(_Read(snapshot.name, snapshot.root, repository_id, indexed, row, last))
 

@@ -143,7 +143,12 @@ class GitRepository:
     def has_files(self, commit: str) -> bool:
         """Whether ``commit`` holds a supported file under the target (UnknownRevision when the target
         is not in its tree)."""
-        return _SUPPORTED_NAME.search(self._ls_tree(commit, "--name-only")) is not None
+        found = self.git.finds(
+            _SUPPORTED_NAME, "ls-tree", "-r", "-z", "--name-only", "--full-tree", self._tree_of(commit)
+        )
+        if found is None:
+            raise UnknownRevision(f"{self.root}: {commit[:12]} has no tree at {self.prefix or '.'}")
+        return found
 
     def _ls_tree(self, commit: str, *options: str) -> bytes:
         done = self.git.run("ls-tree", "-r", "-z", *options, "--full-tree", self._tree_of(commit))

@@ -104,3 +104,23 @@ def test_a_commit_without_supported_files_has_none(tmp_path: Path) -> None:
     assert repository is not None
     head = repository.resolve("HEAD")
     assert not repository.has_files(head) and repository.tree(head) == []
+
+
+def test_a_large_tree_is_searched_as_git_lists_it_and_a_name_at_its_end_is_found(tmp_path: Path) -> None:
+    """``has_files`` reads ls-tree's output in chunks and stops at the first supported name: the
+    only one here comes after 200 KiB of other names, across chunk boundaries."""
+    root = tmp_path / "big"
+    root.mkdir()
+    _git(root, "init", "-q")
+    for index in range(4000):
+        (root / f"note-{index:05d}-{'x' * 40}.txt").write_text("")
+    (root / "zz.py").write_text("x = 1\n")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "many")
+    repository = open_repository(root)
+    assert repository is not None
+    head = repository.resolve("HEAD")
+    assert repository.has_files(head)
+    (root / "zz.py").unlink()
+    _git(root, "commit", "-q", "-a", "-m", "none left")
+    assert not repository.has_files(repository.resolve("HEAD"))
