@@ -52,7 +52,11 @@ def test_flower_lists_the_workers_and_the_parse_task(settings: Settings, worker:
         if not workers:
             return False
         found.update(workers)
-        return any(name.startswith("parsefleet-local-0@") for name in workers)
+        # Flower fills a worker's entry as its inspect replies come (a slow reply leaves keys out)
+        return any(
+            name.startswith("parsefleet-local-0@") and {"registered", "active_queues"} <= set(entry)
+            for name, entry in workers.items()
+        )
 
     try:
         wait_until(listed, f"Flower listing the worker (log: {tmp_path / 'flower.log'})", 90)
