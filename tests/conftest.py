@@ -68,7 +68,7 @@ def _reap(directory: Path) -> None:
         stopped = stop_unused(Settings.from_env({}, data_dir=directory))
     except (OSError, ParsefleetError):
         return
-    if stopped:
+    if stopped or (stopped is None and (directory / "services.lock").exists()):  # nobody uses it
         shutil.rmtree(directory, ignore_errors=True)
 
 

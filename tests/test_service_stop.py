@@ -64,6 +64,9 @@ def test_services_a_killed_process_left_running_are_stopped(embedded_data_dir: P
     assert stopped.returncode == 0, stopped
     assert f"stopped the embedded services in {embedded_data_dir}" in stopped.stdout
     wait_until(lambda: not redis_server.answers(), "the embedded Redis stopped")
+    again = _stop(embedded_data_dir)
+    assert again.returncode == 0, again
+    assert again.stdout.strip() == f"no embedded services running in {embedded_data_dir}"
 
 
 def test_services_in_use_by_this_process_are_not_stopped(embedded_data_dir: Path) -> None:
@@ -77,5 +80,5 @@ def test_services_in_use_by_this_process_are_not_stopped(embedded_data_dir: Path
 def test_a_directory_without_services_is_said_so(embedded_data_dir: Path) -> None:
     outcome = _stop(embedded_data_dir)
     assert outcome.returncode == 0, outcome
-    assert outcome.stdout.strip() == f"no embedded services in {embedded_data_dir}"
+    assert outcome.stdout.strip() == f"no embedded services running in {embedded_data_dir}"
     assert list(embedded_data_dir.iterdir()) == []

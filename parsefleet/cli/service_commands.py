@@ -31,7 +31,7 @@ def _stop(settings: Settings, _args: argparse.Namespace) -> int:
     outcome = stop_unused(settings)
     where = settings.data_dir
     if outcome is None:
-        print(f"no embedded services in {where}")
+        print(f"no embedded services running in {where}")
         return _STOPPED
     if not outcome:
         print(f"the embedded services in {where} are in use by another parsefleet process: nothing stopped")

@@ -50,8 +50,8 @@ def embedded_postgres(directory: DataDirectory) -> EmbeddedPostgres:
 
 def stop_unused(settings: Settings) -> bool | None:
     """Stop the embedded services of the data directory of ``settings`` when no parsefleet process
-    uses them (a process killed with SIGKILL leaves them running): True when stopped, False when
-    they are in use, None when the directory holds none."""
+    uses them (a process killed with SIGKILL leaves them running): True when one was running and is
+    stopped, False when they are in use, None when none is running."""
     path = settings.data_dir
     if not (path / "services.lock").exists():
         return None
@@ -60,11 +60,14 @@ def stop_unused(settings: Settings) -> bool | None:
     try:
         if not lease.take_unused():
             return False
-        if (path / "redis").is_dir():
-            embedded_redis(directory).stop()
-        if (path / "postgres").is_dir():
+        stopped = False
+        if (path / "redis").is_dir() and (redis := embedded_redis(directory)).answers():
+            redis.stop()
+            stopped = True
+        if (path / "postgres" / "postmaster.pid").exists():
             embedded_postgres(directory).stop()
-        return True
+            stopped = True
+        return stopped or None
     finally:
         lease.close()
 
