@@ -620,7 +620,7 @@ class Submission:
         held, self._held, self._held_bytes = self._held, {}, 0
         batches = [batch for versions in held.values() for batch in chunker.add_group(versions)]
         batches += chunker.flush()
-        views = {repository_id: ledger.current_view(repository_id) for repository_id, _path in held}
+        views = {repository_id: ledger.current_view(repository_id) for repository_id in {key[0] for key in held}}
         last = [versions[-1].ref for versions in held.values()]
         return [ref for ref in last if views[ref.repository_id].get(ref.path) == ref.blob_hash], batches
 
