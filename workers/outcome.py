@@ -161,10 +161,7 @@ def _outline_file(
     is parsed."""
     kept = None
     try:
-        if previous is None and not keep:
-            outline = adapter.outline(item.content, budget)
-        else:
-            outline, kept = adapter.outline_version(item.content, budget, previous, keep=keep)
+        outline, kept = adapter.outline_version(item.content, budget, previous, keep=keep)
     except ParseFailure as exc:
         log.warning("batch %s: %s failed (%s): %s", batch.batch_id, shown(item.ref.path), exc.kind, exc)
         return (FileOutcome(item.ref, None, exc.kind, str(exc)), 0.0, 0.0), None

@@ -19,6 +19,7 @@ from parsefleet.contract.outline import FileStatus, Outline
 from parsefleet.parity.comparison import Cause, compare_file
 from parsefleet.workers import outcome
 from parsefleet.workers.languages import adapter_for
+from parsefleet.workers.languages.base import Version
 from parsefleet.workers.languages.python_reference import reference_outline
 from parsefleet.workers.limits import ParseBudget
 
@@ -97,14 +98,16 @@ def test_outline_batch_turns_an_escaping_error_into_a_failure(
 ) -> None:
     """An error that escapes the adapter fails that one file; the next file is still outlined."""
     adapter = adapter_for("python")
-    real = adapter.outline
+    real = adapter.outline_version
 
-    def outline(source: bytes, budget: ParseBudget) -> Outline:
+    def outline_version(
+        source: bytes, budget: ParseBudget, previous: Version | None = None, *, keep: bool = False
+    ) -> tuple[Outline, Version | None]:
         if source.startswith(b"# explode"):
             raise raised
-        return real(source, budget)
+        return real(source, budget, previous, keep=keep)
 
-    monkeypatch.setattr(adapter, "outline", outline)
+    monkeypatch.setattr(adapter, "outline_version", outline_version)
     result = outcome.outline_batch(_batch(b"# explode\n", b"X = 1\n"), timeout_s=10, rss_limit_mb=None)
     failed, parsed = result.files
     assert (failed.status, failed.failure_kind) == (FileStatus.FAILED, kind)

@@ -77,13 +77,7 @@ class LanguageAdapter(ABC):
 
     def outline(self, source: bytes, budget: ParseBudget) -> Outline:
         """Parse and extract one file, within ``budget`` at each step."""
-        tree = self.parse(source, budget)
-        budget.check_rss("outline not started: parsed")
-        outline = self.extract(tree, source, budget)
-        del tree  # the outline holds no node: the tree goes before the next check
-        budget.check_symbols(len(outline.symbols))  # the reference fallback's outline, too
-        budget.check_rss("outline dropped: outlined")
-        return outline
+        return self.outline_version(source, budget)[0]
 
     def outline_version(
         self, source: bytes, budget: ParseBudget, previous: Version | None = None, *, keep: bool = False
@@ -100,9 +94,9 @@ class LanguageAdapter(ABC):
         del old_tree, previous
         budget.check_rss("outline not started: parsed")
         outline = self.extract(tree, source, budget)
-        budget.check_symbols(len(outline.symbols))
+        budget.check_symbols(len(outline.symbols))  # the reference fallback's outline, too
         kept = Version(source, tree) if keep else None
-        del tree
+        del tree  # the outline holds no node: the tree goes before the next check (unless kept)
         budget.check_rss("outline dropped: outlined")
         return outline, kept
 
