@@ -79,9 +79,10 @@ class ProgressBar:
         filled = min(_WIDTH, int(fraction * _WIDTH))
         bar = "#" * filled + "." * (_WIDTH - filled)
         targets = f"  targets {progress.targets_read:,}/{progress.targets:,}" if progress.targets else ""
+        rate = self._rate_now()
         return (
             f"[{bar}] {progress.done:,}/{progress.sent:,} sent files parsed  (seen {progress.seen:,}){targets}"
-            f"  {self._rate_now():,.0f} files/min now{self._eta(progress)}  {now_s - self.started_s:.1f} s"
+            f"  {rate:,.0f} files/min now{_eta(progress, rate)}  {now_s - self.started_s:.1f} s"
             f"  {progress.phase}"
         )
 
@@ -92,13 +93,6 @@ class ProgressBar:
             elapsed_s = last_s - self.started_s
             return last_done / elapsed_s * 60 if elapsed_s > 0 else 0.0
         return (last_done - first_done) / (last_s - first_s) * 60
-
-    def _eta(self, progress: Progress) -> str:
-        """Once everything is sent: the time left at the rate now."""
-        rate = self._rate_now()
-        if progress.phase != "waiting" or rate <= 0:
-            return ""
-        return f"  ETA {max(0, progress.sent - progress.done) / rate * 60:.0f} s"
 
     def say(self, message: str) -> None:
         """A line of its own, above the bar."""
@@ -112,3 +106,10 @@ class ProgressBar:
         if self.enabled and self.tty and self._drawn:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def _eta(progress: Progress, rate: float) -> str:
+    """Once everything is sent: the time left at ``rate`` (files/min now)."""
+    if progress.phase != "waiting" or rate <= 0:
+        return ""
+    return f"  ETA {max(0, progress.sent - progress.done) / rate * 60:.0f} s"
