@@ -8,7 +8,7 @@ ledger reconnects, reads how far the run got, and writes again only what had not
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,6 +65,11 @@ class Entry:
     position: tuple[dict[int, int], int] | None = None
     counts: Counts | None = None
     advances: Sequence[Advance] = ()
+    # History mode (schema/018_resume.sql): the versions the window read and holds; whether
+    # ``batches`` carry held versions (each then gets its batch); held versions no longer held.
+    held: Sequence[FileRef] = ()
+    releases: bool = False
+    unheld: Sequence[FileRef] = ()
 
 
 # Why a known blob is skipped: outlined by this parser version before, or it killed a worker.
@@ -93,9 +98,20 @@ class Ledger:
         self._conn: Connection | None = None
         self._step = 0
 
-    def start(self, targets: Sequence[str], origins: Sequence[str], ci: bool, bad: Sequence[TargetRow] = ()) -> None:
-        """Create the run record, with the targets (and where each was given), the bad ones failed."""
-        params = {"run_id": self.run_id, "targets": list(targets), "origins": list(origins), "ci": ci}
+    def start(
+        self,
+        targets: Sequence[str],
+        origins: Sequence[str],
+        ci: bool,
+        bad: Sequence[TargetRow] = (),
+        plans: Sequence[dict[str, object]] = (),
+    ) -> None:
+        """Create the run record, with the targets (and where each was given, and how each is read
+        when it was looked at up front), the bad ones failed."""
+        params = {
+            "run_id": self.run_id, "targets": list(targets), "origins": list(origins), "ci": ci,
+            "plans": Jsonb(list(plans)) if plans else None,
+        }  # fmt: skip
 
         def start(conn: Connection) -> None:
             conn.execute(sql(_HERE, "start_run"), params)
@@ -184,13 +200,13 @@ class Ledger:
         """The run did not finish sending: the repositories it indexed forget their commit."""
         self._write(lambda conn: forget_commits(conn, self.run_id))
 
-    def repositories(self, roots: Sequence[str]) -> dict[str, tuple[int, str | None, bool]]:
-        """Per name of ``roots``, the id of its repository (created on first sight), the commit it
-        was last indexed at, and whether it was created now (it has no files), in one statement
-        whose commit does not wait for the disk (sql/commit_lazily.sql)."""
+    def repositories(self, roots: Mapping[str, str]) -> dict[str, tuple[int, str | None, bool]]:
+        """Per name of ``roots`` (name to where this run reads it), the id of its repository (created
+        on first sight), the commit it was last indexed at, and whether it was created now (it has no
+        files), in one statement whose commit does not wait for the disk (sql/commit_lazily.sql)."""
         if not roots:
             return {}
-        params = {"roots": list(roots)}
+        params = {"roots": list(roots), "locations": list(roots.values())}
 
         def upsert(conn: Connection) -> list[tuple[object, ...]]:
             conn.execute(sql(_HERE, "commit_lazily"))
@@ -314,6 +330,7 @@ class Ledger:
                 row = (ref.repository_id, ref.path, ref.blob_hash, ref.language, self.run_id, batch_id, ref.size_bytes)
                 copy.write_row(row)
         conn.execute(sql(_HERE, "files_upsert"))
+        self._record_held(conn, entry)
         with conn.cursor().copy(
             "COPY batches (id, run_id, language, files, size_bytes, enqueued_at) FROM STDIN"
         ) as copy:
@@ -326,6 +343,28 @@ class Ledger:
                 copy.write_row(
                     (now, self.run_id, ref.repository_id, ref.path, ref.blob_hash or None, ref.language, kind, message)
                 )
+
+    def _record_held(self, conn: Connection, entry: Entry) -> None:
+        """The held versions of ``entry`` (history mode): those read, those batched, those let go."""
+        if entry.held:
+            with conn.cursor().copy(
+                "COPY run_held (run_id, repository_id, path, blob_hash, language, size_bytes) FROM STDIN"
+            ) as copy:
+                for ref in entry.held:
+                    copy.write_row(
+                        (self.run_id, ref.repository_id, ref.path, ref.blob_hash, ref.language, ref.size_bytes)
+                    )
+        rows: list[tuple[FileRef, str | None]] = [(ref, None) for ref in entry.unheld]
+        if entry.releases:
+            rows += [(item.ref, batch.batch_id) for batch in entry.batches for item in batch.files]
+        if not rows:
+            return
+        conn.execute(sql(_HERE, "held_stage"))
+        with conn.cursor().copy("COPY held_stage (language, blob_hash, batch_id) FROM STDIN") as copy:
+            for ref, batch_id in rows:
+                copy.write_row((ref.language, ref.blob_hash, batch_id))
+        conn.execute(sql(_HERE, "held_batched"), {"run_id": self.run_id})
+        conn.execute(sql(_HERE, "held_unheld"), {"run_id": self.run_id})
 
     def _write(self, action: Callable[[Connection], object]) -> None:
         """Run ``action`` as the run's next step, in one transaction that records the step; after a

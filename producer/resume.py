@@ -10,10 +10,14 @@ sending, or after its last batch), the committed state says exactly what the run
 - a batch recorded but found neither on Redis (the outbox keeps every batch until its result is
   committed) nor with a result was never sent: it is rebuilt from its files, read again, and sent
   under its own id, once;
-- a batch on Redis or with a result is left alone: nothing is sent twice.
+- a batch on Redis or with a result is left alone: nothing is sent twice;
+- history mode: the versions read and held, not yet batched (``run_held``), are held again, read
+  by blob id from their repository, and leave with the held versions the resumed producer reads.
 
 The resumed producer lists the targets from the recorded position on (those with a ``run_targets``
-row are done) with the same rules. A file changed between the producer's death and the resume is
+row are done) with the same rules; a target looked at up front (--rev, --name, --history, --since)
+is read by its stored plan: the same commit, name and place in its history. A reindex is not
+resumed (it is run again). A file changed between the producer's death and the resume is
 sent as it is now.
 """
 
@@ -28,9 +32,14 @@ from parsefleet.contract.errors import InputError, RunNotFound
 from parsefleet.contract.paths import to_bytes
 from parsefleet.contract.settings import Settings
 from parsefleet.producer.records import Ledger
+from parsefleet.producer.snapshot import Plan
 from parsefleet.producer.targets import Target
 
-__all__ = ["Point", "batch_files", "load_point", "open_batches", "resume_point"]
+# A file a recorded batch carries, or a held version: (repository location, repository id, stored
+# path, language, blob id).
+Carried = tuple[Path, int, str, str, bytes]
+
+__all__ = ["Carried", "Point", "batch_files", "held_versions", "load_point", "open_batches", "resume_point"]
 
 
 @dataclass
@@ -45,6 +54,7 @@ class Point:
     ci: bool
     submitted: bool
     batches: int
+    plans: dict[int, Plan]  # ordinal -> how a target looked at up front is read (those still to do)
     seen: Counter[str] = field(default_factory=Counter)
     sent: Counter[str] = field(default_factory=Counter)
     skipped: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -68,7 +78,7 @@ def load_point(ledger: Ledger) -> Point:
     rows = ledger.read("resume_run", params)
     if not rows:
         raise RunNotFound(f"no run {ledger.run_id}")
-    targets, origins, offsets, sequence, step, ci, submitted, cancelled, batches, done = rows[0]
+    targets, origins, stored_plans, offsets, sequence, step, ci, submitted, cancelled, batches, done = rows[0]
     if cancelled:
         raise InputError(f"run {ledger.run_id} was cancelled; submit its targets again as a new run")
     finished = {int(str(number)) for number in _listed(done)}
@@ -78,12 +88,21 @@ def load_point(ledger: Ledger) -> Point:
         for number, name in enumerate(names, 1)
         if number not in finished
     ]
+    plans = {number: plan for number, plan in _plans(stored_plans).items() if number not in finished}
+    if not submitted and any(plan.refresh for plan in plans.values()):
+        raise InputError(f"run {ledger.run_id} is a reindex, which is not resumed: run parsefleet reindex again")
     point = Point(
         ledger.run_id, todo, _offsets(offsets), int(str(sequence)), int(str(step)), bool(ci), bool(submitted),
-        int(str(batches)),
+        int(str(batches)), plans,
     )  # fmt: skip
     _load_counts(ledger, point)
     return point
+
+
+def _plans(stored: object) -> dict[int, Plan]:
+    """The stored plans by ordinal (a streamed run stores none)."""
+    found = (Plan.from_stored(value) for value in _listed(stored))
+    return {number: plan for number, plan in enumerate(found, 1) if plan is not None}
 
 
 def _offsets(stored: object) -> dict[int, int]:
@@ -121,10 +140,17 @@ def open_batches(ledger: Ledger) -> list[tuple[str, str, int]]:
     return [(str(a), str(b), int(str(c))) for a, b, c in ledger.read("open_batches", {"run_id": ledger.run_id})]
 
 
-def batch_files(ledger: Ledger, batch_id: str) -> list[tuple[Path, int, str, str, bytes]]:
-    """The files a recorded batch carried: (repository location, repository id, stored path, language,
-    blob id)."""
-    rows = ledger.read("batch_files", {"run_id": ledger.run_id, "batch_id": batch_id})
+def batch_files(ledger: Ledger, batch_id: str) -> list[Carried]:
+    """The files a recorded batch carried, a file's versions in commit order (history mode)."""
+    return _carried(ledger.read("batch_files", {"run_id": ledger.run_id, "batch_id": batch_id}))
+
+
+def held_versions(ledger: Ledger) -> list[Carried]:
+    """The versions the run's producer held and had not batched (history mode), in the order read."""
+    return _carried(ledger.read("held_versions", {"run_id": ledger.run_id}))
+
+
+def _carried(rows: list[tuple[object, ...]]) -> list[Carried]:
     return [
         (_path(root), int(str(repository)), str(path), str(language), bytes(blob))
         for root, repository, path, language, blob in rows

@@ -27,7 +27,7 @@ from parsefleet.producer.walk import Listed, discover
 
 _REGULAR = "100644"
 
-__all__ = ["DIRTY_NOTE", "Snapshot", "plan_targets", "refresh", "snapshot_of"]
+__all__ = ["DIRTY_NOTE", "Plan", "Snapshot", "plan_targets", "refresh", "snapshot_of"]
 
 DIRTY_NOTE = "uncommitted changes: the work tree is indexed as it is, not a commit"
 
@@ -61,6 +61,49 @@ class Snapshot:
     def files(self) -> int:
         """How many supported files were listed up front (a lazy snapshot's are listed by its run)."""
         return len(self.tree) if self.commit is not None else len(self.walked)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a target of a run looked at up front (``plan_targets``: --rev, --name, --history,
+    --since; reindex) is read, stored with the run (``runs.target_plans``) so that a resumed
+    producer reads each target left exactly so: its repository ``name``, the ``commit`` (None: as
+    a streamed target is, from its HEAD or its files as they are), the commits of its history that
+    follow; ``refresh``: a reindex (not resumed: run it again)."""
+
+    name: str
+    commit: str | None = None
+    history_left: int | None = None
+    refresh: bool = False
+
+    @classmethod
+    def of(cls, snapshot: Snapshot) -> Plan:
+        """The plan ``snapshot`` was made by."""
+        return cls(snapshot.name, snapshot.commit, snapshot.history_left, snapshot.refresh)
+
+    def stored(self) -> dict[str, object]:
+        """As ``runs.target_plans`` keeps it (JSON)."""
+        return {"name": self.name, "commit": self.commit, "history_left": self.history_left, "refresh": self.refresh}
+
+    @classmethod
+    def from_stored(cls, value: object) -> Plan | None:
+        """A plan kept by ``stored`` (None for a streamed target's null)."""
+        if not isinstance(value, dict):
+            return None
+        left = value.get("history_left")
+        commit = value.get("commit")
+        return cls(
+            str(value["name"]), None if commit is None else str(commit), None if left is None else int(str(left)),
+            bool(value.get("refresh")),
+        )  # fmt: skip
+
+    def snapshot(self, target: Path, settings: Settings) -> Snapshot:
+        """``target`` looked at again by this plan (a resumed run); InputError when it cannot be."""
+        if self.commit is None:
+            return _snapshot(target, settings, None, self.name)
+        if not target.is_dir():
+            _walked(target, settings, self.name, None)  # raises the walk's error for a bad path
+        return replace(_committed(require_repository(target), self.commit, self.name), history_left=self.history_left)
 
 
 def plan_targets(

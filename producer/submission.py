@@ -42,7 +42,7 @@ from parsefleet.producer.commits import compared, from_changes, since
 from parsefleet.producer.enqueue import Enqueuer
 from parsefleet.producer.lease import ProducerLease
 from parsefleet.producer.records import Advance, Counts, Entry, Failure, Indexed, Ledger, TargetRow
-from parsefleet.producer.resume import Point, batch_files, load_point, open_batches
+from parsefleet.producer.resume import Carried, Point, batch_files, held_versions, load_point, open_batches
 from parsefleet.producer.snapshot import Snapshot
 from parsefleet.producer.targets import Listing, Target, TargetStream
 from parsefleet.producer.tree import GitRepository, TreeEntry, open_repository
@@ -243,7 +243,8 @@ class Submission:
         targets = stream.targets
         bad = [(t.ordinal, to_text(str(t.path)), t.origin, None, 0, t.bad) for t in targets if t.bad is not None]
         names = [to_text(os.path.abspath(target.path)) for target in targets]
-        ledger.start(names, [target.origin for target in targets], self.ci, bad)
+        plans = [plan.stored() for plan in stream.plans]
+        ledger.start(names, [target.origin for target in targets], self.ci, bad, plans)
         self.tally.targets, self.tally.targets_read = len(targets), len(bad)
 
     def _restore(self, point: Point) -> None:
@@ -263,6 +264,7 @@ class Submission:
             return False
         for batch_id, language, _files in self._never_sent(ledger):
             enqueuer.send(self._rebuilt(ledger, batch_id, language))
+        self._hold_again(ledger)
         self.tally.targets = len(self.resume.targets)
         log.info("resumed run %s: %d targets to go", self.tally.run_id, len(self.resume.targets))
         return True
@@ -277,13 +279,36 @@ class Submission:
         """A recorded batch made again from its files: from git by blob id where the repository is a
         git repository holding the blob, else from the disk as it is now (a file that can no longer be
         read is left out: the batch then has fewer files than the run sent)."""
+        carried = batch_files(ledger, batch_id)
+        contents = _from_git(carried)
         files = []
-        for root, repository_id, path, file_language, blob in batch_files(ledger, batch_id):
-            content = _blob_from_git(root, blob) or self._from_disk(root, path)
+        for root, repository_id, path, file_language, blob in carried:
+            content = contents.get((root, blob))
+            content = self._from_disk(root, path) if content is None else content
             if content is not None:
                 ref = FileRef(repository_id, path, blob_hash(content), file_language, len(content))
                 files.append(BatchFile(ref, content))
         return Batch(batch_id, self.tally.run_id, language, tuple(files))
+
+    def _hold_again(self, ledger: Ledger) -> None:
+        """History mode: the versions the stopped producer held are held again, read by blob id from
+        their repository; one that can no longer be read is refused (``unreadable``), no longer held."""
+        versions = held_versions(ledger)
+        contents = _from_git(versions)
+        failures: list[Failure] = []
+        for root, repository_id, path, language, blob in versions:
+            content = contents.get((root, blob))
+            ref = FileRef(repository_id, path, blob, language, 0 if content is None else len(content))
+            if content is None:
+                self.tally.sent[language] -= 1
+                self.tally.refused[language, "unreadable"] += 1
+                failures.append((ref, "unreadable", "the blob is missing from the repository"))
+            else:
+                self._held.setdefault((repository_id, path), []).append(BatchFile(ref, content))
+                self._held_bytes += len(content)
+        if failures:
+            refs = [ref for ref, _kind, _message in failures]
+            ledger.record(Entry((), (), failures, counts=self._counts(), unheld=refs))
 
     def _from_disk(self, root: Path, path: str) -> bytes | None:
         try:
@@ -352,7 +377,7 @@ class Submission:
         is, a repository's first run; none for a repository created now); the others are read when
         needed."""
         snapshots = [listing.snapshot for _cursor, listing in taken if listing.snapshot is not None]
-        found = ledger.repositories([snapshot.name for snapshot in snapshots])
+        found = ledger.repositories({snapshot.name: to_text(str(snapshot.root)) for snapshot in snapshots})
         whole = [found[snapshot.name] for snapshot in snapshots if _whole(snapshot, found[snapshot.name][1])]
         views = ledger.current_views(
             sorted({repository_id for repository_id, _commit, created in whole if not created})
@@ -609,7 +634,8 @@ class Submission:
         if not self._held:
             return
         files, batches = self._batch_held(ledger, self._chunker)
-        ledger.record(Entry(files, batches, (), (), (dict(self._partial), self._chunker.sequence), self._counts()))
+        position = (dict(self._partial), self._chunker.sequence)
+        ledger.record(Entry(files, batches, (), (), position, self._counts(), releases=True))
         self.tally.batches += len(batches)
         for batch in batches:
             enqueuer.send(batch)
@@ -631,7 +657,7 @@ class Submission:
         chunker.sequence = self._chunker.sequence
         try:
             files, batches = self._batch_held(ledger, chunker)
-            ledger.record(Entry(files, batches, (), (), (dict(self._partial), chunker.sequence)))
+            ledger.record(Entry(files, batches, (), (), (dict(self._partial), chunker.sequence), releases=True))
         except ParsefleetError as exc:
             log.warning("run %s: the held versions could not be recorded: %s", self.tally.run_id, exc)
 
@@ -697,7 +723,10 @@ class Submission:
         advances = [self._advance(read) for read in window.finished]
         position = (dict(self._partial), self._chunker.sequence)
         counts = self._counts()
-        ledger.record(Entry(window.files, self._unsent, window.failures, window.targets, position, counts, advances))
+        held = [item.ref for item in self._held_window]
+        ledger.record(
+            Entry(window.files, self._unsent, window.failures, window.targets, position, counts, advances, held)
+        )
         release = self._hold(window)
         self.tally.batches += len(self._unsent)
         self.tally.targets_read += len(window.targets) + len(window.finished)
@@ -775,10 +804,18 @@ def _target_row(target: Target, repository_id: int | None, files: int, error: st
     return (target.ordinal, to_text(str(target.path)), target.origin, repository_id, files, error)
 
 
-def _blob_from_git(root: Path, blob: bytes) -> bytes | None:
-    """``blob`` read by id from the git repository at ``root``, if it is one and holds it."""
-    repository = open_repository(root) if root.is_dir() else None
-    return None if repository is None else repository.contents([blob]).get(blob)
+def _from_git(carried: list[Carried]) -> dict[tuple[Path, bytes], bytes]:
+    """The blobs of ``carried`` that their repository holds, read by id, one ``cat-file`` per
+    repository: (location, blob id) to content."""
+    wanted: dict[Path, list[bytes]] = {}
+    for root, _repository_id, _path, _language, blob in carried:
+        wanted.setdefault(root, []).append(blob)
+    contents = {}
+    for root, blobs in wanted.items():
+        repository = open_repository(root) if root.is_dir() else None
+        found = {} if repository is None else repository.contents(blobs)
+        contents.update({(root, blob): content for blob, content in found.items()})
+    return contents
 
 
 def _windows(total: int, start: int = 0) -> Iterator[tuple[int, int]]:

@@ -21,18 +21,19 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
 from parsefleet.contract.errors import InputError, NoSupportedFiles, TargetNotFound, TargetUnreadable
 from parsefleet.contract.paths import printable
 from parsefleet.contract.settings import Settings
-from parsefleet.producer.snapshot import Snapshot, snapshot_of
+from parsefleet.producer.snapshot import Plan, Snapshot, snapshot_of
 
-__all__ = ["Listing", "Target", "TargetStream", "list_target", "planned", "read_targets"]
+__all__ = ["Listing", "Target", "TargetStream", "list_target", "planned", "read_targets", "resumed"]
 
 STDIN = "-"
 _SHOWN_BAD_LINES = 3  # in the one-line error of --strict
@@ -154,8 +155,13 @@ def list_target(target: Target, settings: Settings) -> Listing:
     """Look at one target (in a listing thread); a failure is the listing's ``error``."""
     if target.bad is not None:
         return Listing(target, error=target.bad)
+    return _looked_at(target, partial(snapshot_of, target.path, settings))
+
+
+def _looked_at(target: Target, look: Callable[[], Snapshot]) -> Listing:
+    """``target``'s listing by ``look``; a failure is its ``error``."""
     try:
-        return Listing(target, snapshot_of(target.path, settings))
+        return Listing(target, look())
     except InputError as exc:
         return Listing(target, error=str(exc))
     except OSError as exc:
@@ -166,7 +172,26 @@ def planned(snapshots: Sequence[Snapshot], settings: Settings) -> TargetStream:
     """A stream of snapshots looked at up front (``snapshot.plan_targets``: --rev, --name, --history,
     reindex), each its own target."""
     targets = [Target(number, snapshot.root, f"argument {number}") for number, snapshot in enumerate(snapshots, 1)]
-    return TargetStream(targets, settings, lister=lambda target: Listing(target, snapshots[target.ordinal - 1]))
+    plans = [Plan.of(snapshot) for snapshot in snapshots]
+    lister = partial(_listed_as_planned, snapshots)
+    return TargetStream(targets, settings, lister=lister, plans=plans)
+
+
+def resumed(targets: Sequence[Target], plans: Mapping[int, Plan], settings: Settings) -> TargetStream:
+    """The stream of a resumed run's targets left to do: those with a plan (by ordinal) looked at
+    again by it, the others as a streamed run lists them."""
+    return TargetStream(targets, settings, lister=partial(_listed_again, plans, settings))
+
+
+def _listed_as_planned(snapshots: Sequence[Snapshot], target: Target) -> Listing:
+    return Listing(target, snapshots[target.ordinal - 1])
+
+
+def _listed_again(plans: Mapping[int, Plan], settings: Settings, target: Target) -> Listing:
+    plan = plans.get(target.ordinal)
+    if plan is None:
+        return list_target(target, settings)
+    return _looked_at(target, partial(plan.snapshot, target.path, settings))
 
 
 class TargetStream:
@@ -183,8 +208,10 @@ class TargetStream:
         *,
         listed: Callable[[Listing], None] | None = None,
         lister: Callable[[Target], Listing] | None = None,
+        plans: Sequence[Plan] = (),
     ) -> None:
         self.targets = targets
+        self.plans = plans  # of targets looked at up front (``planned``), kept with the run
         self.settings = settings
         self._listed = listed or (lambda _listing: None)
         self._lister = lister or (lambda target: list_target(target, settings))

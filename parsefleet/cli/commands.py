@@ -27,7 +27,7 @@ from parsefleet.plumbing.migrations import migrate
 from parsefleet.producer.resume import resume_point
 from parsefleet.producer.snapshot import Snapshot, plan_targets, refresh
 from parsefleet.producer.submission import Submission, Tally
-from parsefleet.producer.targets import TargetStream, planned, read_targets
+from parsefleet.producer.targets import TargetStream, planned, read_targets, resumed
 from parsefleet.reading.outdated import OutdatedFile, outdated_files
 from parsefleet.reading.report import (
     FileOutcome,
@@ -195,7 +195,7 @@ def _producer(
     point = resume_point(settings, services.database_url, options.resume)
     options.say(f"resuming run {point.run_id}: {len(point.targets)} targets to go")
     submission = Submission(settings, *urls, progress=progress, resume=point, priority=options.priority)
-    return submission, TargetStream(point.targets, settings)
+    return submission, resumed(point.targets, point.plans, settings)
 
 
 def _targets(settings: Settings, arguments: Sequence[Path], options: RunOptions) -> TargetStream:

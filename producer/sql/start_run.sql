@@ -1,1 +1,2 @@
-INSERT INTO runs (id, targets, target_origins, ci) VALUES (%(run_id)s, %(targets)s, %(origins)s, %(ci)s)
+INSERT INTO runs (id, targets, target_origins, target_plans, ci)
+VALUES (%(run_id)s, %(targets)s, %(origins)s, %(plans)s, %(ci)s)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
 
 from parsefleet.contract.errors import InputError, TargetNotFound
+from parsefleet.producer.snapshot import Plan
 from parsefleet.producer.targets import read_targets
 
 
@@ -53,3 +55,15 @@ def test_lines_end_at_lf_alone_and_crlf_lists_are_read_as_lf(tmp_path: Path) -> 
         ("stdin:1", None),
         ("stdin:2", f"{tmp_path}/\\x1b[2Jx\\x0dfailed timeout: y: no such file or directory"),  # shown escaped
     ]
+
+
+def test_a_plan_is_stored_and_read_back_as_it_was() -> None:
+    plans = [
+        Plan("pinned", "0" * 40, None),
+        Plan("/srv/repo", "1" * 40, 7),
+        Plan("named", None, None),
+        Plan("/srv/reindexed", None, None, refresh=True),
+    ]
+    stored = json.loads(json.dumps([plan.stored() for plan in plans]))  # as jsonb keeps it
+    assert [Plan.from_stored(value) for value in stored] == plans
+    assert Plan.from_stored(None) is None  # a streamed target's
