@@ -126,7 +126,9 @@ def test_a_target_that_fails_to_list_fails_alone(settings: Settings, worker: Loc
     assert settings.redis_url and settings.database_url
     tally = Submission(settings, settings.redis_url, settings.database_url).run(TargetStream(targets, settings))
     with psycopg.connect(settings.database_url) as conn:
-        wait_until(lambda: load_state(conn, tally.run_id).finished, "the run finished")
+        wait_until(
+            lambda: load_state(conn, tally.run_id).finished, "the run finished", 120
+        )  # a worker starting on a loaded host
         report = load_report(conn, tally.run_id)
     assert report.failed_targets == [
         ("argument 2", str(repositories[1]), f"{repositories[1]}: no such file or directory")
