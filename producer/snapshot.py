@@ -13,6 +13,7 @@ removed), else the target's absolute path.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,6 +27,7 @@ from parsefleet.producer.tree import GitRepository, TreeEntry, open_repository, 
 from parsefleet.producer.walk import Listed, discover
 
 _REGULAR = "100644"
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256: never an option to git
 
 __all__ = ["DIRTY_NOTE", "Plan", "Snapshot", "plan_targets", "refresh", "snapshot_of"]
 
@@ -92,6 +94,8 @@ class Plan:
             return None
         left = value.get("history_left")
         commit = value.get("commit")
+        if commit is not None and not _COMMIT_ID.fullmatch(str(commit)):
+            raise InputError(f"a stored target plan names no commit id: {str(commit)[:80]!r}")
         return cls(
             str(value["name"]), None if commit is None else str(commit), None if left is None else int(str(left)),
             bool(value.get("refresh")),

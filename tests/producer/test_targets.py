@@ -67,3 +67,8 @@ def test_a_plan_is_stored_and_read_back_as_it_was() -> None:
     stored = json.loads(json.dumps([plan.stored() for plan in plans]))  # as jsonb keeps it
     assert [Plan.from_stored(value) for value in stored] == plans
     assert Plan.from_stored(None) is None  # a streamed target's
+
+
+def test_a_stored_plan_whose_commit_is_no_commit_id_is_refused() -> None:
+    with pytest.raises(InputError, match="no commit id"):
+        Plan.from_stored({"name": "x", "commit": "--output=/tmp/owned", "history_left": None})
