@@ -1,13 +1,20 @@
-"""Generated git repositories and CLI environments for the bulk tests (tests/test_bulk.py, tests/test_resume.py)."""
+"""Generated git repositories, CLI environments and resumed runs for the bulk tests (tests/test_bulk.py,
+tests/test_resume.py, tests/test_resume_commits.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
+from typing import Any
+
+import psycopg
 
 from parsefleet.contract.settings import Settings
+from parsefleet.services.local_workers import LocalWorkers
 
 _GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"}
 
@@ -41,3 +48,37 @@ def cli_env(settings: Settings) -> dict[str, str]:
     assert settings.redis_url and settings.database_url
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PARSEFLEET_")}
     return {**clean, "PARSEFLEET_REDIS_URL": settings.redis_url, "PARSEFLEET_DATABASE_URL": settings.database_url}
+
+
+def resumed_with_a_worker(settings: Settings, env: dict[str, str], logs: Path, run_id: str) -> dict[str, Any]:
+    """`parsefleet submit --resume RUN_ID --wait --json -` with one local worker running: its report."""
+    assert settings.redis_url and settings.database_url
+    fleet = LocalWorkers(settings.redis_url, settings.database_url, logs, count=1)
+    fleet.start()
+    try:
+        resumed = subprocess.run(
+            [sys.executable, "-m", "parsefleet.cli.main", "submit", "--resume", run_id, "--wait", "--no-progress",
+             "--json", "-"],
+            env=env, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+    finally:
+        fleet.stop()
+    assert resumed.returncode == 0, resumed.stderr
+    report: dict[str, Any] = json.loads(resumed.stdout)
+    return report
+
+
+def assert_each_sent_once(database_url: str, run_id: str, sent: int) -> None:
+    """The run sent ``sent`` files, each in exactly one batch result, and each batch was delivered once."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        totals = conn.execute(
+            "SELECT (SELECT sum(sent) FROM run_inputs WHERE run_id = %(run)s),"
+            "       (SELECT sum(files) FROM batch_results WHERE run_id = %(run)s),"
+            "       (SELECT count(*) FROM batch_results WHERE run_id = %(run)s),"
+            "       (SELECT batches_total FROM runs WHERE id = %(run)s),"
+            "       (SELECT sum(deliveries) FROM batch_results WHERE run_id = %(run)s)",
+            {"run": run_id},
+        ).fetchone()
+    assert totals is not None
+    assert totals[0] == totals[1] == sent  # every file sent is in exactly one result
+    assert totals[2] == totals[3] == totals[4]  # each batch delivered once

@@ -21,8 +21,7 @@ import redis
 
 from parsefleet.contract.names import OUTBOX_KEY, PRODUCER_KEY_PREFIX, queue_for
 from parsefleet.contract.settings import Settings
-from parsefleet.services.local_workers import LocalWorkers
-from tests.bulk_repos import cli_env, small_repositories
+from tests.bulk_repos import assert_each_sent_once, cli_env, resumed_with_a_worker, small_repositories
 from tests.services import wait_until
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
@@ -94,17 +93,9 @@ def test_a_producer_killed_then_resumed_accounts_for_every_file_once(
     shown = {item["run_id"]: item for item in json.loads(status.stdout)["runs"]}
     assert shown[run_id]["producer"] == ("done" if point == "after-last-batch" else "gone"), shown[run_id]
 
-    fleet = LocalWorkers(settings.redis_url, settings.database_url, tmp_path / "logs", count=1)
-    fleet.start()
-    try:
-        resumed = subprocess.run(
-            [*PARSEFLEET, "submit", "--resume", run_id, "--wait", "--no-progress", "--json", "-"],
-            env=env, capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
-    finally:
-        fleet.stop()
-    assert resumed.returncode == 0, resumed.stderr
-    _assert_exact_account(json.loads(resumed.stdout), settings.database_url, run_id)
+    _assert_exact_account(
+        resumed_with_a_worker(settings, env, tmp_path / "logs", run_id), settings.database_url, run_id
+    )
 
 
 def _assert_exact_account(report: dict[str, Any], database_url: str, run_id: str) -> None:
@@ -118,20 +109,14 @@ def _assert_exact_account(report: dict[str, Any], database_url: str, run_id: str
     for item in languages.values():
         assert item["cancelled"] == 0 and item["failed"] == 0
         assert item["seen"] == item["parsed"] + item["skipped_total"]
+    assert_each_sent_once(database_url, run_id, 2 * _REPOSITORIES + 1)
     totals = _one(
         database_url,
-        "SELECT (SELECT sum(sent) FROM run_inputs WHERE run_id = %s),"
-        "       (SELECT sum(files) FROM batch_results WHERE run_id = %s),"
-        "       (SELECT count(*) FROM batch_results WHERE run_id = %s),"
-        "       (SELECT batches_total FROM runs WHERE id = %s),"
-        "       (SELECT sum(deliveries) FROM batch_results WHERE run_id = %s),"
-        "       (SELECT count(*) FROM files), (SELECT count(*) FROM blobs),"
+        "SELECT (SELECT count(*) FROM files), (SELECT count(*) FROM blobs),"
         "       (SELECT count(*) FROM run_targets WHERE run_id = %s AND error IS NULL)",
-        run_id, run_id, run_id, run_id, run_id, run_id,
-    )  # fmt: skip
+        run_id,
+    )
     assert totals is not None
-    sent, in_results, results, batches_total, deliveries, files, blobs, targets = totals
-    assert sent == in_results == 2 * _REPOSITORIES + 1  # every file sent is in exactly one result
-    assert results == batches_total == deliveries  # each batch delivered once
+    files, blobs, targets = totals
     assert files == 3 * _REPOSITORIES and blobs == 2 * _REPOSITORIES + 1
     assert targets == _REPOSITORIES

@@ -10,7 +10,6 @@ resumed with one local worker.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -25,8 +24,7 @@ import redis
 
 from parsefleet.contract.names import OUTBOX_KEY, queue_for
 from parsefleet.contract.settings import Settings
-from parsefleet.services.local_workers import LocalWorkers
-from tests.bulk_repos import cli_env
+from tests.bulk_repos import assert_each_sent_once, cli_env, resumed_with_a_worker
 from tests.services import wait_until
 
 pytestmark = [pytest.mark.service, pytest.mark.slow]
@@ -108,17 +106,7 @@ def _killed_then_resumed(
     assert producer.returncode == -signal.SIGKILL, producer.stderr.read() if producer.stderr else ""
     assert settings.database_url is not None and settings.redis_url is not None
     run_id = str(_one(settings.database_url, "SELECT id::text FROM runs WHERE submitted_at IS NULL")[0])
-    fleet = LocalWorkers(settings.redis_url, settings.database_url, tmp_path / "logs", count=1)
-    fleet.start()
-    try:
-        resumed = subprocess.run(
-            [*PARSEFLEET, "submit", "--resume", run_id, "--wait", "--no-progress", "--json", "-"],
-            env=env, capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
-    finally:
-        fleet.stop()
-    assert resumed.returncode == 0, resumed.stderr
-    return json.loads(resumed.stdout), run_id
+    return resumed_with_a_worker(settings, env, tmp_path / "logs", run_id), run_id
 
 
 def _assert_each_sent_once(report: dict[str, Any], database_url: str, run_id: str, sent: int) -> None:
@@ -126,17 +114,7 @@ def _assert_each_sent_once(report: dict[str, Any], database_url: str, run_id: st
     for item in report["languages"]:
         assert item["cancelled"] == 0 and item["failed"] == 0
         assert item["seen"] == item["parsed"] + item["skipped_total"]
-    totals = _one(
-        database_url,
-        "SELECT (SELECT sum(sent) FROM run_inputs WHERE run_id = %s),"
-        "       (SELECT sum(files) FROM batch_results WHERE run_id = %s),"
-        "       (SELECT count(*) FROM batch_results WHERE run_id = %s),"
-        "       (SELECT batches_total FROM runs WHERE id = %s),"
-        "       (SELECT sum(deliveries) FROM batch_results WHERE run_id = %s)",
-        run_id, run_id, run_id, run_id, run_id,
-    )  # fmt: skip
-    assert totals[0] == totals[1] == sent  # every file (version) sent is in exactly one result
-    assert totals[2] == totals[3] == totals[4]  # each batch delivered once
+    assert_each_sent_once(database_url, run_id, sent)
 
 
 def test_a_mirror_at_a_revision_killed_while_sending_is_resumed_at_that_revision_and_name(
