@@ -66,10 +66,12 @@ class Entry:
     counts: Counts | None = None
     advances: Sequence[Advance] = ()
     # History mode (schema/018_resume.sql): the versions the window read and holds; whether
-    # ``batches`` carry held versions (each then gets its batch); held versions no longer held.
+    # ``batches`` carry held versions (each then gets its batch).
     held: Sequence[FileRef] = ()
     releases: bool = False
-    unheld: Sequence[FileRef] = ()
+    # Files counted as sent that a resumed run could no longer read (refused): neither held nor
+    # carried by their batch from now on.
+    withdrawn: Sequence[FileRef] = ()
 
 
 # Why a known blob is skipped: outlined by this parser version before, or it killed a worker.
@@ -201,12 +203,13 @@ class Ledger:
         self._write(lambda conn: forget_commits(conn, self.run_id))
 
     def repositories(self, roots: Mapping[str, str]) -> dict[str, tuple[int, str | None, bool]]:
-        """Per name of ``roots`` (name to where this run reads it), the id of its repository (created
-        on first sight), the commit it was last indexed at, and whether it was created now (it has no
-        files), in one statement whose commit does not wait for the disk (sql/commit_lazily.sql)."""
+        """Per name of ``roots`` (name to where this run reads it, kept for the run), the id of its
+        repository (created on first sight), the commit it was last indexed at, and whether it was
+        created now (it has no files), in one statement whose commit does not wait for the disk
+        (sql/commit_lazily.sql)."""
         if not roots:
             return {}
-        params = {"roots": list(roots), "locations": list(roots.values())}
+        params = {"roots": list(roots), "locations": list(roots.values()), "run_id": self.run_id}
 
         def upsert(conn: Connection) -> list[tuple[object, ...]]:
             conn.execute(sql(_HERE, "commit_lazily"))
@@ -273,6 +276,7 @@ class Ledger:
         def finish(conn: Connection) -> None:
             self._write_counts(conn, counts)
             conn.execute(sql(_HERE, "finish_submit"), {"run_id": self.run_id, "batches_total": batches_total})
+            conn.execute(sql(_HERE, "run_scratch_clear"), {"run_id": self.run_id})
 
         self._write(finish)
 
@@ -345,7 +349,8 @@ class Ledger:
                 )
 
     def _record_held(self, conn: Connection, entry: Entry) -> None:
-        """The held versions of ``entry`` (history mode): those read, those batched, those let go."""
+        """The held versions of ``entry`` (history mode): those read, those batched; and the files
+        withdrawn (refused by a resumed run)."""
         if entry.held:
             with conn.cursor().copy(
                 "COPY run_held (run_id, repository_id, path, blob_hash, language, size_bytes) FROM STDIN"
@@ -354,17 +359,19 @@ class Ledger:
                     copy.write_row(
                         (self.run_id, ref.repository_id, ref.path, ref.blob_hash, ref.language, ref.size_bytes)
                     )
-        rows: list[tuple[FileRef, str | None]] = [(ref, None) for ref in entry.unheld]
+        rows: list[tuple[FileRef, str | None]] = [(ref, None) for ref in entry.withdrawn]
         if entry.releases:
             rows += [(item.ref, batch.batch_id) for batch in entry.batches for item in batch.files]
         if not rows:
             return
         conn.execute(sql(_HERE, "held_stage"))
-        with conn.cursor().copy("COPY held_stage (language, blob_hash, batch_id) FROM STDIN") as copy:
+        with conn.cursor().copy(
+            "COPY held_stage (repository_id, path, language, blob_hash, batch_id) FROM STDIN"
+        ) as copy:
             for ref, batch_id in rows:
-                copy.write_row((ref.language, ref.blob_hash, batch_id))
+                copy.write_row((ref.repository_id, ref.path, ref.language, ref.blob_hash, batch_id))
         conn.execute(sql(_HERE, "held_batched"), {"run_id": self.run_id})
-        conn.execute(sql(_HERE, "held_unheld"), {"run_id": self.run_id})
+        conn.execute(sql(_HERE, "carried_refused"), {"run_id": self.run_id})
 
     def _write(self, action: Callable[[Connection], object]) -> None:
         """Run ``action`` as the run's next step, in one transaction that records the step; after a

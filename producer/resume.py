@@ -28,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from parsefleet.contract.batch import FileRef
 from parsefleet.contract.errors import InputError, RunNotFound
 from parsefleet.contract.paths import to_bytes
 from parsefleet.contract.settings import Settings
@@ -36,10 +37,19 @@ from parsefleet.producer.snapshot import Plan
 from parsefleet.producer.targets import Target
 
 # A file a recorded batch carries, or a held version: (repository location, repository id, stored
-# path, language, blob id).
-Carried = tuple[Path, int, str, str, bytes]
+# path, language, blob id, whether it is a held version: read from git only).
+Carried = tuple[Path, int, str, str, bytes, bool]
 
-__all__ = ["Carried", "Point", "batch_files", "held_versions", "load_point", "open_batches", "resume_point"]
+__all__ = [
+    "Carried",
+    "Point",
+    "batch_files",
+    "held_refs",
+    "held_versions",
+    "load_point",
+    "open_batches",
+    "resume_point",
+]
 
 
 @dataclass
@@ -63,12 +73,19 @@ class Point:
 
 
 def resume_point(settings: Settings, database_url: str, run_id: str) -> Point:
-    """Where the producer of ``run_id`` stopped (see ``load_point``)."""
+    """Where the producer of ``run_id`` stopped (see ``load_point``), to go on from; InputError for
+    a reindex stopped mid-way (run again instead)."""
     ledger = Ledger(database_url, run_id, settings.database_retry_s)
     try:
-        return load_point(ledger)
+        point = load_point(ledger)
     finally:
         ledger.close()
+    if not point.submitted and any(plan.refresh for plan in point.plans.values()):
+        raise InputError(
+            f"run {run_id} is a reindex, which is not resumed: parsefleet cancel {run_id}, then run parsefleet reindex"
+            " again"
+        )
+    return point
 
 
 def load_point(ledger: Ledger) -> Point:
@@ -89,8 +106,6 @@ def load_point(ledger: Ledger) -> Point:
         if number not in finished
     ]
     plans = {number: plan for number, plan in _plans(stored_plans).items() if number not in finished}
-    if not submitted and any(plan.refresh for plan in plans.values()):
-        raise InputError(f"run {ledger.run_id} is a reindex, which is not resumed: run parsefleet reindex again")
     point = Point(
         ledger.run_id, todo, _offsets(offsets), int(str(sequence)), int(str(step)), bool(ci), bool(submitted),
         int(str(batches)), plans,
@@ -152,7 +167,16 @@ def held_versions(ledger: Ledger) -> list[Carried]:
 
 def _carried(rows: list[tuple[object, ...]]) -> list[Carried]:
     return [
-        (_path(root), int(str(repository)), str(path), str(language), bytes(blob))
-        for root, repository, path, language, blob in rows
+        (_path(root), int(str(repository)), str(path), str(language), bytes(blob), bool(held))
+        for root, repository, path, language, blob, held in rows
+        if isinstance(blob, bytes | memoryview)
+    ]
+
+
+def held_refs(ledger: Ledger) -> list[FileRef]:
+    """The versions the run's producer holds without a batch (history mode), in the order read."""
+    return [
+        FileRef(int(str(repository)), str(path), bytes(blob), str(language), int(str(size)))
+        for repository, path, blob, language, size in ledger.read("held_refs", {"run_id": ledger.run_id})
         if isinstance(blob, bytes | memoryview)
     ]

@@ -77,15 +77,19 @@ class Plan:
     commit: str | None = None
     history_left: int | None = None
     refresh: bool = False
+    note: str | None = None  # a directory read as it is: why (uncommitted changes), or None
 
     @classmethod
     def of(cls, snapshot: Snapshot) -> Plan:
         """The plan ``snapshot`` was made by."""
-        return cls(snapshot.name, snapshot.commit, snapshot.history_left, snapshot.refresh)
+        return cls(snapshot.name, snapshot.commit, snapshot.history_left, snapshot.refresh, snapshot.note)
 
     def stored(self) -> dict[str, object]:
         """As ``runs.target_plans`` keeps it (JSON)."""
-        return {"name": self.name, "commit": self.commit, "history_left": self.history_left, "refresh": self.refresh}
+        return {
+            "name": self.name, "commit": self.commit, "history_left": self.history_left, "refresh": self.refresh,
+            "note": self.note,
+        }  # fmt: skip
 
     @classmethod
     def from_stored(cls, value: object) -> Plan | None:
@@ -96,15 +100,20 @@ class Plan:
         commit = value.get("commit")
         if commit is not None and not _COMMIT_ID.fullmatch(str(commit)):
             raise InputError(f"a stored target plan names no commit id: {str(commit)[:80]!r}")
+        note = value.get("note")
         return cls(
             str(value["name"]), None if commit is None else str(commit), None if left is None else int(str(left)),
-            bool(value.get("refresh")),
+            bool(value.get("refresh")), None if note is None else str(note),
         )  # fmt: skip
 
     def snapshot(self, target: Path, settings: Settings) -> Snapshot:
-        """``target`` looked at again by this plan (a resumed run); InputError when it cannot be."""
+        """``target`` looked at again by this plan (a resumed run): a directory read as it is is
+        walked again (whatever git now says of it), a commit read from git; InputError when it
+        cannot be."""
         if self.commit is None:
-            return _snapshot(target, settings, None, self.name)
+            repository = open_repository(target) if target.is_dir() else None
+            git = None if repository is None or repository.bare else repository.git  # made inert already
+            return _walked(target, settings, self.name, self.note, git)
         if not target.is_dir():
             _walked(target, settings, self.name, None)  # raises the walk's error for a bad path
         return replace(_committed(require_repository(target), self.commit, self.name), history_left=self.history_left)

@@ -42,7 +42,7 @@ from parsefleet.producer.commits import compared, from_changes, since
 from parsefleet.producer.enqueue import Enqueuer
 from parsefleet.producer.lease import ProducerLease
 from parsefleet.producer.records import Advance, Counts, Entry, Failure, Indexed, Ledger, TargetRow
-from parsefleet.producer.resume import Carried, Point, batch_files, held_versions, load_point, open_batches
+from parsefleet.producer.resume import Carried, Point, batch_files, held_refs, held_versions, load_point, open_batches
 from parsefleet.producer.snapshot import Snapshot
 from parsefleet.producer.targets import Listing, Target, TargetStream
 from parsefleet.producer.tree import GitRepository, TreeEntry, open_repository
@@ -262,9 +262,18 @@ class Submission:
         if self.resume.submitted:
             ledger.mark_finished_if_complete()
             return False
-        for batch_id, language, _files in self._never_sent(ledger):
-            enqueuer.send(self._rebuilt(ledger, batch_id, language))
-        self._hold_again(ledger)
+        failures: list[Failure] = []
+        rebuilt = [self._rebuilt(ledger, *batch[:2], failures) for batch in self._never_sent(ledger)]
+        self._hold_again(ledger, failures)
+        if failures:  # recorded before anything is sent: a second resume does not refuse them again
+            withdrawn = [ref for ref, _kind, _message in failures]
+            ledger.record(Entry((), (), failures, counts=self._counts(), withdrawn=withdrawn))
+        empty = [(batch.batch_id, batch.language, 0) for batch in rebuilt if not batch.files]
+        if empty:  # nothing of them can be read any more
+            ledger.cancel_batches(empty)
+        for batch in rebuilt:
+            if batch.files:
+                enqueuer.send(batch)
         self.tally.targets = len(self.resume.targets)
         log.info("resumed run %s: %d targets to go", self.tally.run_id, len(self.resume.targets))
         return True
@@ -275,40 +284,44 @@ class Submission:
         kept = _kept(self.redis_url, [batch_id for batch_id, _language, _files in waiting])
         return [batch for batch in waiting if batch[0] not in kept]
 
-    def _rebuilt(self, ledger: Ledger, batch_id: str, language: str) -> Batch:
+    def _rebuilt(self, ledger: Ledger, batch_id: str, language: str, failures: list[Failure]) -> Batch:
         """A recorded batch made again from its files: from git by blob id where the repository is a
-        git repository holding the blob, else from the disk as it is now (a file that can no longer be
-        read is left out: the batch then has fewer files than the run sent)."""
+        git repository holding the blob, else (not a held version of history mode, which is one
+        commit's) from the disk as it is now; a file that can no longer be read is refused
+        (``unreadable``, added to ``failures``) instead of sent."""
+        files = []
         carried = batch_files(ledger, batch_id)
         contents = _from_git(carried)
-        files = []
-        for root, repository_id, path, file_language, blob in carried:
+        for root, repository_id, path, file_language, blob, held in carried:
             content = contents.get((root, blob))
-            content = self._from_disk(root, path) if content is None else content
-            if content is not None:
+            if content is None and not held:
+                content = self._from_disk(root, path)
+            if content is None:
+                failures.append(self._unreadable(FileRef(repository_id, path, blob, file_language, 0)))
+            else:
                 ref = FileRef(repository_id, path, blob_hash(content), file_language, len(content))
                 files.append(BatchFile(ref, content))
         return Batch(batch_id, self.tally.run_id, language, tuple(files))
 
-    def _hold_again(self, ledger: Ledger) -> None:
+    def _hold_again(self, ledger: Ledger, failures: list[Failure]) -> None:
         """History mode: the versions the stopped producer held are held again, read by blob id from
-        their repository; one that can no longer be read is refused (``unreadable``), no longer held."""
+        their repository; one that can no longer be read is refused (added to ``failures``)."""
         versions = held_versions(ledger)
         contents = _from_git(versions)
-        failures: list[Failure] = []
-        for root, repository_id, path, language, blob in versions:
+        for root, repository_id, path, language, blob, _held in versions:
             content = contents.get((root, blob))
-            ref = FileRef(repository_id, path, blob, language, 0 if content is None else len(content))
             if content is None:
-                self.tally.sent[language] -= 1
-                self.tally.refused[language, "unreadable"] += 1
-                failures.append((ref, "unreadable", "the blob is missing from the repository"))
+                failures.append(self._unreadable(FileRef(repository_id, path, blob, language, 0)))
             else:
+                ref = FileRef(repository_id, path, blob, language, len(content))
                 self._held.setdefault((repository_id, path), []).append(BatchFile(ref, content))
                 self._held_bytes += len(content)
-        if failures:
-            refs = [ref for ref, _kind, _message in failures]
-            ledger.record(Entry((), (), failures, counts=self._counts(), unheld=refs))
+
+    def _unreadable(self, ref: FileRef) -> Failure:
+        """A file counted as sent that a resumed run can no longer read: refused instead."""
+        self.tally.sent[ref.language] -= 1
+        self.tally.refused[ref.language, "unreadable"] += 1
+        return (ref, "unreadable", "no longer readable where the run reads its repository")
 
     def _from_disk(self, root: Path, path: str) -> bytes | None:
         try:
@@ -633,17 +646,19 @@ class Submission:
         entry with the files of the current views that they carry (their batch), then send them."""
         if not self._held:
             return
-        files, batches = self._batch_held(ledger, self._chunker)
+        files, batches = self._batch_held(ledger, self._chunker, self._held)
         position = (dict(self._partial), self._chunker.sequence)
         ledger.record(Entry(files, batches, (), (), position, self._counts(), releases=True))
+        self._held, self._held_bytes = {}, 0
         self.tally.batches += len(batches)
         for batch in batches:
             enqueuer.send(batch)
 
-    def _batch_held(self, ledger: Ledger, chunker: Chunker) -> tuple[list[FileRef], list[Batch]]:
-        """The held versions in batches of ``chunker`` (flushed), and the files of the current views
-        that they carry (each file's last version, unless a later commit deleted or moved it)."""
-        held, self._held, self._held_bytes = self._held, {}, 0
+    def _batch_held(
+        self, ledger: Ledger, chunker: Chunker, held: dict[tuple[int, str], list[BatchFile]]
+    ) -> tuple[list[FileRef], list[Batch]]:
+        """The ``held`` versions in batches of ``chunker`` (flushed), and the files of the current
+        views that they carry (each file's last version, unless a later commit deleted or moved it)."""
         batches = [batch for versions in held.values() for batch in chunker.add_group(versions)]
         batches += chunker.flush()
         views = {repository_id: ledger.current_view(repository_id) for repository_id in {key[0] for key in held}}
@@ -651,13 +666,20 @@ class Submission:
         return [ref for ref in last if views[ref.repository_id].get(ref.path) == ref.blob_hash], batches
 
     def _record_held(self, ledger: Ledger) -> None:
-        """Record the held versions' batches, never to be sent (an interrupted run: they are cancelled
-        with the other recorded batches never sent); on a chunker of their own, after the last id."""
+        """Record batches of the versions that the ledger holds without a batch (whatever this
+        producer had in memory when it was interrupted: a release or a window may have been cut
+        short), never to be sent: they are cancelled with the other recorded batches never sent. On a
+        chunker of their own, after the last id; the batches carry no content."""
         chunker = Chunker(self.tally.run_id, self.settings.batch_max_bytes, self.settings.batch_max_files)
         chunker.sequence = self._chunker.sequence
         try:
-            files, batches = self._batch_held(ledger, chunker)
-            ledger.record(Entry(files, batches, (), (), (dict(self._partial), chunker.sequence), releases=True))
+            held: dict[tuple[int, str], list[BatchFile]] = {}
+            for ref in held_refs(ledger):
+                held.setdefault((ref.repository_id, ref.path), []).append(BatchFile(ref, b""))
+            if held:
+                files, batches = self._batch_held(ledger, chunker, held)
+                position = (dict(self._partial), chunker.sequence)
+                ledger.record(Entry(files, batches, (), (), position, releases=True))
         except ParsefleetError as exc:
             log.warning("run %s: the held versions could not be recorded: %s", self.tally.run_id, exc)
 
@@ -762,8 +784,7 @@ class Submission:
         if self.tally.submitted:
             return
         ledger.close()  # its connection may have been cut in the middle of a statement
-        if self._held:
-            self._record_held(ledger)
+        self._record_held(ledger)
         point = load_point(ledger)
         ledger.resumed(point.step)
         ledger.forget_commits()
@@ -808,7 +829,7 @@ def _from_git(carried: list[Carried]) -> dict[tuple[Path, bytes], bytes]:
     """The blobs of ``carried`` that their repository holds, read by id, one ``cat-file`` per
     repository: (location, blob id) to content."""
     wanted: dict[Path, list[bytes]] = {}
-    for root, _repository_id, _path, _language, blob in carried:
+    for root, _repository_id, _path, _language, blob, _held in carried:
         wanted.setdefault(root, []).append(blob)
     contents = {}
     for root, blobs in wanted.items():

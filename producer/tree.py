@@ -18,6 +18,7 @@ from pathlib import Path
 
 from parsefleet.contract.errors import NotARepository, UnknownRevision
 from parsefleet.contract.languages import SUFFIXES, language_for
+from parsefleet.contract.paths import to_text
 from parsefleet.producer.git import Git, find_work_tree
 
 __all__ = ["Change", "GitRepository", "TreeEntry", "open_repository", "without_credentials"]
@@ -112,7 +113,7 @@ class GitRepository:
         done = self.git.run("config", "--get", "remote.origin.url")
         if done is None or done.returncode != 0:
             return None
-        url = os.fsdecode(done.stdout.rstrip(b"\n"))
+        url = to_text(done.stdout.rstrip(b"\n"))  # any bytes: stored losslessly, never a crash
         return without_credentials(url) if url else None
 
     def dirty(self) -> bool:

@@ -87,9 +87,10 @@ def _releasing(client: redis.Redis, database_url: str) -> bool:
 
 def _killed_then_resumed(
     settings: Settings, tmp_path: Path, args: list[str], reached: Callable[[], bool], what: str
-) -> tuple[dict[str, Any], str]:
+) -> tuple[dict[str, Any], str, tuple[object, ...]]:
     """Run `parsefleet submit ARGS` with no worker, SIGKILL it once ``reached()``, then resume it
-    with one worker; the resumed run's report and its id."""
+    with one worker; the resumed run's report, its id, and the versions it held at the kill (not
+    batched, batched)."""
     env = {
         **cli_env(settings), "PARSEFLEET_BATCH_MAX_FILES": "8", "PARSEFLEET_HEARTBEAT_S": "0.5",
         "PARSEFLEET_MAX_PENDING_BATCHES": "2", "PARSEFLEET_BATCH_TARGET_MS": "0",
@@ -106,7 +107,8 @@ def _killed_then_resumed(
     assert producer.returncode == -signal.SIGKILL, producer.stderr.read() if producer.stderr else ""
     assert settings.database_url is not None and settings.redis_url is not None
     run_id = str(_one(settings.database_url, "SELECT id::text FROM runs WHERE submitted_at IS NULL")[0])
-    return resumed_with_a_worker(settings, env, tmp_path / "logs", run_id), run_id
+    held = _one(settings.database_url, "SELECT count(*) - count(batch_id), count(batch_id) FROM run_held")
+    return resumed_with_a_worker(settings, env, tmp_path / "logs", run_id), run_id, held
 
 
 def _assert_each_sent_once(report: dict[str, Any], database_url: str, run_id: str, sent: int) -> None:
@@ -129,7 +131,7 @@ def test_a_mirror_at_a_revision_killed_while_sending_is_resumed_at_that_revision
     assert settings.database_url is not None
     url = settings.database_url
 
-    report, run_id = _killed_then_resumed(
+    report, run_id, _at_kill = _killed_then_resumed(
         settings, tmp_path, ["--rev", pinned, "--name", "pinned", str(mirror)],
         lambda: _held(clean_redis, url), "sending the mirror's first windows",
     )  # fmt: skip
@@ -156,14 +158,18 @@ def test_a_history_killed_while_it_holds_versions_sends_each_version_once(
     url = settings.database_url
     reached = _holding if point == "holding" else _releasing
 
-    report, run_id = _killed_then_resumed(
+    report, run_id, held = _killed_then_resumed(
         settings, tmp_path, ["--history", str(_HISTORY_COMMITS), str(repository)],
         lambda: reached(clean_redis, url), point,
     )  # fmt: skip
 
+    unbatched, batched = (int(str(count)) for count in held)
+    if point == "holding":  # killed while it held versions read and not batched
+        assert unbatched > 0 and batched == 0
+    else:  # killed while the batches of every version held waited to be sent
+        assert (unbatched, batched) == (0, _HISTORY_COMMITS - 1)
     _assert_each_sent_once(report, url, run_id, _HISTORY_COMMITS + 1)
-    held = _one(url, "SELECT count(*) FROM run_held WHERE run_id = %s AND batch_id IS NOT NULL", run_id)
-    assert held == (_HISTORY_COMMITS - 1,)  # every version after the first commit was held, then batched
+    assert _one(url, "SELECT count(*) FROM run_held") == (0,)  # gone once the run is submitted
     outlined = _one(url, "SELECT count(DISTINCT name) FROM symbols WHERE name LIKE 'version\\_%%'")
     assert outlined == (_HISTORY_COMMITS,)  # every version's outline is stored
     tip = _git(repository, "rev-parse", "main").strip()

@@ -5,7 +5,8 @@ sends them again, and a worker that takes one of their messages finds nothing to
 their queues; each gets a result row whose files are ``cancelled``. A batch a worker holds at that
 moment is parsed and stored as usual: whichever commits first, the worker or the cancel, keeps its
 row (the claim by batch id), so every file is counted once. A run whose producer stopped before
-submitting it is submitted with what it had sent. The run then finishes like any other.
+submitting it is submitted with what it had sent; the versions it held without a batch (history
+mode) are recorded in batches of their own, cancelled. The run then finishes like any other.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Cancellation:
 def cancel_run(conn: Connection, client: redis.Redis, run_id: str) -> Cancellation:
     """Cancel ``run_id``: RunNotFound when no such run. Redis and psycopg errors propagate (the
     caller translates them); repeating a cancel is harmless."""
+    conn.execute(sql(_HERE, "held_cancelled"), {"run_id": run_id})
     row = conn.execute(sql(_HERE, "cancel_run"), {"run_id": run_id}).fetchone()
     if row is None:
         raise RunNotFound(f"no run {run_id}")

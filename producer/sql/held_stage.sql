@@ -1,1 +1,3 @@
-CREATE TEMP TABLE IF NOT EXISTS held_stage (language text, blob_hash bytea, batch_id text) ON COMMIT DELETE ROWS
+CREATE TEMP TABLE IF NOT EXISTS held_stage (
+    repository_id bigint, path text, language text, blob_hash bytea, batch_id text
+) ON COMMIT DELETE ROWS
