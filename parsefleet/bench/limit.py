@@ -7,16 +7,16 @@ with a batch: ``outline_batch`` (parsefleet.workers.outcome) with the budgets of
 rows that hold it until the batch is done, as a worker's rows hold it until the commit. Its
 timings are the batch's own (``duration_ms`` and ``cpu_ms``, what a worker stores for the batch),
 so the limit's rate per process (bytes per outline-second, per CPU-second) is measured by the same
-clock over the same work as the fleet's per language; the pool's own costs (handing out jobs,
-taking results, a process idle at the end) count only in the limit's wall time, the figure the
-fleet's end-to-end rate is compared with.
+clock over the same work as the fleet's per language. The wall time, from the start signal to the
+last process finding no job left, is the figure the fleet's end-to-end rate is compared with.
 
 So that the figures hold still from one measurement to the next: the files reach the loop
-processes by the fork, not through the pool's pipe; every process outlines one job of each
-language before the clock starts (first calls: specialised bytecode, query cursors); the largest
-jobs go first, so that the last ones to finish are small; and a measurement runs passes over its
-files until it has done at least ``MIN_MEASURED_BYTES``, so that a small corpus (a language alone)
-is measured over enough work.
+processes by the fork, and each process takes its next job from a shared counter, so the parent
+does nothing while they run (a process pool's hand-outs and results cost its parent 0.5 - 1.4 ms
+of CPU a job, on the same cores); every process outlines one batch of each language before the
+clock starts (first calls); the largest batches go first, so that the last ones to finish are
+small; and a measurement makes passes over its files until it has done at least
+``MIN_MEASURED_BYTES``, so that a small corpus (a language alone) is measured over enough work.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import signal
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import wait
 from typing import TYPE_CHECKING
 
 from parsefleet.bench.corpus_files import BenchFile
@@ -41,7 +42,10 @@ from parsefleet.workers.limits import ParseBudget
 from parsefleet.workers.outcome import outline_batch
 
 if TYPE_CHECKING:
-    from multiprocessing.synchronize import Semaphore
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
+    from multiprocessing.sharedctypes import Synchronized
+    from multiprocessing.synchronize import Event, Semaphore
 
 __all__ = ["MIN_MEASURED_BYTES", "AdapterCost", "Throughput", "WorkerBudget", "adapter_cost", "limit"]
 
@@ -120,33 +124,70 @@ class _HeldRows:
 
 @dataclass(frozen=True, slots=True)
 class _Loop:
-    """What a loop process gets by the fork: the batches, the budget, what to do with them."""
+    """What a loop process gets by the fork: the batches, the order to take them in, the budget."""
 
     batches: tuple[Batch, ...]
+    jobs: tuple[int, ...]  # indexes into batches, in the order the processes take them
     warmup: tuple[int, ...]  # one batch of each language, outlined before the clock starts
     budget: WorkerBudget
     outline: bool
 
 
-_LOOP: list[_Loop] = []  # in a loop process: its _Loop (set by the pool's initializer)
+@dataclass(slots=True)
+class _Share:
+    """What one loop process did: files, bytes, its batches' wall and CPU seconds, failed files, and
+    when it found no job left (``time.perf_counter``, the same clock in every process)."""
+
+    files: int = 0
+    size_bytes: int = 0
+    outline_s: float = 0.0
+    cpu_s: float = 0.0
+    failed: int = 0
+    finished_at: float = 0.0
 
 
-def _pool_child(loop: _Loop, warm: Semaphore) -> None:
+@dataclass(frozen=True, slots=True)
+class _Signals:
+    """How the parent and its loop processes meet: each process releases ``ready`` once warmed up,
+    all start at ``go``, and take the next job at ``taken`` (a shared counter with its lock)."""
+
+    ready: Semaphore
+    go: Event
+    taken: Synchronized[int]
+
+
+def _loop_process(loop: _Loop, signals: _Signals, out: Connection) -> None:
     """A loop process: the default signal dispositions (the CLI's interrupt handlers, inherited by the
-    fork, would print a traceback when the pool ends its processes), grammars loaded, warmed up."""
+    fork, would print a traceback when the parent ends it), grammars loaded, warmed up; then jobs
+    until none is left, and its share sent back once. A job that raises sends its error instead."""
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
-    load_adapters()
-    _LOOP[:] = [loop]
-    for index in loop.warmup:
-        _job(index)
-    warm.release()
+    try:
+        load_adapters()
+        for index in loop.warmup:
+            _job(loop, index, _Share())
+        signals.ready.release()
+        signals.go.wait()
+        share = _Share()
+        while (position := _next(signals.taken)) < len(loop.jobs):
+            _job(loop, loop.jobs[position], share)
+        share.finished_at = time.perf_counter()
+    except Exception as exc:
+        out.send(f"{type(exc).__name__}: {exc}")
+        raise
+    out.send(share)
 
 
-def _job(index: int) -> tuple[int, int, float, float, int]:
-    """Files and bytes of batch ``index``, the wall and CPU seconds it took by the batch's clock, and
-    its files that failed."""
-    loop = _LOOP[0]
+def _next(taken: Synchronized[int]) -> int:
+    with taken.get_lock():
+        position = taken.value
+        taken.value = position + 1
+    return position
+
+
+def _job(loop: _Loop, index: int, share: _Share) -> None:
+    """Batch ``index``, added to ``share``: its files and bytes, its wall and CPU seconds by the
+    batch's own clock, its files that failed."""
     batch = loop.batches[index]
     if loop.outline:
         rows = _HeldRows()
@@ -154,12 +195,16 @@ def _job(index: int) -> tuple[int, int, float, float, int]:
             batch, loop.budget.timeout_s, loop.budget.rss_limit_mb, loop.budget.symbols_max, rows,
             reparsed=loop.budget.reparsed,
         )  # fmt: skip
-        wall_s, cpu_s = outcome.duration_ms / 1000, (outcome.cpu_ms or 0.0) / 1000
-        failed = outcome.count(FileStatus.FAILED)
+        share.outline_s += outcome.duration_ms / 1000
+        share.cpu_s += (outcome.cpu_ms or 0.0) / 1000
+        share.failed += outcome.count(FileStatus.FAILED)
         del rows, outcome  # the outlines go after the batch's clock, as at a worker's commit
     else:
-        (wall_s, cpu_s), failed = _parsed(batch, loop.budget), 0
-    return len(batch.files), batch.size_bytes, wall_s, cpu_s, failed
+        wall_s, cpu_s = _parsed(batch, loop.budget)
+        share.outline_s += wall_s
+        share.cpu_s += cpu_s
+    share.files += len(batch.files)
+    share.size_bytes += batch.size_bytes
 
 
 def _parsed(batch: Batch, budget: WorkerBudget) -> tuple[float, float]:
@@ -198,31 +243,50 @@ def limit(
 ) -> Throughput:
     """Outline ``files`` across ``processes`` loop processes, each file within ``budget``, passes
     over them until ``min_bytes`` are done; ``outline`` False: the raw tree-sitter parse alone, the
-    floor of any tree-sitter fleet."""
+    floor of any tree-sitter fleet. Timed from the start signal to the last process finding no job."""
     batches, first = _batches(files)
     size_bytes = sum(batch.size_bytes for batch in batches)
     passes = max(1, math.ceil(min_bytes / size_bytes)) if size_bytes else 1
     order = sorted(range(len(batches)), key=lambda index: -batches[index].size_bytes)  # the largest first
-    jobs = [index for _ in range(passes) for index in order]
+    loop = _Loop(tuple(batches), tuple(order * passes), tuple(first), budget, outline)
     context = multiprocessing.get_context("fork")
-    warm = context.Semaphore(0)
-    loop = _Loop(tuple(batches), tuple(first), budget, outline)
-    with context.Pool(processes, initializer=_pool_child, initargs=(loop, warm)) as pool:
-        for _ in range(processes):  # every process warmed up
-            if not warm.acquire(timeout=_START_TIMEOUT_S):
+    signals = _Signals(context.Semaphore(0), context.Event(), context.Value("q", 0))
+    pipes = [context.Pipe(duplex=False) for _ in range(processes)]
+    children = [context.Process(target=_loop_process, args=(loop, signals, sender)) for _, sender in pipes]
+    for child in children:
+        child.start()
+    try:
+        for _ in children:
+            if not signals.ready.acquire(timeout=_START_TIMEOUT_S):
                 raise WorkersDied(f"the limit's loop processes did not warm up within {_START_TIMEOUT_S:g} s")
         clock = time.perf_counter()
-        done = list(pool.imap_unordered(_job, jobs))
-        seconds = time.perf_counter() - clock
+        signals.go.set()
+        shares = [_share_of(receiver, child) for (receiver, _), child in zip(pipes, children, strict=True)]
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+            child.join()
     return Throughput(
-        files=sum(item[0] for item in done),
-        size_bytes=sum(item[1] for item in done),
-        seconds=seconds,
-        cpu_s=sum(item[3] for item in done),
-        outline_s=sum(item[2] for item in done),
+        files=sum(share.files for share in shares),
+        size_bytes=sum(share.size_bytes for share in shares),
+        seconds=max(share.finished_at for share in shares) - clock,
+        cpu_s=sum(share.cpu_s for share in shares),
+        outline_s=sum(share.outline_s for share in shares),
         processes=processes,
-        failed=sum(item[4] for item in done),
+        failed=sum(share.failed for share in shares),
     )
+
+
+def _share_of(receiver: Connection, child: BaseProcess) -> _Share:
+    """The share ``child`` sends; WorkersDied when it fails or exits without one."""
+    wait([receiver, child.sentinel])
+    if not receiver.poll():
+        raise WorkersDied(f"a loop process of the limit exited (code {child.exitcode}) before its share")
+    share = receiver.recv()
+    if not isinstance(share, _Share):
+        raise WorkersDied(f"a loop process of the limit failed: {share}")
+    return share
 
 
 @dataclass(frozen=True, slots=True)
