@@ -78,7 +78,7 @@ def test_tiny_bench_reports_every_figure_and_an_invalid_measure_exits_4_without_
         assert language in figures["efficiency"]
     for row in fleet["languages"]:  # per language: the parse in the workers against the limit's, per process
         outline_mb_per_s = float(row["size_bytes"]) / 1e6 / (float(row["outline_ms"]) / 1000)
-        alone_mb_per_s = figures["limit"][row["language"]]["mb_per_s"] / fleet["cores"]
+        alone_mb_per_s = figures["limit"][row["language"]]["mb_per_outline_s"]
         assert figures["efficiency"][row["language"]] == pytest.approx(outline_mb_per_s / alone_mb_per_s)
     costs = figures["costs"]
     assert costs["queue_overhead_ms_per_task"] > 0 and costs["db_write_ms_per_1000_files"] > 0

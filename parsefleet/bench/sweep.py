@@ -27,6 +27,7 @@ from typing import Any
 
 from parsefleet.bench.corpus_files import load_profile
 from parsefleet.bench.fleet import FleetRun, cores_given, fleet_run
+from parsefleet.bench.limit import WorkerBudget
 from parsefleet.bench.runner import best_limit, fleet_efficiency, warmup_repo
 from parsefleet.contract.errors import ConfigError
 from parsefleet.contract.settings import Settings
@@ -50,8 +51,9 @@ def sweep(
                 order = list(variants) if round_number % 2 == 0 else list(reversed(variants))
                 for index, variant in enumerate(order):
                     settings = dataclasses.replace(base, **variant)
-                    mix = best_limit(files, cores_given())
-                    limits = {"total": {"files_per_min": mix.files_per_min, "cpu_s": mix.seconds * cores_given()}}
+                    mix = best_limit(files, cores_given(), WorkerBudget.of(base))
+                    per_cpu_s = mix.files / (mix.seconds * cores_given()) if mix.seconds else 0.0
+                    limits = {"total": {"files_per_min": mix.files_per_min, "files_per_cpu_s": per_cpu_s}}
                     with scratch_database(services.database_url, "parsefleet_sweep") as database_url:
                         log_dir = scratch / f"logs-{round_number}-{index}"
                         run = fleet_run(

@@ -126,7 +126,7 @@ def _per_language_notes(result: BenchResult) -> list[str]:
     lines: list[str] = []
     lines.append(
         "eff. per language: its batches' outline rate in the workers (bytes per outline second) over the"
-        " limit's per process with the language alone"
+        " limit's per process with the language alone, by the same clock (each batch's duration_ms)"
     )
     by_cpu = ", ".join(
         f"{row['language']} {_f(result.efficiency.get('cpu_' + row['language']), '.2f')}" for row in fleet.languages
