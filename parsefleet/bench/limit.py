@@ -21,12 +21,13 @@ small; and a measurement makes passes over its files until it has done at least
 
 from __future__ import annotations
 
+import json
 import math
 import multiprocessing
 import signal
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import wait
 from typing import TYPE_CHECKING
 
@@ -173,9 +174,9 @@ def _loop_process(loop: _Loop, signals: _Signals, out: Connection) -> None:
             _job(loop, loop.jobs[position], share)
         share.finished_at = time.perf_counter()
     except Exception as exc:
-        out.send(f"{type(exc).__name__}: {exc}")
+        out.send_bytes(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
         raise
-    out.send(share)
+    out.send_bytes(json.dumps(asdict(share)).encode())  # JSON: nothing is unpickled
 
 
 def _next(taken: Synchronized[int]) -> int:
@@ -283,10 +284,10 @@ def _share_of(receiver: Connection, child: BaseProcess) -> _Share:
     wait([receiver, child.sentinel])
     if not receiver.poll():
         raise WorkersDied(f"a loop process of the limit exited (code {child.exitcode}) before its share")
-    share = receiver.recv()
-    if not isinstance(share, _Share):
-        raise WorkersDied(f"a loop process of the limit failed: {share}")
-    return share
+    sent = json.loads(receiver.recv_bytes())
+    if "error" in sent:
+        raise WorkersDied(f"a loop process of the limit failed: {sent['error']}")
+    return _Share(**sent)
 
 
 @dataclass(frozen=True, slots=True)
