@@ -10,6 +10,7 @@ resumed with one local worker.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -89,8 +90,8 @@ def _killed_then_resumed(
     settings: Settings, tmp_path: Path, args: list[str], reached: Callable[[], bool], what: str
 ) -> tuple[dict[str, Any], str, tuple[object, ...]]:
     """Run `parsefleet submit ARGS` with no worker, SIGKILL it once ``reached()``, then resume it
-    with one worker; the resumed run's report, its id, and the versions it held at the kill (not
-    batched, batched)."""
+    with one worker; the resumed run's report, its id, and at the kill: the versions it held (not
+    batched, batched) and `parsefleet report RUN --repositories --json`."""
     env = {
         **cli_env(settings), "PARSEFLEET_BATCH_MAX_FILES": "8", "PARSEFLEET_HEARTBEAT_S": "0.5",
         "PARSEFLEET_MAX_PENDING_BATCHES": "2", "PARSEFLEET_BATCH_TARGET_MS": "0",
@@ -108,7 +109,11 @@ def _killed_then_resumed(
     assert settings.database_url is not None and settings.redis_url is not None
     run_id = str(_one(settings.database_url, "SELECT id::text FROM runs WHERE submitted_at IS NULL")[0])
     held = _one(settings.database_url, "SELECT count(*) - count(batch_id), count(batch_id) FROM run_held")
-    return resumed_with_a_worker(settings, env, tmp_path / "logs", run_id), run_id, held
+    shown = subprocess.run(
+        [*PARSEFLEET, "report", run_id, "--repositories", "--json"], env=env, capture_output=True, text=True,
+        timeout=120, check=True,
+    )  # fmt: skip
+    return resumed_with_a_worker(settings, env, tmp_path / "logs", run_id), run_id, (*held, json.loads(shown.stdout))
 
 
 def _assert_each_sent_once(report: dict[str, Any], database_url: str, run_id: str, sent: int) -> None:
@@ -131,11 +136,13 @@ def test_a_mirror_at_a_revision_killed_while_sending_is_resumed_at_that_revision
     assert settings.database_url is not None
     url = settings.database_url
 
-    report, run_id, _at_kill = _killed_then_resumed(
+    report, run_id, at_kill = _killed_then_resumed(
         settings, tmp_path, ["--rev", pinned, "--name", "pinned", str(mirror)],
         lambda: _held(clean_redis, url), "sending the mirror's first windows",
     )  # fmt: skip
 
+    (target,) = at_kill[2]  # the mirror read in part, named by --name, shows what it had sent
+    assert target["state"] == "listing" and target["sent"] > 0 and target["bytes_sent"] > 0, target
     _assert_each_sent_once(report, url, run_id, _MIRROR_FILES)
     repositories = _one(
         url, "SELECT array_agg(root ORDER BY root), min(indexed_commit), min(location) FROM repositories"
@@ -163,7 +170,7 @@ def test_a_history_killed_while_it_holds_versions_sends_each_version_once(
         lambda: reached(clean_redis, url), point,
     )  # fmt: skip
 
-    unbatched, batched = (int(str(count)) for count in held)
+    unbatched, batched = (int(str(count)) for count in held[:2])
     if point == "holding":  # killed while it held versions read and not batched
         assert unbatched > 0 and batched == 0
     else:  # killed while the batches of every version held waited to be sent

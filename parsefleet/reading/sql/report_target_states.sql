@@ -9,11 +9,14 @@ WITH run AS (
     SELECT u.ordinal::int AS ordinal, u.target
       FROM run, unnest(run.targets) WITH ORDINALITY AS u(target, ordinal)
 ), located AS (
-    -- each target's repository: its run_targets row's, else (read in part) the one its path names
-    SELECT g.ordinal, coalesce(t.repository_id, r.id) AS repository_id
+    -- each target's repository: its run_targets row's, else (read in part) the one the run reads
+    -- from its path (a mirror named by its origin URL), else the one its path names
+    SELECT g.ordinal, coalesce(t.repository_id, k.repository_id, r.id) AS repository_id
       FROM run
       JOIN given g ON true
       LEFT JOIN run_targets t ON t.run_id = run.id AND t.ordinal = g.ordinal
+      LEFT JOIN run_repositories k
+        ON t.ordinal IS NULL AND run.resume_offsets ? g.ordinal::text AND k.run_id = run.id AND k.location = g.target
       LEFT JOIN repositories r ON t.ordinal IS NULL AND run.resume_offsets ? g.ordinal::text AND r.root = g.target
 ), counted AS (
     SELECT l.ordinal,
