@@ -105,7 +105,7 @@ def _snapshot(target: Path, settings: Settings, revision: str | None, name: str 
         named = require_repository(target)
         return _committed(named, named.resolve(revision), name)
     repository = open_repository(target) if target.is_dir() else None
-    head = None if repository is None else repository.commit_of("HEAD")
+    head = None if repository is None else repository.head()
     git = None if repository is None or repository.bare else repository.git  # made inert already
     if repository is None or head is None:  # not git, or no commit yet
         return _walked(target, settings, name, None, git)

@@ -30,6 +30,12 @@ _BLOBS_PER_CALL = 2000  # object ids given to one cat-file
 _SUPPORTED_SUFFIXES = tuple(suffix.encode() for suffix in SUFFIXES)
 # a name ending in a supported suffix, in ``ls-tree -z --name-only`` output (not a bare ".py")
 _SUPPORTED_NAME = re.compile(b"[^/\0](?:" + b"|".join(re.escape(s) for s in _SUPPORTED_SUFFIXES) + b")(?:\0|$)")
+# HEAD naming a branch (``git init``'s "ref: refs/heads/main"), in names git's files backend stores as
+# they are; anything else (detached, odd names) is left to git
+_SYMBOLIC_HEAD = re.compile(rb"ref: (refs/heads/[A-Za-z0-9_][A-Za-z0-9_/-]*)\n?")
+# files of a git directory where a branch's commit could be other than its loose ref: packed refs,
+# the reftable backend, a shared repository's common directory
+_OTHER_REF_STORES = ("packed-refs", "reftable", "commondir")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,11 @@ class GitRepository:
         if commit is None:
             raise UnknownRevision(f"{self.root}: unknown revision {revision!r}")
         return commit
+
+    def head(self) -> str | None:
+        """The commit ``HEAD`` names, None when it has none: a branch without a commit yet (as a
+        fresh ``git init`` is) is told from the ref files alone, without starting git."""
+        return None if _unborn(self.git.git_dir) else self.commit_of("HEAD")
 
     def commit_of(self, revision: str) -> str | None:
         """The commit id ``revision`` names, None when the repository has no such commit (a shallow
@@ -223,6 +234,22 @@ def _borrows(git_dir: Path) -> bool:
     """Whether a git directory takes objects from elsewhere (alternates)."""
     alternates = git_dir / "objects" / "info" / "alternates"
     return alternates.exists() or alternates.is_symlink()
+
+
+def _unborn(git_dir: Path) -> bool:
+    """Whether the ref files say that HEAD names a branch without a commit: ``HEAD`` a file naming
+    ``refs/heads/<name>``, that loose ref absent, and no other store that could hold it. The files
+    are read, never the configuration; False whenever they cannot tell (git is asked then)."""
+    head = git_dir / "HEAD"
+    try:
+        text = None if head.is_symlink() else head.read_bytes()
+    except OSError:
+        return False
+    named = None if text is None else _SYMBOLIC_HEAD.fullmatch(text)
+    if named is None or b"//" in named[1] or named[1].endswith(b"/"):
+        return False
+    stores = (os.fsdecode(named[1]), *_OTHER_REF_STORES)
+    return not any(os.path.lexists(git_dir / store) for store in stores)
 
 
 def _is_bare(path: Path) -> bool:

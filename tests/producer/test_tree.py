@@ -5,6 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from parsefleet.producer.git import Git
 from parsefleet.producer.tree import open_repository, without_credentials
 
 _IDENTITY = ("-c", "user.name=t", "-c", "user.email=t@example.invalid")
@@ -124,3 +127,36 @@ def test_a_large_tree_is_searched_as_git_lists_it_and_a_name_at_its_end_is_found
     (root / "zz.py").unlink()
     _git(root, "commit", "-q", "-a", "-m", "none left")
     assert not repository.has_files(repository.resolve("HEAD"))
+
+
+def test_a_branch_without_a_commit_is_told_from_the_ref_files_and_any_other_head_from_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    _git(root, "init", "-q", "-b", "main")
+    (root / "a.py").write_text("x = 1\n")
+    repository = open_repository(root)
+    assert repository is not None
+    started: list[tuple[str, ...]] = []
+    run = Git.run
+
+    def counted(git: Git, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes] | None:
+        started.append(args)
+        return run(git, *args, stdin=stdin)
+
+    monkeypatch.setattr(Git, "run", counted)
+    assert repository.head() is None
+    assert started == []  # no git process for a fresh repository's HEAD
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "one")
+    commit = _git(root, "rev-parse", "HEAD").strip()
+    assert repository.head() == commit
+    _git(root, "pack-refs", "--all")  # the branch now lives in packed-refs only
+    assert not (root / ".git" / "refs" / "heads" / "main").exists()
+    assert repository.head() == commit
+    _git(root, "checkout", "-q", "--orphan", "release-1.0")  # a name left to git, without a commit
+    assert repository.head() is None
+    _git(root, "checkout", "-q", "--detach", commit)
+    assert repository.head() == commit
+    assert len(started) == 4
