@@ -105,11 +105,11 @@ def _snapshot(target: Path, settings: Settings, revision: str | None, name: str 
         named = require_repository(target)
         return _committed(named, named.resolve(revision), name)
     repository = open_repository(target) if target.is_dir() else None
-    head = None if repository is None else repository.head()
+    head, dirty = (None, False) if repository is None else repository.state()
     git = None if repository is None or repository.bare else repository.git  # made inert already
     if repository is None or head is None:  # not git, or no commit yet
         return _walked(target, settings, name, None, git)
-    if repository.dirty():
+    if dirty:
         return _walked(target, settings, name, DIRTY_NOTE, git)
     try:  # the tree is listed by the run only when it compares it whole (not a nightly run's)
         return _committed(repository, head, name)

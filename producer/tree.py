@@ -33,6 +33,10 @@ _SUPPORTED_NAME = re.compile(b"[^/\0](?:" + b"|".join(re.escape(s) for s in _SUP
 # HEAD naming a branch (``git init``'s "ref: refs/heads/main"), in names git's files backend stores as
 # they are; anything else (detached, odd names) is left to git
 _SYMBOLIC_HEAD = re.compile(rb"ref: (refs/heads/[A-Za-z0-9_][A-Za-z0-9_/-]*)\n?")
+_OBJECT_ID = re.compile(rb"[0-9a-f]{40}|[0-9a-f]{64}")
+# fields before the path in each kind of ``git status --porcelain=v2`` record: changed, unmerged,
+# untracked (a rename's record is not read: it counts as a change)
+_STATUS_FIELDS = {b"1 ": 8, b"u ": 10, b"? ": 1}
 # files of a git directory where a branch's commit could be other than its loose ref: packed refs,
 # the reftable backend, a shared repository's common directory
 _OTHER_REF_STORES = ("packed-refs", "reftable", "commondir")
@@ -126,14 +130,16 @@ class GitRepository:
         url = os.fsdecode(done.stdout.rstrip(b"\n"))
         return without_credentials(url) if url else None
 
-    def dirty(self) -> bool:
-        """Whether the work tree differs from HEAD in a file parsefleet parses (changed, staged,
-        deleted or untracked and not ignored); never for a bare repository."""
-        if self.bare:
-            return False
+    def state(self) -> tuple[str | None, bool]:
+        """The commit ``HEAD`` names (``head``) and whether the work tree differs from it in a file
+        parsefleet parses (changed, staged, deleted or untracked and not ignored; never for a bare
+        repository): for a work tree with a commit, one ``git status`` tells both."""
+        if self.bare or _unborn(self.git.git_dir):
+            return self.head(), False
         done = self.git.run(
             "status",
-            "--porcelain=v1",
+            "--porcelain=v2",
+            "--branch",
             "-z",
             "--untracked-files=all",
             "--no-renames",
@@ -142,9 +148,9 @@ class GitRepository:
             ".",
         )  # never into a submodule: its own configuration is not made inert
         if done is None or done.returncode != 0:
-            return True  # cannot tell: read the work tree as it is
-        records = (item[3:] for item in done.stdout.split(b"\0") if len(item) > 3)
-        return any(language_for(os.fsdecode(path)) is not None for path in records)
+            return self.head(), True  # cannot tell: read the work tree as it is
+        told, head, dirty = _status(done.stdout)
+        return (head if told else self.commit_of("HEAD")), dirty
 
     def tree(self, commit: str) -> list[TreeEntry]:
         """Every supported file of ``commit`` under the target, sorted by path (sizes not asked: with
@@ -234,6 +240,24 @@ def _borrows(git_dir: Path) -> bool:
     """Whether a git directory takes objects from elsewhere (alternates)."""
     alternates = git_dir / "objects" / "info" / "alternates"
     return alternates.exists() or alternates.is_symlink()
+
+
+def _status(output: bytes) -> tuple[bool, str | None, bool]:
+    """``git status --porcelain=v2 --branch -z`` output: whether it told HEAD's commit (the
+    ``branch.oid`` header, well formed), that commit (None: no commit yet), and whether a supported
+    file is listed (a record that cannot be read, such as a rename's, counts as one)."""
+    told, head, dirty = False, None, False
+    for entry in output.split(b"\0"):
+        if entry.startswith(b"# branch.oid "):
+            oid = entry.removeprefix(b"# branch.oid ")
+            told, head = oid == b"(initial)" or bool(_OBJECT_ID.fullmatch(oid)), None
+            if told and oid != b"(initial)":
+                head = oid.decode()
+        elif entry and not entry.startswith(b"# "):
+            fields = _STATUS_FIELDS.get(entry[:2])
+            path = None if fields is None else entry.split(b" ", fields)[fields:]
+            dirty = dirty or not path or language_for(os.fsdecode(path[0])) is not None
+    return told, head, dirty
 
 
 def _unborn(git_dir: Path) -> bool:

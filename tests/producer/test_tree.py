@@ -160,3 +160,25 @@ def test_a_branch_without_a_commit_is_told_from_the_ref_files_and_any_other_head
     _git(root, "checkout", "-q", "--detach", commit)
     assert repository.head() == commit
     assert len(started) == 4
+
+
+def test_one_status_tells_a_work_tree_s_commit_and_whether_a_parsed_file_differs(tmp_path: Path) -> None:
+    root = _repository(tmp_path / "r")
+    commit = _git(root, "rev-parse", "HEAD").strip()
+    repository = open_repository(root)
+    assert repository is not None
+    assert repository.state() == (commit, False)
+    (root / "notes.txt").write_text("changed, not parsed\n")
+    (root / "new.md").write_text("untracked, not parsed\n")
+    assert repository.state() == (commit, False)
+    (root / "sub" / "with space.go").write_text("package sub\n")  # untracked, parsed
+    assert repository.state() == (commit, True)
+    (root / "sub" / "with space.go").unlink()
+    (root / "a.py").write_text("x = 2\n")  # tracked, changed
+    assert repository.state() == (commit, True)
+    _git(root, "add", "a.py")  # staged
+    assert repository.state() == (commit, True)
+    mirror = tmp_path / "mirror.git"
+    _git(tmp_path, "clone", "-q", "--mirror", str(root), str(mirror))
+    bare = open_repository(mirror)
+    assert bare is not None and bare.state() == (commit, False)
