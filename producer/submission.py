@@ -494,13 +494,14 @@ class Submission:
             start = stop
 
     def _read_tree(self, window: _Window, part: _TreeSlice, wanted: set[int]) -> None:
-        accepted, repository = part.accepted, part.repository
-        sized = {accepted[index].blob_hash: accepted[index].size_bytes for index in wanted}
-        sizes = {**sized, **repository.sizes(blob for blob, size in sized.items() if not size)}  # diff-tree sized some
+        accepted, repository, limit = part.accepted, part.repository, self.settings.max_file_bytes
+        sized = {accepted[index].blob_hash: accepted[index].size_bytes for index in wanted}  # diff-tree sized some
+        read = repository.blobs((blob for blob, size in sized.items() if size <= limit), limit)
+        sizes = {**sized, **{blob: size for blob, (size, _content) in read.items()}}
         readable = {
             index for index in wanted if self._fits(window, accepted, index, sizes.get(accepted[index].blob_hash))
         }
-        contents = repository.contents(accepted[index].blob_hash for index in readable)
+        contents = {blob: content for blob, (_size, content) in read.items() if content is not None}
         for index, ref in enumerate(accepted):
             if index not in wanted:
                 self._record(window, ref, part.recorded)

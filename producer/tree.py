@@ -14,7 +14,9 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import IO
 
 from parsefleet.contract.errors import NotARepository, UnknownRevision
 from parsefleet.contract.languages import SUFFIXES, language_for
@@ -27,6 +29,7 @@ _SYMLINK_MODE = "120000"
 _GITLINK_MODE = "160000"  # a submodule: a commit of another repository, not a file
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@")
 _BLOBS_PER_CALL = 2000  # object ids given to one cat-file
+_SKIP_CHUNK_BYTES = 1024 * 1024  # a blob too large to keep is read past this much at a time
 _SUPPORTED_SUFFIXES = tuple(suffix.encode() for suffix in SUFFIXES)
 # a name ending in a supported suffix, in ``ls-tree -z --name-only`` output (not a bare ".py")
 _SUPPORTED_NAME = re.compile(b"[^/\0](?:" + b"|".join(re.escape(s) for s in _SUPPORTED_SUFFIXES) + b")(?:\0|$)")
@@ -196,6 +199,18 @@ class GitRepository:
         """The content of each blob (``cat-file --batch``); missing ones are left out."""
         return {header[0]: content for header, content in self._cat("--batch", blobs)}
 
+    def blobs(self, blobs: Iterable[bytes], max_bytes: int) -> dict[bytes, tuple[int, bytes | None]]:
+        """The size in bytes and the content of each blob, from one ``cat-file --batch``: the content
+        None when larger than ``max_bytes`` (read past, never held); missing ones are left out."""
+        wanted = list(dict.fromkeys(blobs))
+        if not wanted:
+            return {}
+        ids = b"".join(blob.hex().encode() + b"\n" for blob in wanted)
+        found = self.git.read(
+            partial(_batch_stream, count=len(wanted), max_bytes=max_bytes), "cat-file", "--batch", stdin=ids
+        )
+        return found or {}
+
     def _tree_of(self, commit: str) -> str:
         return f"{commit}:{self.prefix}" if self.prefix else f"{commit}^{{tree}}"
 
@@ -345,6 +360,33 @@ def _change(kind: str, path: str, old_path: str | None, mode: str, new_id: bytes
         kind = "D"  # a submodule is no file of ours
     blob = None if kind == "D" else bytes.fromhex(new_id.decode())
     return _RawChange(kind, path, old_path, mode, blob)
+
+
+def _batch_stream(output: IO[bytes], *, count: int, max_bytes: int) -> dict[bytes, tuple[int, bytes | None]]:
+    """``count`` records of ``cat-file --batch`` as they come (``_batch_output``), each blob's content
+    kept when it holds no more than ``max_bytes``."""
+    found: dict[bytes, tuple[int, bytes | None]] = {}
+    for _record in range(count):
+        header = output.readline().split(b" ")
+        if len(header) != 3:
+            continue  # missing or ambiguous (or the output ended: git failed)
+        size = int(header[2])
+        content = output.read(size) if size <= max_bytes else None
+        if content is None:
+            _skip(output, size)
+        output.read(1)  # the LF after each content
+        if header[1] == b"blob" and (content is None or len(content) == size):
+            found[bytes.fromhex(header[0].decode())] = size, content
+    return found
+
+
+def _skip(output: IO[bytes], size: int) -> None:
+    """Read past ``size`` bytes of ``output`` a chunk at a time."""
+    while size > 0:
+        chunk = output.read(min(size, _SKIP_CHUNK_BYTES))
+        if not chunk:
+            return
+        size -= len(chunk)
 
 
 def _batch_output(output: bytes, *, with_content: bool) -> Iterator[tuple[tuple[bytes, int], bytes]]:

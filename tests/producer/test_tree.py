@@ -182,3 +182,27 @@ def test_one_status_tells_a_work_tree_s_commit_and_whether_a_parsed_file_differs
     _git(tmp_path, "clone", "-q", "--mirror", str(root), str(mirror))
     bare = open_repository(mirror)
     assert bare is not None and bare.state() == (commit, False)
+
+
+def test_blobs_are_sized_and_read_in_one_pass_the_too_large_read_past_and_the_missing_left_out(
+    tmp_path: Path,
+) -> None:
+    root = _repository(tmp_path / "r")
+    for number in range(150):  # enough ids that git's input is written on a thread of its own
+        (root / f"m{number}.py").write_text(f"x = {number}\n" + "#" * number + "\n")
+    (root / "big.py").write_text("y = 1\n" * 100)
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "more")
+    repository = open_repository(root)
+    assert repository is not None
+    entries = {entry.path: entry for entry in repository.tree(repository.resolve("HEAD"))}
+    missing = bytes(20)
+    wanted = [entries["big.py"].blob, missing, *(entries[f"m{n}.py"].blob for n in range(150))]
+    read = repository.blobs(wanted, max_bytes=300)
+    assert read[entries["big.py"].blob] == (600, None)
+    assert missing not in read
+    assert all(
+        read[entries[f"m{n}.py"].blob] == (len(f"x = {n}\n") + n + 1, (root / f"m{n}.py").read_bytes())
+        for n in range(150)
+    )
+    assert repository.blobs([], max_bytes=300) == {}
