@@ -30,6 +30,7 @@ _GITLINK_MODE = "160000"  # a submodule: a commit of another repository, not a f
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@")
 _BLOBS_PER_CALL = 2000  # object ids given to one cat-file
 _SKIP_CHUNK_BYTES = 1024 * 1024  # a blob too large to keep is read past this much at a time
+_SMALL_TREE_BYTES = 64 * 1024  # of ``ls-tree`` output (about 700 files): a tree listed whole up front
 _SUPPORTED_SUFFIXES = tuple(suffix.encode() for suffix in SUFFIXES)
 # a name ending in a supported suffix, in ``ls-tree -z --name-only`` output (not a bare ".py")
 _SUPPORTED_NAME = re.compile(b"[^/\0](?:" + b"|".join(re.escape(s) for s in _SUPPORTED_SUFFIXES) + b")(?:\0|$)")
@@ -159,6 +160,15 @@ class GitRepository:
         """Every supported file of ``commit`` under the target, sorted by path (sizes not asked: with
         loose objects, ``ls-tree -l`` opens every one of them)."""
         return sorted(_entries(self._ls_tree(commit)), key=lambda entry: entry.path)
+
+    def small_tree(self, commit: str) -> list[TreeEntry] | None:
+        """``tree(commit)`` when git lists it in no more than ``_SMALL_TREE_BYTES`` (a small
+        repository: its tree is listed once, where ``has_files`` would have run git as well); None
+        when the listing is longer, or fails."""
+        output = self.git.read(_head_bytes, "ls-tree", "-r", "-z", "--full-tree", self._tree_of(commit))
+        if output is None or len(output) > _SMALL_TREE_BYTES:
+            return None
+        return sorted(_entries(output), key=lambda entry: entry.path)
 
     def has_files(self, commit: str) -> bool:
         """Whether ``commit`` holds a supported file under the target (UnknownRevision when the target
@@ -360,6 +370,11 @@ def _change(kind: str, path: str, old_path: str | None, mode: str, new_id: bytes
         kind = "D"  # a submodule is no file of ours
     blob = None if kind == "D" else bytes.fromhex(new_id.decode())
     return _RawChange(kind, path, old_path, mode, blob)
+
+
+def _head_bytes(output: IO[bytes]) -> bytes:
+    """The first ``_SMALL_TREE_BYTES`` of ``output``, and one more when it is longer."""
+    return output.read(_SMALL_TREE_BYTES + 1)
 
 
 def _batch_stream(output: IO[bytes], *, count: int, max_bytes: int) -> dict[bytes, tuple[int, bytes | None]]:

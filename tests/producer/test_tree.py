@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from parsefleet.contract.settings import Settings
 from parsefleet.producer.git import Git
+from parsefleet.producer.snapshot import snapshot_of
 from parsefleet.producer.tree import open_repository, without_credentials
 
 _IDENTITY = ("-c", "user.name=t", "-c", "user.email=t@example.invalid")
@@ -206,3 +208,19 @@ def test_blobs_are_sized_and_read_in_one_pass_the_too_large_read_past_and_the_mi
         for n in range(150)
     )
     assert repository.blobs([], max_bytes=300) == {}
+
+
+def test_a_small_tree_is_listed_up_front_in_one_git_process_and_a_large_one_left_to_the_run(tmp_path: Path) -> None:
+    root = _repository(tmp_path / "r")
+    snapshot = snapshot_of(root, Settings())
+    assert snapshot.repository is not None and snapshot.commit is not None
+    assert not snapshot.lazy and snapshot.tree == snapshot.repository.tree(snapshot.commit)
+    assert [entry.path for entry in snapshot.listing()] == ["a.py", "link.py", "sub/b.go"]
+    for number in range(1000):  # a listing of about 80 KB
+        (root / f"module_number_{number:04d}.py").write_text(f"x = {number}\n")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "more")
+    large = snapshot_of(root, Settings())
+    assert large.lazy and large.nonempty and large.tree == []
+    assert large.repository is not None and large.repository.small_tree(str(large.commit)) is None
+    assert len(large.listing()) == 1003
