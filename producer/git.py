@@ -114,6 +114,7 @@ class Git:
         self.work_tree = work_tree
         self.cwd = cwd
         self._settings: tuple[tuple[str, str], ...] = _INERT
+        self.origin_url: bytes | None = None  # remote.origin.url, as ``neutralise`` read it
 
     @classmethod
     def for_target(cls, root: Path) -> Git | None:
@@ -126,12 +127,15 @@ class Git:
         return git if git.neutralise() else None
 
     def neutralise(self) -> bool:
-        """Read the repository's configuration and add an inert value for each program it names;
-        False when git cannot read it (not a repository)."""
+        """Read the repository's configuration and add an inert value for each program it names (and
+        keep ``remote.origin.url``); False when git cannot read it (not a repository)."""
         done = self.run("config", "--list", "-z")
         if done is None or done.returncode != 0:
             return False
-        keys = {entry.partition(b"\n")[0].decode("utf-8", "surrogateescape") for entry in done.stdout.split(b"\0")}
+        entries = [entry.partition(b"\n") for entry in done.stdout.split(b"\0")]
+        keys = {key.decode("utf-8", "surrogateescape") for key, _newline, _value in entries}
+        urls = [value for key, newline, value in entries if key == b"remote.origin.url" and newline]
+        self.origin_url = urls[-1] if urls else None  # the last one, as ``git config --get`` gives it
         fixed = {key.lower() for key, _value in _INERT}
         named = sorted(key for key in keys if _DRIVER_KEY.fullmatch(key) and key.lower() not in fixed)
         self._settings = (*_INERT, *((key, "") for key in named))

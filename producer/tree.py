@@ -127,11 +127,9 @@ class GitRepository:
         return list(reversed(done.stdout.decode("ascii", "replace").split()))
 
     def remote_url(self) -> str | None:
-        """The fetch URL of ``origin``, without credentials, or None."""
-        done = self.git.run("config", "--get", "remote.origin.url")
-        if done is None or done.returncode != 0:
-            return None
-        url = os.fsdecode(done.stdout.rstrip(b"\n"))
+        """The fetch URL of ``origin``, without credentials, or None (from the configuration read when
+        git was made inert)."""
+        url = os.fsdecode(self.git.origin_url or b"")
         return without_credentials(url) if url else None
 
     def state(self) -> tuple[str | None, bool]:
