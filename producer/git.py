@@ -30,11 +30,16 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, TypeVar
 
 __all__ = ["Git", "find_work_tree"]
 
 _TIMEOUT_S = 600
+_PIPE_BYTES = 4096  # what a pipe always holds (one page): input this small is written before reading
+T = TypeVar("T")
 _FINDS_CHUNK_BYTES = 64 * 1024
 _NOWHERE = "/nonexistent"  # HOME: no ~/.gitconfig, ~/.config/git/{config,ignore,attributes}
 _BASE_ENVIRONMENT = {
@@ -109,6 +114,7 @@ class Git:
         self.work_tree = work_tree
         self.cwd = cwd
         self._settings: tuple[tuple[str, str], ...] = _INERT
+        self.origin_url: bytes | None = None  # remote.origin.url, as ``neutralise`` read it
 
     @classmethod
     def for_target(cls, root: Path) -> Git | None:
@@ -121,12 +127,15 @@ class Git:
         return git if git.neutralise() else None
 
     def neutralise(self) -> bool:
-        """Read the repository's configuration and add an inert value for each program it names;
-        False when git cannot read it (not a repository)."""
+        """Read the repository's configuration and add an inert value for each program it names (and
+        keep ``remote.origin.url``); False when git cannot read it (not a repository)."""
         done = self.run("config", "--list", "-z")
         if done is None or done.returncode != 0:
             return False
-        keys = {entry.partition(b"\n")[0].decode("utf-8", "surrogateescape") for entry in done.stdout.split(b"\0")}
+        entries = [entry.partition(b"\n") for entry in done.stdout.split(b"\0")]
+        keys = {key.decode("utf-8", "surrogateescape") for key, _newline, _value in entries}
+        urls = [value for key, newline, value in entries if key == b"remote.origin.url" and newline]
+        self.origin_url = urls[-1] if urls else None  # the last one, as ``git config --get`` gives it
         fixed = {key.lower() for key, _value in _INERT}
         named = sorted(key for key in keys if _DRIVER_KEY.fullmatch(key) and key.lower() not in fixed)
         self._settings = (*_INERT, *((key, "") for key in named))
@@ -163,6 +172,33 @@ class Git:
             found = bool(pending) and pattern.search(pending + b"\0") is not None
             return None if process.wait(timeout=_TIMEOUT_S) != 0 else found
 
+    def read(self, reader: Callable[[IO[bytes]], T], *args: str, stdin: bytes = b"") -> T | None:
+        """``reader``'s result on the output of ``git args`` as it comes (a large ``stdin`` is written on
+        a thread of its own, so that neither side waits on a full pipe); None when git cannot be
+        started or fails. git is stopped if ``reader`` returns before the output ends."""
+        argv, env = self.invocation(*args)
+        try:
+            process = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=self.cwd, env=env
+            )
+        except OSError:
+            return None
+        assert process.stdin is not None and process.stdout is not None
+        writer = threading.Thread(target=_write_all, args=(process.stdin, stdin), daemon=True)
+        with process:
+            if len(stdin) <= _PIPE_BYTES:
+                _write_all(process.stdin, stdin)
+            else:
+                writer.start()
+            try:
+                result = reader(process.stdout)
+            finally:
+                if process.stdout.read(1):
+                    process.kill()
+                if writer.is_alive():
+                    writer.join()
+            return result if process.wait(timeout=_TIMEOUT_S) == 0 else None
+
     def run(self, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes] | None:
         """``git args`` with its output captured; None when git cannot be started or times out."""
         argv, env = self.invocation(*args)
@@ -172,3 +208,12 @@ class Git:
             )
         except (OSError, subprocess.TimeoutExpired):
             return None
+
+
+def _write_all(pipe: IO[bytes], data: bytes) -> None:
+    """Write ``data`` to git's input and close it (git may have stopped reading: that is no error)."""
+    try:
+        with pipe:
+            pipe.write(data)
+    except BrokenPipeError:
+        pass

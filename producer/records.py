@@ -43,13 +43,13 @@ Counts = tuple[dict[str, tuple[int, int]], dict[tuple[str, str], int]]
 @dataclass(frozen=True)
 class Advance:
     """A repository the producer is done reading: its current view moves to what the run recorded
-    (``Ledger.advance``), and its ``target`` row says the run is done with it."""
+    (``Ledger.advance``), and its ``target`` row, when given, says the run is done with it."""
 
     repository_id: int
     location: str
     indexed: Indexed
     kept_commits: int
-    target: TargetRow
+    target: TargetRow | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,17 @@ class Entry:
     # Files counted as sent that a resumed run could no longer read (refused): neither held nor
     # carried by their batch from now on.
     withdrawn: Sequence[FileRef] = ()
+
+
+def _figures(items: Sequence[Advance]) -> dict[str, list[object]]:
+    """What each repository's commit row says, one array per column (sql/commits_insert.sql)."""
+    indexed = [item.indexed for item in items]
+    return {
+        "repository_ids": [item.repository_id for item in items], "commit_ids": [i.commit_id for i in indexed],
+        "modes": [i.mode for i in indexed], "notes": [i.note for i in indexed], "added": [i.added for i in indexed],
+        "modified": [i.modified for i in indexed], "deleted": [i.deleted for i in indexed],
+        "renamed": [i.renamed for i in indexed], "sent": [i.sent for i in indexed], "known": [i.known for i in indexed],
+    }  # fmt: skip
 
 
 # Why a known blob is skipped: outlined by this parser version before, or it killed a worker.
@@ -156,30 +167,49 @@ class Ledger:
         def advance(conn: Connection) -> None:
             if target is not None:
                 self._target_rows(conn, [target])
-            self._advance(conn, repository_id, location, indexed, kept_commits)
+            self._advance(conn, [Advance(repository_id, location, indexed, kept_commits)])
 
         self._write(advance)
 
-    def _advance(
-        self, conn: Connection, repository_id: int, location: str, indexed: Indexed, kept_commits: int
-    ) -> None:
-        """One repository's current view moved (``advance``), inside the caller's transaction."""
-        key = {"repository_id": repository_id}
-        if indexed.removed:
-            conn.execute(sql(_HERE, "files_remove"), {**key, "paths": list(indexed.removed)})
-        figures = {
-            "commit_id": indexed.commit_id, "run_id": self.run_id, "mode": indexed.mode, "note": indexed.note,
-            "added": indexed.added, "modified": indexed.modified, "deleted": indexed.deleted,
-            "renamed": indexed.renamed, "sent": indexed.sent, "known": indexed.known,
+    def _advance(self, conn: Connection, items: Sequence[Advance]) -> None:
+        """Repositories' current views moved (``advance``), inside the caller's transaction: each
+        step one statement for all of them (a repository met twice is moved twice, in order)."""
+        start = 0
+        while start < len(items):
+            seen: set[int] = set()
+            stop = start
+            while stop < len(items) and items[stop].repository_id not in seen:
+                seen.add(items[stop].repository_id)
+                stop += 1
+            self._advance_distinct(conn, items[start:stop])
+            start = stop
+
+    def _advance_distinct(self, conn: Connection, items: Sequence[Advance]) -> None:
+        for item in items:
+            if item.indexed.removed:
+                params = {"repository_id": item.repository_id, "paths": list(item.indexed.removed)}
+                conn.execute(sql(_HERE, "files_remove"), params)
+        ids = [item.repository_id for item in items]
+        commits = [item.indexed.commit_id for item in items]
+        rows = conn.execute(sql(_HERE, "commits_insert"), {**_figures(items), "run_id": self.run_id}).fetchall()
+        seqs = {int(str(repository_id)): int(str(seq)) for repository_id, seq in rows}
+        whole = [item.repository_id for item in items if item.indexed.touched is None]
+        if whole:
+            params = {"repository_ids": whole, "seqs": [seqs[repository_id] for repository_id in whole]}
+            conn.execute(sql(_HERE, "versions_close_whole"), params)
+            conn.execute(sql(_HERE, "versions_open_whole"), params)
+        for item in items:
+            if item.indexed.touched is not None:
+                key = {"repository_id": item.repository_id, "seq": seqs[item.repository_id]}
+                conn.execute(sql(_HERE, "versions_close"), {**key, "paths": list(item.indexed.touched)})
+                conn.execute(sql(_HERE, "versions_open_paths"), {**key, "paths": list(item.indexed.touched)})
+        where = {
+            "repository_ids": ids, "commit_ids": commits, "seqs": [seqs[repository_id] for repository_id in ids],
+            "locations": [item.location for item in items],
         }  # fmt: skip
-        row = conn.execute(sql(_HERE, "commit_insert"), {**key, **figures}).fetchone()
-        assert row is not None
-        versions = {**key, "seq": row[0], "paths": None if indexed.touched is None else list(indexed.touched)}
-        conn.execute(sql(_HERE, "versions_close"), versions)
-        conn.execute(sql(_HERE, "versions_open" if indexed.touched is None else "versions_open_paths"), versions)
-        where = {**key, "commit_id": indexed.commit_id, "seq": row[0], "location": location}
-        conn.execute(sql(_HERE, "repository_indexed"), where)
-        conn.execute(sql(_HERE, "commits_retention"), {**key, "kept": kept_commits})
+        conn.execute(sql(_HERE, "repositories_indexed"), where)
+        kept = {"repository_ids": ids, "kept": [item.kept_commits for item in items]}
+        conn.execute(sql(_HERE, "commits_retention"), kept)
 
     def finish_target(self, target: TargetRow) -> None:
         """A target of the run is done with (failed, or read without a commit to record)."""
@@ -258,9 +288,8 @@ class Ledger:
 
         def record(conn: Connection) -> None:
             self._record(conn, entry)
-            for item in entry.advances:
-                self._advance(conn, item.repository_id, item.location, item.indexed, item.kept_commits)
-            self._target_rows(conn, [*entry.targets, *(item.target for item in entry.advances)])
+            self._advance(conn, entry.advances)
+            self._target_rows(conn, [*entry.targets, *(item.target for item in entry.advances if item.target)])
             if entry.counts is not None:
                 self._write_counts(conn, entry.counts)
             if entry.position is not None:

@@ -161,14 +161,14 @@ def _snapshot(target: Path, settings: Settings, revision: str | None, name: str 
         named = require_repository(target)
         return _committed(named, named.resolve(revision), name)
     repository = open_repository(target) if target.is_dir() else None
-    head = None if repository is None else repository.commit_of("HEAD")
+    head, dirty = (None, False) if repository is None else repository.state()
     git = None if repository is None or repository.bare else repository.git  # made inert already
     if repository is None or head is None:  # not git, or no commit yet
         return _walked(target, settings, name, None, git)
-    if repository.dirty():
+    if dirty:
         return _walked(target, settings, name, DIRTY_NOTE, git)
-    try:  # the tree is listed by the run only when it compares it whole (not a nightly run's)
-        return _committed(repository, head, name)
+    try:  # a large tree is listed by the run only when it compares it whole (not a nightly run's)
+        return _committed(repository, head, name, small=repository.small_tree(head))
     except UnknownRevision:  # the target is not in HEAD's tree (ignored or untracked): as it is
         return _walked(target, settings, name, None)
 
@@ -196,11 +196,16 @@ def _history(
     return [first, *rest]
 
 
-def _committed(repository: GitRepository, commit: str, name: str | None) -> Snapshot:
-    """A commit's snapshot, its tree listed when the run needs it (``Snapshot.listing``): a run that
-    starts from an indexed commit asks git what changed and never lists it, so that its cost stays
-    in proportion to the change. UnknownRevision when the target is not in the commit's tree."""
+def _committed(
+    repository: GitRepository, commit: str, name: str | None, *, small: list[TreeEntry] | None = None
+) -> Snapshot:
+    """A commit's snapshot: with its ``small`` tree listed already, or its tree listed when the run
+    needs it (``Snapshot.listing``): a run that starts from an indexed commit asks git what changed
+    and never lists a large tree, so that its cost stays in proportion to the change.
+    UnknownRevision when the target is not in the commit's tree."""
     default = (repository.remote_url() if repository.bare else None) or to_text(str(repository.root))
+    if small is not None:
+        return Snapshot(repository.root, name or default, repository, commit, small, nonempty=bool(small))
     nonempty = repository.has_files(commit)
     return Snapshot(repository.root, name or default, repository, commit, lazy=True, nonempty=nonempty)
 

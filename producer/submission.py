@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
@@ -67,6 +68,10 @@ _ONE_WINDOW_FILES = 256
 # batches are recorded afterwards with the files of the current view that they carry, then sent.
 _HELD_MAX_BYTES = 32 * 1024 * 1024
 _TURN_TARGETS = 16  # targets read in turn at once (each holds its listing and an open directory)
+# Listings are taken in (their repositories looked up in one statement) in groups, not one by one as
+# turns end: once half the turns are free; with no target in turn, the next listing is waited for,
+# then those made within this long of it.
+_GATHER_S = 0.02
 _FAILED_RUNS_LAST = 2  # a target whose listing failed in this many earlier runs is read last
 _REGULAR_MODE = "100644"  # a file sent again from the current view: git's mode is not stored
 # Skip reasons of a file whose blob the store (or this run) already has: not sent.
@@ -353,13 +358,18 @@ class Submission:
     def _admit(
         self, ledger: Ledger, enqueuer: Enqueuer, stream: TargetStream, turns: deque[tuple[_Cursor, Iterator[bool]]]
     ) -> None:
-        """Take in the listings that are ready (one, waited for, when no target is in turn), their
-        repositories looked up together. A repository is read by one target at a time, each from
-        what the one before recorded (the commits of ``--history``): a listing of a repository being
-        read waits, and the listings after it with it, until that target is done."""
+        """Take in the listings that are ready once half the turns are free (waited for, when no
+        target is in turn: the next, and those made within ``_GATHER_S`` of it), their repositories
+        looked up together. A repository is read by one target at a time, each from what the one
+        before recorded (the commits of ``--history``): a listing of a repository being read waits,
+        and the listings after it with it, until that target is done."""
+        if len(turns) > _TURN_TARGETS // 2:
+            return
         taken: list[tuple[_Cursor, Listing]] = []
+        gather, gather_until_s = not turns, 0.0
         while len(turns) + len(taken) < _TURN_TARGETS:
-            listing = self._next_listing(ledger, enqueuer, stream, wait=not (turns or taken))
+            gather_s = max(0.0, gather_until_s - time.monotonic()) if gather and taken else 0.0
+            listing = self._next_listing(ledger, enqueuer, stream, wait=not (turns or taken), gather_s=gather_s)
             if listing is None:
                 break
             name = None if listing.snapshot is None else listing.snapshot.name
@@ -369,16 +379,19 @@ class Submission:
             if name is not None and name in {read.name for read in self._window.finished}:
                 self._send(ledger, enqueuer)  # its repository's last target must be recorded first
             taken.append((_Cursor(listing.target, name), listing))
+            gather_until_s = gather_until_s or time.monotonic() + _GATHER_S
         self._look_up(ledger, taken)
         turns.extend((cursor, self._listing_steps(ledger, cursor, listing)) for cursor, listing in taken)
 
-    def _next_listing(self, ledger: Ledger, enqueuer: Enqueuer, stream: TargetStream, *, wait: bool) -> Listing | None:
-        """The listing that waits for its repository, else the stream's next if it is ready or ``wait``
-        (what is read is sent before waiting); None when there is none."""
+    def _next_listing(
+        self, ledger: Ledger, enqueuer: Enqueuer, stream: TargetStream, *, wait: bool, gather_s: float = 0.0
+    ) -> Listing | None:
+        """The listing that waits for its repository, else the stream's next if it is ready within
+        ``gather_s`` or ``wait`` (what is read is sent before waiting); None when there is none."""
         if self._waiting is not None:
             listing, self._waiting = self._waiting, None
             return listing
-        if not stream.ready():
+        if not stream.ready(gather_s):
             if not wait:
                 return None
             self._send(ledger, enqueuer)
@@ -519,13 +532,14 @@ class Submission:
             start = stop
 
     def _read_tree(self, window: _Window, part: _TreeSlice, wanted: set[int]) -> None:
-        accepted, repository = part.accepted, part.repository
-        sized = {accepted[index].blob_hash: accepted[index].size_bytes for index in wanted}
-        sizes = {**sized, **repository.sizes(blob for blob, size in sized.items() if not size)}  # diff-tree sized some
+        accepted, repository, limit = part.accepted, part.repository, self.settings.max_file_bytes
+        sized = {accepted[index].blob_hash: accepted[index].size_bytes for index in wanted}  # diff-tree sized some
+        read = repository.blobs((blob for blob, size in sized.items() if size <= limit), limit)
+        sizes = {**sized, **{blob: size for blob, (size, _content) in read.items()}}
         readable = {
             index for index in wanted if self._fits(window, accepted, index, sizes.get(accepted[index].blob_hash))
         }
-        contents = repository.contents(accepted[index].blob_hash for index in readable)
+        contents = {blob: content for blob, (_size, content) in read.items() if content is not None}
         for index, ref in enumerate(accepted):
             if index not in wanted:
                 self._record(window, ref, part.recorded)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -246,10 +246,13 @@ class TargetStream:
         rest = list(self._next)
         self._next = iter([t for t in rest if t.ordinal not in ordinals] + [t for t in rest if t.ordinal in ordinals])
 
-    def ready(self) -> bool:
-        """Whether the next listing can be had without waiting (or there is none)."""
+    def ready(self, timeout_s: float = 0.0) -> bool:
+        """Whether the next listing can be had without waiting (or there is none), once it is made
+        if that takes no more than ``timeout_s``."""
         self._fill()
-        return bool(self._peeked) or not self._ahead or self._ahead[0].done()
+        if self._peeked or not self._ahead or self._ahead[0].done():
+            return True
+        return timeout_s > 0 and bool(wait([self._ahead[0]], timeout_s).done)
 
     def check_some_files(self) -> None:
         """List targets until one has a file to parse; raise InputError when none has. Every

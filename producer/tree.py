@@ -14,7 +14,9 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import IO
 
 from parsefleet.contract.errors import NotARepository, UnknownRevision
 from parsefleet.contract.languages import SUFFIXES, language_for
@@ -28,9 +30,21 @@ _SYMLINK_MODE = "120000"
 _GITLINK_MODE = "160000"  # a submodule: a commit of another repository, not a file
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@")
 _BLOBS_PER_CALL = 2000  # object ids given to one cat-file
+_SKIP_CHUNK_BYTES = 1024 * 1024  # a blob too large to keep is read past this much at a time
+_SMALL_TREE_BYTES = 64 * 1024  # of ``ls-tree`` output (about 700 files): a tree listed whole up front
 _SUPPORTED_SUFFIXES = tuple(suffix.encode() for suffix in SUFFIXES)
 # a name ending in a supported suffix, in ``ls-tree -z --name-only`` output (not a bare ".py")
 _SUPPORTED_NAME = re.compile(b"[^/\0](?:" + b"|".join(re.escape(s) for s in _SUPPORTED_SUFFIXES) + b")(?:\0|$)")
+# HEAD naming a branch (``git init``'s "ref: refs/heads/main"), in names git's files backend stores as
+# they are; anything else (detached, odd names) is left to git
+_SYMBOLIC_HEAD = re.compile(rb"ref: (refs/heads/[A-Za-z0-9_][A-Za-z0-9_/-]*)\n?")
+_OBJECT_ID = re.compile(rb"[0-9a-f]{40}|[0-9a-f]{64}")
+# fields before the path in each kind of ``git status --porcelain=v2`` record: changed, unmerged,
+# untracked (a rename's record is not read: it counts as a change)
+_STATUS_FIELDS = {b"1 ": 8, b"u ": 10, b"? ": 1}
+# files of a git directory where a branch's commit could be other than its loose ref: packed refs,
+# the reftable backend, a shared repository's common directory
+_OTHER_REF_STORES = ("packed-refs", "reftable", "commondir")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +102,11 @@ class GitRepository:
             raise UnknownRevision(f"{self.root}: unknown revision {revision!r}")
         return commit
 
+    def head(self) -> str | None:
+        """The commit ``HEAD`` names, None when it has none: a branch without a commit yet (as a
+        fresh ``git init`` is) is told from the ref files alone, without starting git."""
+        return None if _unborn(self.git.git_dir) else self.commit_of("HEAD")
+
     def commit_of(self, revision: str) -> str | None:
         """The commit id ``revision`` names, None when the repository has no such commit (a shallow
         clone cut before it, a branch force-pushed past it and its objects pruned)."""
@@ -109,21 +128,21 @@ class GitRepository:
         return list(reversed(done.stdout.decode("ascii", "replace").split()))
 
     def remote_url(self) -> str | None:
-        """The fetch URL of ``origin``, without credentials, or None."""
-        done = self.git.run("config", "--get", "remote.origin.url")
-        if done is None or done.returncode != 0:
-            return None
-        url = to_text(done.stdout.rstrip(b"\n"))  # any bytes: stored losslessly, never a crash
+        """The fetch URL of ``origin``, without credentials, or None (from the configuration read when
+        git was made inert)."""
+        url = to_text(self.git.origin_url or b"")  # any bytes: stored losslessly, never a crash
         return without_credentials(url) if url else None
 
-    def dirty(self) -> bool:
-        """Whether the work tree differs from HEAD in a file parsefleet parses (changed, staged,
-        deleted or untracked and not ignored); never for a bare repository."""
-        if self.bare:
-            return False
+    def state(self) -> tuple[str | None, bool]:
+        """The commit ``HEAD`` names (``head``) and whether the work tree differs from it in a file
+        parsefleet parses (changed, staged, deleted or untracked and not ignored; never for a bare
+        repository): for a work tree with a commit, one ``git status`` tells both."""
+        if self.bare or _unborn(self.git.git_dir):
+            return self.head(), False
         done = self.git.run(
             "status",
-            "--porcelain=v1",
+            "--porcelain=v2",
+            "--branch",
             "-z",
             "--untracked-files=all",
             "--no-renames",
@@ -132,14 +151,23 @@ class GitRepository:
             ".",
         )  # never into a submodule: its own configuration is not made inert
         if done is None or done.returncode != 0:
-            return True  # cannot tell: read the work tree as it is
-        records = (item[3:] for item in done.stdout.split(b"\0") if len(item) > 3)
-        return any(language_for(os.fsdecode(path)) is not None for path in records)
+            return self.head(), True  # cannot tell: read the work tree as it is
+        told, head, dirty = _status(done.stdout)
+        return (head if told else self.commit_of("HEAD")), dirty
 
     def tree(self, commit: str) -> list[TreeEntry]:
         """Every supported file of ``commit`` under the target, sorted by path (sizes not asked: with
         loose objects, ``ls-tree -l`` opens every one of them)."""
         return sorted(_entries(self._ls_tree(commit)), key=lambda entry: entry.path)
+
+    def small_tree(self, commit: str) -> list[TreeEntry] | None:
+        """``tree(commit)`` when git lists it in no more than ``_SMALL_TREE_BYTES`` (a small
+        repository: its tree is listed once, where ``has_files`` would have run git as well); None
+        when the listing is longer, or fails."""
+        output = self.git.read(_head_bytes, "ls-tree", "-r", "-z", "--full-tree", self._tree_of(commit))
+        if output is None or len(output) > _SMALL_TREE_BYTES:
+            return None
+        return sorted(_entries(output), key=lambda entry: entry.path)
 
     def has_files(self, commit: str) -> bool:
         """Whether ``commit`` holds a supported file under the target (UnknownRevision when the target
@@ -179,6 +207,18 @@ class GitRepository:
     def contents(self, blobs: Iterable[bytes]) -> dict[bytes, bytes]:
         """The content of each blob (``cat-file --batch``); missing ones are left out."""
         return {header[0]: content for header, content in self._cat("--batch", blobs)}
+
+    def blobs(self, blobs: Iterable[bytes], max_bytes: int) -> dict[bytes, tuple[int, bytes | None]]:
+        """The size in bytes and the content of each blob, from one ``cat-file --batch``: the content
+        None when larger than ``max_bytes`` (read past, never held); missing ones are left out."""
+        wanted = list(dict.fromkeys(blobs))
+        if not wanted:
+            return {}
+        ids = b"".join(blob.hex().encode() + b"\n" for blob in wanted)
+        found = self.git.read(
+            partial(_batch_stream, count=len(wanted), max_bytes=max_bytes), "cat-file", "--batch", stdin=ids
+        )
+        return found or {}
 
     def _tree_of(self, commit: str) -> str:
         return f"{commit}:{self.prefix}" if self.prefix else f"{commit}^{{tree}}"
@@ -224,6 +264,40 @@ def _borrows(git_dir: Path) -> bool:
     """Whether a git directory takes objects from elsewhere (alternates)."""
     alternates = git_dir / "objects" / "info" / "alternates"
     return alternates.exists() or alternates.is_symlink()
+
+
+def _status(output: bytes) -> tuple[bool, str | None, bool]:
+    """``git status --porcelain=v2 --branch -z`` output: whether it told HEAD's commit (the
+    ``branch.oid`` header, well formed), that commit (None: no commit yet), and whether a supported
+    file is listed (a record that cannot be read, such as a rename's, counts as one)."""
+    told, head, dirty = False, None, False
+    for entry in output.split(b"\0"):
+        if entry.startswith(b"# branch.oid "):
+            oid = entry.removeprefix(b"# branch.oid ")
+            told, head = oid == b"(initial)" or bool(_OBJECT_ID.fullmatch(oid)), None
+            if told and oid != b"(initial)":
+                head = oid.decode()
+        elif entry and not entry.startswith(b"# "):
+            fields = _STATUS_FIELDS.get(entry[:2])
+            path = None if fields is None else entry.split(b" ", fields)[fields:]
+            dirty = dirty or not path or language_for(os.fsdecode(path[0])) is not None
+    return told, head, dirty
+
+
+def _unborn(git_dir: Path) -> bool:
+    """Whether the ref files say that HEAD names a branch without a commit: ``HEAD`` a file naming
+    ``refs/heads/<name>``, that loose ref absent, and no other store that could hold it. The files
+    are read, never the configuration; False whenever they cannot tell (git is asked then)."""
+    head = git_dir / "HEAD"
+    try:
+        text = None if head.is_symlink() else head.read_bytes()
+    except OSError:
+        return False
+    named = None if text is None else _SYMBOLIC_HEAD.fullmatch(text)
+    if named is None or b"//" in named[1] or named[1].endswith(b"/"):
+        return False
+    stores = (os.fsdecode(named[1]), *_OTHER_REF_STORES)
+    return not any(os.path.lexists(git_dir / store) for store in stores)
 
 
 def _is_bare(path: Path) -> bool:
@@ -295,6 +369,38 @@ def _change(kind: str, path: str, old_path: str | None, mode: str, new_id: bytes
         kind = "D"  # a submodule is no file of ours
     blob = None if kind == "D" else bytes.fromhex(new_id.decode())
     return _RawChange(kind, path, old_path, mode, blob)
+
+
+def _head_bytes(output: IO[bytes]) -> bytes:
+    """The first ``_SMALL_TREE_BYTES`` of ``output``, and one more when it is longer."""
+    return output.read(_SMALL_TREE_BYTES + 1)
+
+
+def _batch_stream(output: IO[bytes], *, count: int, max_bytes: int) -> dict[bytes, tuple[int, bytes | None]]:
+    """``count`` records of ``cat-file --batch`` as they come (``_batch_output``), each blob's content
+    kept when it holds no more than ``max_bytes``."""
+    found: dict[bytes, tuple[int, bytes | None]] = {}
+    for _record in range(count):
+        header = output.readline().split(b" ")
+        if len(header) != 3:
+            continue  # missing or ambiguous (or the output ended: git failed)
+        size = int(header[2])
+        content = output.read(size) if size <= max_bytes else None
+        if content is None:
+            _skip(output, size)
+        output.read(1)  # the LF after each content
+        if header[1] == b"blob" and (content is None or len(content) == size):
+            found[bytes.fromhex(header[0].decode())] = size, content
+    return found
+
+
+def _skip(output: IO[bytes], size: int) -> None:
+    """Read past ``size`` bytes of ``output`` a chunk at a time."""
+    while size > 0:
+        chunk = output.read(min(size, _SKIP_CHUNK_BYTES))
+        if not chunk:
+            return
+        size -= len(chunk)
 
 
 def _batch_output(output: bytes, *, with_content: bool) -> Iterator[tuple[tuple[bytes, int], bytes]]:

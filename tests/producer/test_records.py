@@ -10,7 +10,7 @@ import pytest
 
 from parsefleet.contract.batch import Batch, BatchFile, FileRef
 from parsefleet.contract.errors import StoreUnavailable
-from parsefleet.producer.records import CRASHED_BEFORE, UNCHANGED, Entry, Ledger
+from parsefleet.producer.records import CRASHED_BEFORE, UNCHANGED, Advance, Entry, Indexed, Ledger
 from parsefleet.producer.submission import blob_hash
 
 pytestmark = pytest.mark.service
@@ -83,3 +83,50 @@ def test_a_blob_that_crashed_a_worker_is_skipped_unless_retried(clean_db: str) -
     assert skipped == {hashes["parsed"]: UNCHANGED, hashes["crash"]: CRASHED_BEFORE}  # a timeout may pass next time
     assert retried == {hashes["parsed"]: UNCHANGED}
     assert other_version == {}
+
+
+def _file(repository: int, path: str, text: str) -> FileRef:
+    content = text.encode()
+    return FileRef(repository, path, blob_hash(content), "python", len(content))
+
+
+def _moved(
+    repository: int, commit: str, *, removed: tuple[str, ...] = (), touched: tuple[str, ...] | None = None
+) -> Advance:
+    indexed = Indexed(commit, "full" if touched is None else "incremental", None, 1, 0, 0, 0, 1, 0, removed, touched)
+    return Advance(repository, f"/r{repository}", indexed, kept_commits=1)
+
+
+def _views(conn: psycopg.Connection[tuple[object, ...]], table: str) -> set[tuple[object, ...]]:
+    where = " WHERE to_seq IS NULL" if table == "file_versions" else ""
+    return set(conn.execute(f"SELECT repository_id, path, blob_hash FROM {table}{where}").fetchall())
+
+
+def test_the_repositories_a_window_finishes_move_together_each_as_if_alone(clean_db: str) -> None:
+    ledger = Ledger(clean_db, str(uuid.uuid4()), retry_s=30)
+    try:
+        ledger.start(["/r"], ["argument 1"], ci=False)
+        ids = {name: found[0] for name, found in ledger.repositories(["/a", "/b", "/c"]).items()}
+        a, b, c = ids["/a"], ids["/b"], ids["/c"]
+        first = [_file(a, "x.py", "x = 1\n"), _file(a, "y.py", "y = 1\n"), _file(b, "z.py", "z = 1\n")]
+        ledger.record(Entry([*first, _file(c, "w.py", "w = 1\n")], [], [], advances=[
+            _moved(a, "a1"), _moved(b, "b1"), _moved(c, "c1"),
+        ]))  # fmt: skip
+        changed = [_file(a, "y.py", "y = 2\n"), _file(b, "z.py", "z = 2\n"), _file(c, "w.py", "w = 2\n")]
+        ledger.record(Entry(changed, [], [], advances=[
+            _moved(a, "a2", removed=("x.py",)), _moved(b, "b2", touched=("z.py",)), _moved(c, "c2"), _moved(c, "c3"),
+        ]))  # fmt: skip
+    finally:
+        ledger.close()
+    with psycopg.connect(clean_db) as conn:
+        assert _views(conn, "file_versions") == _views(conn, "files")  # the open versions are the files
+        assert {row[1] for row in _views(conn, "files") if row[0] == a} == {"y.py"}
+        indexed = dict(conn.execute("SELECT id, indexed_commit FROM repositories").fetchall())
+        assert indexed == {a: "a2", b: "b2", c: "c3"}
+        commits = conn.execute("SELECT repository_id, commit_id, kept FROM repository_commits ORDER BY seq").fetchall()
+        assert [(row[0], row[1]) for row in commits] == [
+            (a, "a1"), (b, "b1"), (c, "c1"), (a, "a2"), (b, "b2"), (c, "c2"), (c, "c3"),
+        ]  # fmt: skip
+        assert [row[1] for row in commits if row[2]] == ["a2", "b2", "c3"]  # kept_commits 1
+        closed = conn.execute("SELECT count(*) FROM file_versions WHERE to_seq IS NOT NULL").fetchone()
+        assert closed == (0,)  # the versions only the dropped commits saw are gone

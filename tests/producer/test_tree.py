@@ -5,6 +5,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from parsefleet.contract.settings import Settings
+from parsefleet.producer.git import Git
+from parsefleet.producer.snapshot import snapshot_of
 from parsefleet.producer.tree import open_repository, without_credentials
 
 _IDENTITY = ("-c", "user.name=t", "-c", "user.email=t@example.invalid")
@@ -124,3 +129,98 @@ def test_a_large_tree_is_searched_as_git_lists_it_and_a_name_at_its_end_is_found
     (root / "zz.py").unlink()
     _git(root, "commit", "-q", "-a", "-m", "none left")
     assert not repository.has_files(repository.resolve("HEAD"))
+
+
+def test_a_branch_without_a_commit_is_told_from_the_ref_files_and_any_other_head_from_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "r"
+    root.mkdir()
+    _git(root, "init", "-q", "-b", "main")
+    (root / "a.py").write_text("x = 1\n")
+    repository = open_repository(root)
+    assert repository is not None
+    started: list[tuple[str, ...]] = []
+    run = Git.run
+
+    def counted(git: Git, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes] | None:
+        started.append(args)
+        return run(git, *args, stdin=stdin)
+
+    monkeypatch.setattr(Git, "run", counted)
+    assert repository.head() is None
+    assert started == []  # no git process for a fresh repository's HEAD
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "one")
+    commit = _git(root, "rev-parse", "HEAD").strip()
+    assert repository.head() == commit
+    _git(root, "pack-refs", "--all")  # the branch now lives in packed-refs only
+    assert not (root / ".git" / "refs" / "heads" / "main").exists()
+    assert repository.head() == commit
+    _git(root, "checkout", "-q", "--orphan", "release-1.0")  # a name left to git, without a commit
+    assert repository.head() is None
+    _git(root, "checkout", "-q", "--detach", commit)
+    assert repository.head() == commit
+    assert len(started) == 4
+
+
+def test_one_status_tells_a_work_tree_s_commit_and_whether_a_parsed_file_differs(tmp_path: Path) -> None:
+    root = _repository(tmp_path / "r")
+    commit = _git(root, "rev-parse", "HEAD").strip()
+    repository = open_repository(root)
+    assert repository is not None
+    assert repository.state() == (commit, False)
+    (root / "notes.txt").write_text("changed, not parsed\n")
+    (root / "new.md").write_text("untracked, not parsed\n")
+    assert repository.state() == (commit, False)
+    (root / "sub" / "with space.go").write_text("package sub\n")  # untracked, parsed
+    assert repository.state() == (commit, True)
+    (root / "sub" / "with space.go").unlink()
+    (root / "a.py").write_text("x = 2\n")  # tracked, changed
+    assert repository.state() == (commit, True)
+    _git(root, "add", "a.py")  # staged
+    assert repository.state() == (commit, True)
+    mirror = tmp_path / "mirror.git"
+    _git(tmp_path, "clone", "-q", "--mirror", str(root), str(mirror))
+    bare = open_repository(mirror)
+    assert bare is not None and bare.state() == (commit, False)
+
+
+def test_blobs_are_sized_and_read_in_one_pass_the_too_large_read_past_and_the_missing_left_out(
+    tmp_path: Path,
+) -> None:
+    root = _repository(tmp_path / "r")
+    for number in range(150):  # enough ids that git's input is written on a thread of its own
+        (root / f"m{number}.py").write_text(f"x = {number}\n" + "#" * number + "\n")
+    (root / "big.py").write_text("y = 1\n" * 100)
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "more")
+    repository = open_repository(root)
+    assert repository is not None
+    entries = {entry.path: entry for entry in repository.tree(repository.resolve("HEAD"))}
+    missing = bytes(20)
+    wanted = [entries["big.py"].blob, missing, *(entries[f"m{n}.py"].blob for n in range(150))]
+    read = repository.blobs(wanted, max_bytes=300)
+    assert read[entries["big.py"].blob] == (600, None)
+    assert missing not in read
+    assert all(
+        read[entries[f"m{n}.py"].blob] == (len(f"x = {n}\n") + n + 1, (root / f"m{n}.py").read_bytes())
+        for n in range(150)
+    )
+    assert repository.blobs([], max_bytes=300) == {}
+
+
+def test_a_small_tree_is_listed_up_front_in_one_git_process_and_a_large_one_left_to_the_run(tmp_path: Path) -> None:
+    root = _repository(tmp_path / "r")
+    snapshot = snapshot_of(root, Settings())
+    assert snapshot.repository is not None and snapshot.commit is not None
+    assert not snapshot.lazy and snapshot.tree == snapshot.repository.tree(snapshot.commit)
+    assert [entry.path for entry in snapshot.listing()] == ["a.py", "link.py", "sub/b.go"]
+    for number in range(1000):  # a listing of about 80 KB
+        (root / f"module_number_{number:04d}.py").write_text(f"x = {number}\n")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "more")
+    large = snapshot_of(root, Settings())
+    assert large.lazy and large.nonempty and large.tree == []
+    assert large.repository is not None and large.repository.small_tree(str(large.commit)) is None
+    assert len(large.listing()) == 1003
