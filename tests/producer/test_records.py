@@ -106,7 +106,9 @@ def test_the_repositories_a_window_finishes_move_together_each_as_if_alone(clean
     ledger = Ledger(clean_db, str(uuid.uuid4()), retry_s=30)
     try:
         ledger.start(["/r"], ["argument 1"], ci=False)
-        ids = {name: found[0] for name, found in ledger.repositories(["/a", "/b", "/c"]).items()}
+        ids = {
+            name: found[0] for name, found in ledger.repositories({name: name for name in ("/a", "/b", "/c")}).items()
+        }
         a, b, c = ids["/a"], ids["/b"], ids["/c"]
         first = [_file(a, "x.py", "x = 1\n"), _file(a, "y.py", "y = 1\n"), _file(b, "z.py", "z = 1\n")]
         ledger.record(Entry([*first, _file(c, "w.py", "w = 1\n")], [], [], advances=[
