@@ -5,7 +5,7 @@ where no signal can be timed: Ctrl-C (KeyboardInterrupt) while the release of th
 being recorded, or right after a window holding versions committed; a crash (an exception the
 producer does not handle, as after SIGKILL: no clean-up runs) at several points. Each run is then
 cancelled or resumed, and its account must close: every version sent once, or cancelled, or
-refused.
+refused. A history run also reports its repository once, not once a commit.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from parsefleet.producer.resume import resume_point
 from parsefleet.producer.snapshot import plan_targets, refresh
 from parsefleet.producer.submission import Submission, Tally
 from parsefleet.producer.targets import Target, TargetStream, planned, resumed
-from parsefleet.reading.report import load_report
+from parsefleet.reading.report import load_report, load_repositories
 
 pytestmark = pytest.mark.service
 
@@ -282,3 +282,16 @@ def test_a_mirror_whose_origin_url_is_not_utf8_is_named_losslessly(settings: Set
     assert len(names) == 1
     (name,) = names
     assert name.startswith("https://example.invalid/caf") and name.endswith(".git") and "\udce9" not in name
+
+
+def test_a_history_reports_its_repository_bytes_once_not_once_a_commit(settings: Settings, tmp_path: Path) -> None:
+    tally = _submission(settings).run(
+        planned(plan_targets([_history(tmp_path / "h")], settings, history=_COMMITS), settings)
+    )
+    assert settings.database_url is not None
+    with psycopg.connect(settings.database_url) as conn:
+        targets = load_repositories(conn, tally.run_id)
+    stored = _one(settings, "SELECT sum(size_bytes), count(*) FROM files WHERE last_run_id = %s", tally.run_id)
+    assert len(targets) == _COMMITS
+    assert sum(target.bytes_sent for target in targets) == stored[0]  # each file once, for the last commit
+    assert sum(target.sent for target in targets) == stored[1]

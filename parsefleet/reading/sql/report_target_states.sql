@@ -2,7 +2,8 @@
 -- part: its producer has recorded some of its files), failed (a bad line, a listing that failed),
 -- sending (read, some of its batches without a result) or done; files listed, sent in batches and
 -- done, and their source bytes. Per file from `files`, which follows the latest run of each
--- repository: for an older run, a repository indexed since counts its files for the newer run.
+-- repository: for an older run, a repository indexed since counts its files for the newer run;
+-- a repository given as several targets counts them for its last one.
 WITH run AS (
     SELECT id, targets, resume_offsets FROM runs WHERE id = %(run_id)s
 ), given AS (
@@ -18,6 +19,13 @@ WITH run AS (
       LEFT JOIN run_repositories k
         ON t.ordinal IS NULL AND run.resume_offsets ? g.ordinal::text AND k.run_id = run.id AND k.location = g.target
       LEFT JOIN repositories r ON t.ordinal IS NULL AND run.resume_offsets ? g.ordinal::text AND r.root = g.target
+), last AS (
+    -- a repository given as several targets (the commits of --history) counts its files once, for
+    -- the last of them: `files` holds each path's last version only
+    SELECT DISTINCT ON (repository_id) ordinal, repository_id
+      FROM located
+     WHERE repository_id IS NOT NULL
+     ORDER BY repository_id, ordinal DESC
 ), counted AS (
     SELECT l.ordinal,
            count(f.batch_id)::int AS sent,
@@ -25,7 +33,7 @@ WITH run AS (
            coalesce(sum(f.size_bytes) FILTER (WHERE f.batch_id IS NOT NULL), 0)::bigint AS bytes_sent,
            coalesce(sum(f.size_bytes) FILTER (WHERE b.batch_id IS NOT NULL), 0)::bigint AS bytes_done
       FROM run
-      JOIN located l ON true
+      JOIN last l ON true
       JOIN files f ON f.repository_id = l.repository_id AND f.last_run_id = run.id
       LEFT JOIN batch_results b ON b.batch_id = f.batch_id
      GROUP BY l.ordinal
