@@ -260,16 +260,22 @@ class Submission:
         self._chunker.sequence = point.sequence
 
     def _resumed(self, ledger: Ledger, enqueuer: Enqueuer) -> bool:
-        """Go on from the resume point: send the batches recorded and never sent; False when the
-        run had been submitted already (nothing to do)."""
+        """Go on from the resume point: send the batches recorded and never sent, and hold again the
+        versions held (their blobs read from git together, one ``cat-file`` per repository); False
+        when the run had been submitted already (nothing to do)."""
         assert self.resume is not None
         ledger.resumed(self.resume.step)
         if self.resume.submitted:
             ledger.mark_finished_if_complete()
             return False
         failures: list[Failure] = []
-        rebuilt = [self._rebuilt(ledger, *batch[:2], failures) for batch in self._never_sent(ledger)]
-        self._hold_again(ledger, failures)
+        recorded = [
+            (batch_id, language, batch_files(ledger, batch_id)) for batch_id, language, _ in self._never_sent(ledger)
+        ]
+        versions = held_versions(ledger)
+        contents = _from_git([item for _id, _language, carried in recorded for item in carried] + versions)
+        rebuilt = [self._rebuilt(*batch, contents, failures) for batch in recorded]
+        self._hold_again(versions, contents, failures)
         if failures:  # recorded before anything is sent: a second resume does not refuse them again
             withdrawn = [ref for ref, _kind, _message in failures]
             ledger.record(Entry((), (), failures, counts=self._counts(), withdrawn=withdrawn))
@@ -289,14 +295,19 @@ class Submission:
         kept = _kept(self.redis_url, [batch_id for batch_id, _language, _files in waiting])
         return [batch for batch in waiting if batch[0] not in kept]
 
-    def _rebuilt(self, ledger: Ledger, batch_id: str, language: str, failures: list[Failure]) -> Batch:
+    def _rebuilt(
+        self,
+        batch_id: str,
+        language: str,
+        carried: list[Carried],
+        contents: dict[tuple[Path, bytes], bytes],
+        failures: list[Failure],
+    ) -> Batch:
         """A recorded batch made again from its files: from git by blob id where the repository is a
         git repository holding the blob, else (not a held version of history mode, which is one
         commit's) from the disk as it is now; a file that can no longer be read is refused
         (``unreadable``, added to ``failures``) instead of sent."""
         files = []
-        carried = batch_files(ledger, batch_id)
-        contents = _from_git(carried)
         for root, repository_id, path, file_language, blob, held in carried:
             content = contents.get((root, blob))
             if content is None and not held:
@@ -308,11 +319,11 @@ class Submission:
                 files.append(BatchFile(ref, content))
         return Batch(batch_id, self.tally.run_id, language, tuple(files))
 
-    def _hold_again(self, ledger: Ledger, failures: list[Failure]) -> None:
+    def _hold_again(
+        self, versions: list[Carried], contents: dict[tuple[Path, bytes], bytes], failures: list[Failure]
+    ) -> None:
         """History mode: the versions the stopped producer held are held again, read by blob id from
         their repository; one that can no longer be read is refused (added to ``failures``)."""
-        versions = held_versions(ledger)
-        contents = _from_git(versions)
         for root, repository_id, path, language, blob, _held in versions:
             content = contents.get((root, blob))
             if content is None:
