@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from parsefleet.contract.errors import ParseCancelled, ParseTimeout, TooManySymbols
+from parsefleet.contract.errors import ParseCancelled, ParseFailure, ParseTimeout, TooManySymbols
 from parsefleet.contract.outline import FileStatus, Outline, SymbolKind, Visibility
 from parsefleet.workers.languages import adapter_for, load_adapters
 from parsefleet.workers.languages.tree import (
@@ -214,6 +214,24 @@ def test_ordered_symbols_stop_building_past_the_cap_and_check_memory_as_they_bui
     watched = OrderedSymbols.within(Source(source), ParseBudget(10, rss_limit_mb=1.0))
     for _ in range(SYMBOLS_RSS_CHECK_EVERY - 1):
         add(watched)
+    assert (watched.breach, len(watched.symbols)) == (None, SYMBOLS_RSS_CHECK_EVERY - 1)
+    add(watched)  # the check: over budget, what was built is dropped and the rest only counted
+    assert (len(watched.symbols), watched.count) == (0, SYMBOLS_RSS_CHECK_EVERY)
+    add(watched)
+    assert (len(watched.symbols), watched.count) == (0, SYMBOLS_RSS_CHECK_EVERY + 1)
     with pytest.raises(ParseCancelled, match="outline not kept: definitions found at"):
-        add(watched)
-    assert len(watched.symbols) == SYMBOLS_RSS_CHECK_EVERY
+        watched.settle()
+
+
+def test_a_walk_over_its_memory_budget_is_refused_for_too_many_symbols_when_its_count_passes_the_cap() -> None:
+    source = b"x = 1\n"
+    node = adapter_for("python").parse(source, ParseBudget(10)).root_node
+    met = SYMBOLS_RSS_CHECK_EVERY * 2
+    for symbols_max, kind in ((met, "memory"), (met - 1, "too-many-symbols")):
+        out = OrderedSymbols.within(Source(source), ParseBudget(10, rss_limit_mb=1.0, symbols_max=symbols_max))
+        for _ in range(met):
+            out.add(SymbolKind.VARIABLE, "x", node, Visibility.PUBLIC, qualified_name="x", parent=None)
+        assert out.breach is not None and not out.symbols
+        with pytest.raises(ParseFailure) as caught:
+            out.settle()
+        assert caught.value.kind == kind

@@ -74,7 +74,7 @@ class GoAdapter(LanguageAdapter):
         walk = _Walk(text, OrderedSymbols.within(text, budget))
         walk.declarations(root)
         if budget is not None:  # the cap and the memory budget, as build_symbols checks them
-            budget.check_symbols(walk.out.count)
+            walk.out.settle()
             budget.check_rss("outline not kept: definitions found")
         return Outline(language=self.language, symbols=tuple(walk.out.symbols), imports=tuple(walk.imports))
 

@@ -118,7 +118,7 @@ class PythonAdapter(LanguageAdapter):
             walk.run(root)
             if budget is not None:  # as outline_of_captures and build_symbols check them
                 budget.check_symbols(walk.named)
-                budget.check_symbols(walk.out.count)
+                walk.out.settle()
                 budget.check_rss("outline not kept: definitions found")
             return Outline(
                 language=self.language,

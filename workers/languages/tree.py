@@ -29,6 +29,7 @@ from typing import NamedTuple, TypeVar
 
 import tree_sitter
 
+from parsefleet.contract.errors import ParseCancelled
 from parsefleet.contract.outline import Symbol, SymbolKind, Visibility
 from parsefleet.workers.languages.base import LanguageAdapter
 from parsefleet.workers.limits import ParseBudget
@@ -194,7 +195,11 @@ class OrderedSymbols:
 
     Past ``cap`` definitions (the budget's symbols cap) they are only counted, so that a file the
     cap refuses has cost no more symbols than the cap; ``count`` is every definition met. Every
-    ``SYMBOLS_RSS_CHECK_EVERY`` symbols built, the budget's memory limit is checked.
+    ``SYMBOLS_RSS_CHECK_EVERY`` symbols built, the budget's memory limit is checked: over it, the
+    symbols built are dropped and the rest only counted, and ``settle`` (after the walk) refuses
+    the file for too many definitions when the count is past the cap, for memory otherwise. A file
+    of 150,000 one-line functions has 112 MB of tree before its first symbol: on a pool child near
+    its budget, building the cap's 50,000 symbols crosses it, and the refusal still names the cause.
     """
 
     source: Source
@@ -202,6 +207,7 @@ class OrderedSymbols:
     budget: ParseBudget | None = None
     symbols: list[Symbol] = field(default_factory=list)
     count: int = 0
+    breach: ParseCancelled | None = None
 
     @classmethod
     def within(cls, source: Source, budget: ParseBudget | None) -> OrderedSymbols:
@@ -244,8 +250,23 @@ class OrderedSymbols:
                 )
             )
             if self.budget is not None and not self.count % SYMBOLS_RSS_CHECK_EVERY:
-                self.budget.check_rss("outline not kept: definitions found")
+                self._watch(self.budget)
         return self.count - 1
+
+    def _watch(self, budget: ParseBudget) -> None:
+        try:
+            budget.check_rss("outline not kept: definitions found")
+        except ParseCancelled as exc:
+            self.breach, self.cap = exc, 0
+            self.symbols.clear()
+
+    def settle(self) -> None:
+        """Refuse the walk's file: too many definitions (the budget's cap) before a memory breach."""
+        if self.budget is None:
+            return
+        self.budget.check_symbols(self.count)
+        if self.breach is not None:
+            raise self.breach
 
 
 class _Open(NamedTuple):
