@@ -12,8 +12,9 @@ invocation here:
 - overrides, with command-scope configuration (``GIT_CONFIG_COUNT``: it outranks every file, and
   its keys need no quoting), each setting that names a program: the fixed list ``_INERT``, plus
   every filter, diff and merge driver and credential helper that the repository's configuration
-  defines (read first with ``git config --list``, includes followed), set to the empty string, so
-  that git either skips it or fails to run it (it never falls back to a default program);
+  defines (read first with ``git config --list``, includes followed, or, for a plain file that
+  git would read the same, from the file itself: ``gitconfig``), set to the empty string, so that
+  git either skips it or fails to run it (it never falls back to a default program);
 - refuses every transport (``protocol.allow=never``) and pages nothing (``--no-pager``);
 - names the git directory and work tree explicitly (the directory holding ``.git``, found here as
   git's own discovery does), so ``core.worktree`` cannot point the listing somewhere else.
@@ -34,6 +35,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TypeVar
+
+from parsefleet.producer.gitconfig import plain_entries
 
 __all__ = ["Git", "find_work_tree"]
 
@@ -129,17 +132,25 @@ class Git:
     def neutralise(self) -> bool:
         """Read the repository's configuration and add an inert value for each program it names (and
         keep ``remote.origin.url``); False when git cannot read it (not a repository)."""
-        done = self.run("config", "--list", "-z")
-        if done is None or done.returncode != 0:
+        entries = plain_entries(self.git_dir)
+        if entries is None:
+            entries = self._listed_entries()
+        if entries is None:
             return False
-        entries = [entry.partition(b"\n") for entry in done.stdout.split(b"\0")]
-        keys = {key.decode("utf-8", "surrogateescape") for key, _newline, _value in entries}
-        urls = [value for key, newline, value in entries if key == b"remote.origin.url" and newline]
+        keys = {key.decode("utf-8", "surrogateescape") for key, _value in entries}
+        urls = [value for key, value in entries if key == b"remote.origin.url" and value is not None]
         self.origin_url = urls[-1] if urls else None  # the last one, as ``git config --get`` gives it
         fixed = {key.lower() for key, _value in _INERT}
         named = sorted(key for key in keys if _DRIVER_KEY.fullmatch(key) and key.lower() not in fixed)
         self._settings = (*_INERT, *((key, "") for key in named))
         return True
+
+    def _listed_entries(self) -> list[tuple[bytes, bytes | None]] | None:
+        """The configuration as ``git config --list`` reads it (includes followed); None when git cannot."""
+        done = self.run("config", "--list", "-z")
+        if done is None or done.returncode != 0:
+            return None
+        return [_entry(item) for item in done.stdout.split(b"\0")]
 
     def invocation(self, *args: str) -> tuple[list[str], dict[str, str]]:
         """The command line and environment of ``git args`` (what ``run`` starts)."""
@@ -208,6 +219,12 @@ class Git:
             )
         except (OSError, subprocess.TimeoutExpired):
             return None
+
+
+def _entry(item: bytes) -> tuple[bytes, bytes | None]:
+    """One ``config --list -z`` entry: its name, and its value (None: a key without ``=``)."""
+    key, newline, value = item.partition(b"\n")
+    return key, value if newline else None
 
 
 def _write_all(pipe: IO[bytes], data: bytes) -> None:
