@@ -55,14 +55,15 @@ class Advance:
 @dataclass(frozen=True)
 class Entry:
     """One window of the producer's work, as ``Ledger.record`` stores it (files of one or more
-    repositories). ``position`` is where the producer goes on from: (files read of each target read
-    in part, by ordinal; last batch sequence); ``advances`` the repositories the window finished."""
+    repositories). ``position`` is where the producer goes on from: (the last path read of each
+    target read in part, stored form, by ordinal; last batch sequence); ``advances`` the
+    repositories the window finished."""
 
     files: Sequence[FileRef]
     batches: Sequence[Batch]
     failures: Sequence[Failure]
     targets: Sequence[TargetRow] = ()
-    position: tuple[dict[int, int], int] | None = None
+    position: tuple[dict[int, int | str], int] | None = None
     counts: Counts | None = None
     advances: Sequence[Advance] = ()
     # History mode (schema/018_resume.sql): the versions the window read and holds; whether

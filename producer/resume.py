@@ -2,8 +2,8 @@
 
 The producer records each window in one transaction *before* it sends the window's batches: the
 window's files (each with the batch that carries it), its batches, refusals, the targets it
-finished, the run's counts so far and the position to go on from (next target, file of its
-listing, batch sequence). Whenever the producer dies (``kill -9`` while listing, reading or
+finished, the run's counts so far and the position to go on from (next target, the last path of
+its listing read, batch sequence). Whenever the producer dies (``kill -9`` while listing, reading or
 sending, or after its last batch), the committed state says exactly what the run holds:
 
 - a window not committed was never sent: its files are read again by the resumed producer;
@@ -17,8 +17,9 @@ sending, or after its last batch), the committed state says exactly what the run
 The resumed producer lists the targets from the recorded position on (those with a ``run_targets``
 row are done) with the same rules; a target looked at up front (--rev, --name, --history, --since)
 is read by its stored plan: the same commit, name and place in its history. A reindex is not
-resumed (it is run again). A file changed between the producer's death and the resume is
-sent as it is now.
+resumed (it is run again). A target read in part goes on after the last path read (listings are
+in the byte order of their paths): a file added or deleted since moves nothing. A file changed
+between the producer's death and the resume is sent as it is now.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class Point:
 
     run_id: str
     targets: list[Target]  # those still to do
-    offsets: dict[int, int]  # ordinal -> files of its listing already read, for targets read in part
+    offsets: dict[int, int | str]  # ordinal -> last path read (stored form), for targets read in part
     sequence: int  # the last batch sequence number used
     step: int  # the ledger's last committed write
     ci: bool
@@ -120,9 +121,10 @@ def _plans(stored: object) -> dict[int, Plan]:
     return {number: plan for number, plan in enumerate(found, 1) if plan is not None}
 
 
-def _offsets(stored: object) -> dict[int, int]:
+def _offsets(stored: object) -> dict[int, int | str]:
+    """The last path read of each target read in part (a count of files, from a producer of before)."""
     assert isinstance(stored, dict)
-    return {int(ordinal): int(files) for ordinal, files in stored.items()}
+    return {int(ordinal): at if isinstance(at, str) else int(at) for ordinal, at in stored.items()}
 
 
 def _path(stored: object) -> Path:

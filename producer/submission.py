@@ -24,8 +24,9 @@ import logging
 import os
 import time
 import uuid
+from bisect import bisect_right
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -210,7 +211,7 @@ class Submission:
         # Where the producer is: the target of this turn, and the files read of each target read in part.
         self._cursor: _Cursor | None = None
         self._waiting: Listing | None = None  # a listing taken that waits for its repository (``_admit``)
-        self._partial: dict[int, int] = {} if resume is None else dict(resume.offsets)
+        self._partial: dict[int, int | str] = {} if resume is None else dict(resume.offsets)
         # Per repository id, files sent and files not sent because their blob was known (its report line).
         self._repository_sent: Counter[int] = Counter()
         self._repository_known: Counter[int] = Counter()
@@ -438,7 +439,7 @@ class Submission:
         current view to what this run recorded."""
         repository_id, indexed_commit, view = cursor.repository
         # a target read in part before (a resumed run): what it recorded counts as recorded now
-        cursor.recorded = ledger.recorded_files(repository_id) if self._offset() else {}
+        cursor.recorded = ledger.recorded_files(repository_id) if self._read_before() else {}
         if snapshot.refresh:
             yield from self._refresh(ledger, snapshot, repository_id)
             self._window.targets.append(self._row(repository_id, snapshot.files))
@@ -460,6 +461,7 @@ class Submission:
             else:
                 entries = [change.entry for change in changes.changes if change.entry is not None]
                 entries += self._retried(ledger, repository_id, {to_text(entry.path) for entry in entries})
+                entries.sort(key=_path_bytes)  # in path order, as a resumed run goes on (``_resumed_at``)
                 listed = len(entries)  # what changed: the tree itself is never listed
                 held = snapshot.history_left is not None
                 yield from self._tree_steps(snapshot.repository, repository_id, entries, held=held)
@@ -500,27 +502,28 @@ class Submission:
     def _walked_steps(self, root: Path, repository_id: int, listed: list[Listed]) -> Iterator[bool]:
         """Files read from the disk, a slice a turn (a step ends between slices, never after the last)."""
         with SourceReader(root, follow_hardlinks=self.settings.follow_hardlinks) as reader:
-            for number, (start, stop) in enumerate(_windows(len(listed), self._offset())):
+            for number, (start, stop) in enumerate(_windows(len(listed), self._resumed_at(listed))):
                 if number:
                     yield True
                 self._read_window(reader, repository_id, listed[start:stop])
-                self._taken(start, stop)
+                self._taken(listed, start, stop)
 
     def _tree_steps(
         self, repository: GitRepository, repository_id: int, entries: list[TreeEntry], *, held: bool = False
     ) -> Iterator[bool]:
         """Files read from git, a slice a turn (a step ends between slices, never after the last);
         ``held``: the versions a commit of a history introduced, held (history mode)."""
-        for number, (start, stop) in enumerate(_windows(len(entries), self._offset())):
+        for number, (start, stop) in enumerate(_windows(len(entries), self._resumed_at(entries))):
             if number:
                 yield True
             self._tree_window(repository, repository_id, entries[start:stop], held)
-            self._taken(start, stop)
+            self._taken(entries, start, stop)
 
-    def _taken(self, start: int, stop: int) -> None:
-        """Files ``start`` to ``stop`` of the current target's listing are in the window."""
+    def _taken(self, listing: Sequence[Listed] | Sequence[TreeEntry], start: int, stop: int) -> None:
+        """Files ``start`` to ``stop`` of the current target's listing are in the window: the
+        position to go on from is the last one's path."""
         assert self._cursor is not None
-        self._partial[self._cursor.target.ordinal] = stop
+        self._partial[self._cursor.target.ordinal] = to_text(os.fsencode(listing[stop - 1].path))
         self._window.read += stop - start
 
     def _tree_window(self, repository: GitRepository, repository_id: int, entries: list[TreeEntry], held: bool) -> None:
@@ -748,9 +751,20 @@ class Submission:
                 first.append(index)
         return first
 
-    def _offset(self) -> int:
-        """Files of the current target's listing already read (by the producer a resumed run follows)."""
-        return 0 if self._cursor is None else self._partial.get(self._cursor.target.ordinal, 0)
+    def _read_before(self) -> bool:
+        """Whether the producer a resumed run follows read the current target in part."""
+        return self._cursor is not None and self._cursor.target.ordinal in self._partial
+
+    def _resumed_at(self, listing: Sequence[Listed] | Sequence[TreeEntry]) -> int:
+        """Where the current target's listing goes on: after the last path read before (a listing is
+        in the byte order of its paths, so a file added or deleted since moves nothing: every file
+        the two listings share is read once, a file added behind that path is not in the run); 0 for
+        a target not read before. A position recorded as a count of files (a producer of before
+        this form) is taken as it is."""
+        at = self._partial.get(self._cursor.target.ordinal) if self._cursor is not None else None
+        if at is None or isinstance(at, int):
+            return at or 0
+        return bisect_right(listing, to_bytes(at), key=_path_bytes)
 
     def _row(self, repository_id: int | None, files: int) -> TargetRow:
         assert self._cursor is not None
@@ -862,6 +876,10 @@ def _from_git(carried: list[Carried]) -> dict[tuple[Path, bytes], bytes]:
         found = {} if repository is None else repository.contents(blobs)
         contents.update({(root, blob): content for blob, content in found.items()})
     return contents
+
+
+def _path_bytes(item: Listed | TreeEntry) -> bytes:
+    return os.fsencode(item.path)
 
 
 def _windows(total: int, start: int = 0) -> Iterator[tuple[int, int]]:

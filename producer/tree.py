@@ -156,9 +156,10 @@ class GitRepository:
         return (head if told else self.commit_of("HEAD")), dirty
 
     def tree(self, commit: str) -> list[TreeEntry]:
-        """Every supported file of ``commit`` under the target, sorted by path (sizes not asked: with
-        loose objects, ``ls-tree -l`` opens every one of them)."""
-        return sorted(_entries(self._ls_tree(commit)), key=lambda entry: entry.path)
+        """Every supported file of ``commit`` under the target, in the byte order of their paths (git's
+        own; a resumed run goes on after the last path read), sizes not asked: with loose objects,
+        ``ls-tree -l`` opens every one of them."""
+        return sorted(_entries(self._ls_tree(commit)), key=_path_bytes)
 
     def small_tree(self, commit: str) -> list[TreeEntry] | None:
         """``tree(commit)`` when git lists it in no more than ``_SMALL_TREE_BYTES`` (a small
@@ -167,7 +168,7 @@ class GitRepository:
         output = self.git.read(_head_bytes, "ls-tree", "-r", "-z", "--full-tree", self._tree_of(commit))
         if output is None or len(output) > _SMALL_TREE_BYTES:
             return None
-        return sorted(_entries(output), key=lambda entry: entry.path)
+        return sorted(_entries(output), key=_path_bytes)
 
     def has_files(self, commit: str) -> bool:
         """Whether ``commit`` holds a supported file under the target (UnknownRevision when the target
@@ -302,6 +303,10 @@ def _unborn(git_dir: Path) -> bool:
 
 def _is_bare(path: Path) -> bool:
     return (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir()
+
+
+def _path_bytes(entry: TreeEntry) -> bytes:
+    return os.fsencode(entry.path)
 
 
 def _entries(output: bytes) -> Iterator[TreeEntry]:

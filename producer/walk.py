@@ -68,7 +68,8 @@ class Listed:
 def discover(
     root: Path, *, follow_hardlinks: bool = False, include_vendored: bool = False, git: Git | None = None
 ) -> Iterator[Listed]:
-    """Yield every file of ``root`` with a supported extension, in a stable order. ``git``: the
+    """Yield every file of ``root`` with a supported extension, in the byte order of their paths (as
+    git lists a tree: a resumed run goes on after the last path read). ``git``: the
     work tree's git already made inert (``Git.for_target(root)``), if the caller has it."""
     real_root = _checked_root(root)
 
@@ -78,7 +79,7 @@ def discover(
         return (real_root / directory).resolve().is_relative_to(real_root)
 
     rules = _Rules(inside, follow_hardlinks, include_vendored)
-    for relative in sorted(_list_paths(real_root, git)):
+    for relative in sorted(_list_paths(real_root, git), key=os.fsencode):
         language = language_for(relative)
         if language is not None:
             yield Listed(relative, language, _skip_reason(real_root, relative, rules))

@@ -295,3 +295,39 @@ def test_a_history_reports_its_repository_bytes_once_not_once_a_commit(settings:
     assert len(targets) == _COMMITS
     assert sum(target.bytes_sent for target in targets) == stored[0]  # each file once, for the last commit
     assert sum(target.sent for target in targets) == stored[1]
+
+
+def test_a_directory_changed_between_the_crash_and_the_resume_goes_on_after_the_last_path_read(
+    settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "d"
+    root.mkdir()
+    for n in range(400):
+        (root / f"m{n:03d}.py").write_text(f"M{n} = {n}\n")
+    submission = _submission(settings, _crashing(2))  # two windows read: 64 files, then 128
+    with pytest.raises(Crash):
+        submission.run(TargetStream([Target(1, root, "argument 1")], settings))
+    read = {ref for (_language, ref) in _outbox_paths(settings)}
+    assert read == {f"m{n:03d}.py" for n in range(192)}
+    for n in (*range(10), *range(300, 305)):  # gone: before the position, after it
+        (root / f"m{n:03d}.py").unlink()
+    for name in ("a0", "m0005", "m1915", "z0"):  # new: behind the last path read (m191.py), after it
+        (root / f"{name}.py").write_text(f"{name.upper()} = 1\n")
+    _resume(settings, submission.tally.run_id)
+
+    sent = _outbox_paths(settings)
+    assert set(sent.values()) == {1}  # nothing twice
+    after = {f"m{n:03d}.py" for n in range(192, 400) if n not in range(300, 305)} | {"m1915.py", "z0.py"}
+    assert {path for (_language, path) in sent} == read | after  # nothing the two listings share left out
+    _accounted_at_the_producer(settings, submission.tally.run_id)
+
+
+def _outbox_paths(settings: Settings) -> Counter[tuple[str, str]]:
+    assert settings.redis_url is not None
+    found: Counter[tuple[str, str]] = Counter()
+    for record in redis_client(settings.redis_url).hgetall(OUTBOX_KEY).values():
+        payload = payload_of(record)
+        assert payload is not None
+        for item in decode_batch(payload).files:
+            found[item.ref.language, item.ref.path] += 1
+    return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from parsefleet.contract.settings import Settings
 from parsefleet.producer.git import Git
 from parsefleet.producer.snapshot import snapshot_of
 from parsefleet.producer.tree import open_repository, without_credentials
+from parsefleet.producer.walk import discover
 
 _IDENTITY = ("-c", "user.name=t", "-c", "user.email=t@example.invalid")
 
@@ -224,3 +226,33 @@ def test_a_small_tree_is_listed_up_front_in_one_git_process_and_a_large_one_left
     assert large.lazy and large.nonempty and large.tree == []
     assert large.repository is not None and large.repository.small_tree(str(large.commit)) is None
     assert len(large.listing()) == 1003
+
+
+def test_a_tree_and_a_walk_list_their_files_in_the_byte_order_of_their_paths(tmp_path: Path) -> None:
+    """What a resumed run relies on to go on after the last path read (producer/submission.py)."""
+    root = tmp_path / "r"
+    root.mkdir()
+    _git(root, "init", "-q")
+    names = [
+        b"a.py",
+        b"a-b.py",
+        b"a/b.py",
+        b"a0.py",
+        b"ab/c.py",
+        b"ab-.py",
+        b"\xc3\xa9.py",
+        b"\xee\x80\x80.py",
+        b"\xff.py",
+        b"Z.py",
+    ]
+    for name in names:
+        path = root / os.fsdecode(name)
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"x = 1\n")
+    walked = [os.fsencode(item.path) for item in discover(root)]
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "one")
+    repository = open_repository(root)
+    assert repository is not None
+    tree = [os.fsencode(entry.path) for entry in repository.tree(repository.resolve("HEAD"))]
+    assert walked == tree == sorted(names)
