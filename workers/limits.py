@@ -14,14 +14,20 @@ brackets, unterminated strings, random bytes, in each grammar) took at most 0.24
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from parsefleet.contract.errors import ParseCancelled, ParseFailure, ParseTimeout, TooManySymbols
 
 __all__ = [
     "GOVERNOR_CREDIT_S",
+    "STUCK_SHARE",
     "UNWATCHED_PARSE_MAX_BYTES",
     "CpuGovernor",
     "ParseBudget",
@@ -29,12 +35,14 @@ __all__ = [
     "child_cpu_share",
     "process_cpu_s",
     "rss_mb",
+    "stacks_if_stuck",
 ]
 
 _PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 _CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 _RSS_CHECK_EVERY = 32  # progress callbacks between two reads of /proc/self/statm
 UNWATCHED_PARSE_MAX_BYTES = 64 * 1024
+STUCK_SHARE = 0.75  # of the batch's hard time limit: a delivery still running then dumps its stacks
 GOVERNOR_CREDIT_S = 0.05  # seconds of unused CPU share a pool child may carry to its next batches
 
 
@@ -193,3 +201,20 @@ def child_cpu_share(cpu_limit_pct: int, cpus_given: int, concurrency: int) -> fl
         return None
     share = cpu_limit_pct / 100 * cpus_given / concurrency
     return share if share < 1.0 else None
+
+
+@contextmanager
+def stacks_if_stuck(after_s: float, file: IO[str] | None = None) -> Iterator[None]:
+    """Dump every thread's stack to ``file`` (default: the process's own stderr, not Celery's
+    logging proxy) if the block still runs after ``after_s``, once: where a delivery was stuck
+    before its hard time limit killed it. ``faulthandler`` writes from a thread of its own, in C,
+    so a process stuck anywhere (holding the GIL included) still tells."""
+    out = sys.__stderr__ if file is None else file
+    armed = out is not None and after_s > 0
+    if out is not None and armed:
+        faulthandler.dump_traceback_later(after_s, exit=False, file=out)
+    try:
+        yield
+    finally:
+        if armed:
+            faulthandler.cancel_dump_traceback_later()

@@ -27,7 +27,7 @@ from parsefleet.telemetry.emitter import BatchFigures, Emitter
 from parsefleet.telemetry.flag import FlagCache
 from parsefleet.workers.attempts import Attempts
 from parsefleet.workers.heartbeat import WorkCounter
-from parsefleet.workers.limits import ParseBudget
+from parsefleet.workers.limits import STUCK_SHARE, ParseBudget, stacks_if_stuck
 from parsefleet.workers.outcome import BatchOutcome, outline_batch
 from parsefleet.workers.poison import CRASH, crash_outcome, halves
 from parsefleet.workers.store import BatchRows, BatchTiming, Store, now_utc
@@ -78,7 +78,12 @@ class Deliveries:
         self._work = WorkCounter(self._redis_url, settings.host_class)  # batches, bytes and seconds for the heartbeat
 
     def deliver(self, task: Task[Any, Any], payload: bytes | None, enqueued_at_s: float) -> dict[str, int]:
-        """One delivery of the batch ``task.request.id``."""
+        """One delivery of the batch ``task.request.id``; one still running at ``STUCK_SHARE`` of the
+        hard time limit dumps every thread's stack to the worker's stderr."""
+        with stacks_if_stuck(self.settings.batch_time_limit_s * STUCK_SHARE):
+            return self._delivered(task, payload, enqueued_at_s)
+
+    def _delivered(self, task: Task[Any, Any], payload: bytes | None, enqueued_at_s: float) -> dict[str, int]:
         task_id = str(task.request.id)
         start = self._attempts.begin(task_id)
         payload = start.kept_payload if payload is None else payload

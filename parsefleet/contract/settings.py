@@ -148,8 +148,10 @@ class Settings:
     # PARSEFLEET_VISIBILITY_TIMEOUT_S: an unacknowledged batch is redelivered after this long.
     visibility_timeout_s: int = 300
     # PARSEFLEET_BATCH_TIME_LIMIT_S: hard limit of one batch; Celery kills the pool child past it and
-    # the batch is requeued as if its worker had died (a hang the per-file deadline cannot see).
-    # Keep it below visibility_timeout_s, or a batch still running is also handed to a second worker.
+    # the batch is requeued as if its worker had died (a hang the per-file deadline cannot see). At
+    # three quarters of it, a delivery still running dumps its child's stacks to the worker's
+    # stderr (docs/operations.md). Keep it below visibility_timeout_s, or a batch still running is
+    # also handed to a second worker.
     batch_time_limit_s: float = 120.0
     # PARSEFLEET_POISON_DELIVERIES: a batch that starts this many times without finishing (its
     # worker died: segfault, OOM kill, hard time limit) is split in halves instead of parsed; a
