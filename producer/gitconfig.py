@@ -118,7 +118,9 @@ def _read_regular(path: Path) -> bytes | None:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > CONFIG_MAX_BYTES:
             return None
-        data = os.read(fd, CONFIG_MAX_BYTES + 1)
+        data = b""
+        while len(data) <= CONFIG_MAX_BYTES and (chunk := os.read(fd, CONFIG_MAX_BYTES + 1 - len(data))):
+            data += chunk  # a read may return less than asked (a network or FUSE file system)
     except OSError:
         return None
     finally:
