@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from parsefleet.cli import commands
-from parsefleet.contract.batch import Batch, decode_batch
+from parsefleet.contract.batch import Batch, FileRef, decode_batch
 from parsefleet.contract.names import OUTBOX_KEY
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing.broker import redis_client
@@ -97,15 +97,19 @@ def _accounted(settings: Settings, run_id: str) -> None:
         assert language.accounted, language
 
 
-def _outbox_files(settings: Settings) -> Counter[tuple[str, bytes]]:
+def _outbox_refs(settings: Settings) -> list[FileRef]:
+    """The files of every batch the outbox holds (no worker runs: every batch sent is there)."""
     assert settings.redis_url is not None
-    found: Counter[tuple[str, bytes]] = Counter()
+    found = []
     for record in redis_client(settings.redis_url).hgetall(OUTBOX_KEY).values():
         payload = payload_of(record)
         assert payload is not None
-        for item in decode_batch(payload).files:
-            found[item.ref.language, item.ref.blob_hash] += 1
+        found.extend(item.ref for item in decode_batch(payload).files)
     return found
+
+
+def _outbox_files(settings: Settings) -> Counter[tuple[str, bytes]]:
+    return Counter((ref.language, ref.blob_hash) for ref in _outbox_refs(settings))
 
 
 def _one(settings: Settings, query: str, *params: object) -> tuple[object, ...]:
@@ -323,11 +327,4 @@ def test_a_directory_changed_between_the_crash_and_the_resume_goes_on_after_the_
 
 
 def _outbox_paths(settings: Settings) -> Counter[tuple[str, str]]:
-    assert settings.redis_url is not None
-    found: Counter[tuple[str, str]] = Counter()
-    for record in redis_client(settings.redis_url).hgetall(OUTBOX_KEY).values():
-        payload = payload_of(record)
-        assert payload is not None
-        for item in decode_batch(payload).files:
-            found[item.ref.language, item.ref.path] += 1
-    return found
+    return Counter((ref.language, ref.path) for ref in _outbox_refs(settings))
