@@ -95,7 +95,7 @@ def _format_zero(entries: list[tuple[bytes, bytes | None]]) -> bool:
 
 
 def _plainly_a_repository(git_dir: Path) -> bool:
-    """git's ``is_git_directory``, on its plain form: ``objects/`` and ``refs/`` directories, no
+    """The plain form of git's ``is_git_directory``: ``objects/`` and ``refs/`` directories, no
     ``commondir``, ``HEAD`` a regular file naming a ref under ``refs/`` or holding an object id."""
     try:
         if not all(stat.S_ISDIR(os.lstat(git_dir / name).st_mode) for name in ("objects", "refs")):
