@@ -208,7 +208,7 @@ class Submission:
         self._held: dict[tuple[int, str], list[BatchFile]] = {}
         self._held_bytes = 0
         self._held_window: list[BatchFile] = []
-        # Where the producer is: the target of this turn, and the files read of each target read in part.
+        # Where the producer is: the target of this turn, and the last path read of each target read in part.
         self._cursor: _Cursor | None = None
         self._waiting: Listing | None = None  # a listing taken that waits for its repository (``_admit``)
         self._partial: dict[int, int | str] = {} if resume is None else dict(resume.offsets)
