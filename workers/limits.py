@@ -210,11 +210,11 @@ def stacks_if_stuck(after_s: float, file: IO[str] | None = None) -> Iterator[Non
     before its hard time limit killed it. ``faulthandler`` writes from a thread of its own, in C,
     so a process stuck anywhere (holding the GIL included) still tells."""
     out = sys.__stderr__ if file is None else file
-    armed = out is not None and after_s > 0
-    if out is not None and armed:
-        faulthandler.dump_traceback_later(after_s, exit=False, file=out)
+    if out is None or after_s <= 0:
+        yield
+        return
+    faulthandler.dump_traceback_later(after_s, exit=False, file=out)
     try:
         yield
     finally:
-        if armed:
-            faulthandler.cancel_dump_traceback_later()
+        faulthandler.cancel_dump_traceback_later()
