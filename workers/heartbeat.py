@@ -53,6 +53,7 @@ from parsefleet.plumbing import database, fleet
 from parsefleet.plumbing.broker import redis_client, translated
 from parsefleet.plumbing.metrics import Metrics
 from parsefleet.plumbing.parse_rates import record_rate
+from parsefleet.workers.fork_gate import gate
 from parsefleet.workers.limits import child_cpu_share
 
 __all__ = ["EXIT_STALLED", "FleetBeat", "WorkCounter", "main_pid", "tree_usage"]
@@ -217,15 +218,17 @@ class FleetBeat(bootsteps.StartStopStep):
 
     def _run(self, config: Settings) -> None:
         watch = _Watch(started_at=time.time(), consuming_since=time.time())
-        metrics = Metrics(config)
+        with gate.turn():  # each turn, between two forks of the pool (workers.fork_gate)
+            metrics = Metrics(config)
         while not self._stop.is_set():
-            try:
-                with translated(config.redis_url or ""):
-                    self._client = self._client or redis_client(config.redis_url or "")
-                    self._beat(config, watch, metrics)
-            except (ParsefleetError, kombu.exceptions.OperationalError) as exc:
-                self._client = None
-                log.warning("heartbeat skipped: %s", exc)
+            with gate.turn():
+                try:
+                    with translated(config.redis_url or ""):
+                        self._client = self._client or redis_client(config.redis_url or "")
+                        self._beat(config, watch, metrics)
+                except (ParsefleetError, kombu.exceptions.OperationalError) as exc:
+                    self._client = None
+                    log.warning("heartbeat skipped: %s", exc)
             _main.wake.wait(config.heartbeat_s)
             _main.wake.clear()
 

@@ -24,6 +24,7 @@ from parsefleet.contract.errors import ParsefleetError
 from parsefleet.contract.settings import Settings
 from parsefleet.plumbing.broker import redis_client, translated
 from parsefleet.plumbing.outbox import Outbox, send
+from parsefleet.workers.fork_gate import gate
 
 __all__ = ["OutboxSweep", "sweep_once"]
 
@@ -71,10 +72,11 @@ class OutboxSweep(bootsteps.StartStopStep):
         url = config.redis_url or ""
         outbox: Outbox | None = None
         while not self._stop.wait(config.outbox_sweep_s):
-            try:
-                with translated(url):
-                    outbox = outbox or Outbox(redis_client(url))
-                    sweep_once(app, outbox, owner, config)
-            except (ParsefleetError, kombu.exceptions.OperationalError) as exc:
-                outbox = None
-                log.warning("outbox sweep skipped: %s", exc)
+            with gate.turn():  # each sweep between two forks of the pool (workers.fork_gate)
+                try:
+                    with translated(url):
+                        outbox = outbox or Outbox(redis_client(url))
+                        sweep_once(app, outbox, owner, config)
+                except (ParsefleetError, kombu.exceptions.OperationalError) as exc:
+                    outbox = None
+                    log.warning("outbox sweep skipped: %s", exc)
